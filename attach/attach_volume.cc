@@ -1,0 +1,241 @@
+#include "attach/attach_volume.h"
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace rbdvol::attach {
+
+namespace {
+
+Result<std::string> json_string(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) {
+    return Status::Invalid(std::string("connection info has no string '") + key + "'");
+  }
+  return it->get<std::string>();
+}
+
+// Whether `xml` has a disk with RBD source `source`, and its target dev.
+Result<std::string> target_of_source(const std::string& xml, const std::string& source) {
+  auto disks = xmlpatch::list_disks(xml);
+  if (!disks.ok()) return disks.status();
+  for (const auto& d : *disks) {
+    if (d.source_protocol == "rbd" && d.source_name == source) return d.target_dev;
+  }
+  return Status::NotFound("no disk with rbd source " + source);
+}
+
+bool dev_used(const std::string& xml, const std::string& dev) {
+  auto disks = xmlpatch::list_disks(xml);
+  if (!disks.ok()) return false;
+  for (const auto& d : *disks) {
+    if (d.target_dev == dev) return true;
+  }
+  return false;
+}
+
+// The first target dev free in both the live XML and the definition.
+Result<std::string> free_target_dev(const std::string& persistent_xml, const std::string& live_xml,
+                                    const std::string& bus) {
+  std::string doc = persistent_xml;
+  for (int i = 0; i < 1000; ++i) {
+    auto dev = xmlpatch::first_free_target_dev(doc, bus);
+    if (!dev.ok()) return dev.status();
+    if (live_xml.empty() || !dev_used(live_xml, *dev)) return *dev;
+    // Taken in the live domain only (a disk hot-plugged without --config):
+    // mark it taken in our copy and look again.
+    xmlpatch::RbdDisk placeholder;
+    placeholder.pool = "p";
+    placeholder.image = "i";
+    placeholder.hosts = {{"127.0.0.1", ""}};
+    placeholder.target_dev = *dev;
+    placeholder.target_bus = bus;
+    auto disk = xmlpatch::build_rbd_disk_xml(placeholder);
+    if (!disk.ok()) return disk.status();
+    auto next = xmlpatch::add_disk(doc, *disk);
+    if (!next.ok()) return next.status();
+    doc = std::move(next).value();
+  }
+  return Status::Error(ENOSPC, "no free target dev on bus " + bus);
+}
+
+Result<AttachedDisk> attach_one(Hypervisor& hv, const std::string& domain, xmlpatch::RbdDisk disk) {
+  auto running = hv.is_running(domain);
+  if (!running.ok()) return running.status();
+  auto persistent_xml = hv.domain_xml(domain, true);
+  if (!persistent_xml.ok()) return persistent_xml.status();
+  std::string live_xml;
+  if (*running) {
+    auto live = hv.domain_xml(domain, false);
+    if (!live.ok()) return live.status();
+    live_xml = std::move(live).value();
+  }
+  const std::string source = disk.pool + "/" + disk.image;
+  for (const std::string* xml : {&*persistent_xml, &live_xml}) {
+    if (xml->empty()) continue;
+    auto dev = target_of_source(*xml, source);
+    if (dev.ok()) {
+      return Status::Exists("domain " + domain + " already has " + source + " as " + *dev);
+    }
+  }
+  auto dev = free_target_dev(*persistent_xml, live_xml, disk.target_bus);
+  if (!dev.ok()) return dev.status();
+  disk.target_dev = *dev;
+  auto disk_xml = xmlpatch::build_rbd_disk_xml(disk);
+  if (!disk_xml.ok()) return disk_xml.status();
+  Status s = hv.attach_device(domain, *disk_xml, *running, true);
+  if (!s.ok()) return s;
+  return AttachedDisk{domain, *dev, *running};
+}
+
+// Detaches `source` from one domain. Returns what was done.
+Result<DetachedDisk> detach_one(Hypervisor& hv, const std::string& domain, const std::string& source,
+                                int live_wait_ms) {
+  auto running = hv.is_running(domain);
+  if (!running.ok()) return running.status();
+  auto persistent_xml = hv.domain_xml(domain, true);
+  if (!persistent_xml.ok()) return persistent_xml.status();
+  std::string live_xml;
+  if (*running) {
+    auto live = hv.domain_xml(domain, false);
+    if (!live.ok()) return live.status();
+    live_xml = std::move(live).value();
+  }
+  const xmlpatch::DiskSelector which{"", source};
+  auto in_persistent = xmlpatch::disk_xml_of(*persistent_xml, which);
+  auto in_live = live_xml.empty() ? Result<std::string>(Status::NotFound("not running"))
+                                  : xmlpatch::disk_xml_of(live_xml, which);
+  if (!in_persistent.ok() && !in_live.ok()) {
+    return Status::NotFound("domain " + domain + " has no disk with rbd source " + source);
+  }
+  DetachedDisk out{domain, "", false};
+  auto dev = target_of_source(in_live.ok() ? live_xml : *persistent_xml, source);
+  if (dev.ok()) out.target_dev = *dev;
+  if (in_persistent.ok()) {
+    Status s = hv.detach_device(domain, *in_persistent, false, true);
+    if (!s.ok()) return s;
+  }
+  if (in_live.ok()) {
+    Status s = hv.detach_device(domain, *in_live, true, false);
+    if (!s.ok()) return s;
+    // A live detach is a request to the guest; wait a little for it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(live_wait_ms);
+    for (;;) {
+      auto now_xml = hv.domain_xml(domain, false);
+      if (!now_xml.ok() || !target_of_source(*now_xml, source).ok()) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        out.live_pending = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<xmlpatch::RbdDisk> rbd_disk_from_connection(const nlohmann::json& c) {
+  try {
+    auto type = json_string(c, "driver_volume_type");
+    if (!type.ok()) return type.status();
+    if (*type != "rbd") return Status::Invalid("connection info is of type '" + *type + "', not rbd");
+    xmlpatch::RbdDisk disk;
+    for (auto [key, field] : {std::pair{"pool", &disk.pool}, std::pair{"image", &disk.image},
+                              std::pair{"auth_username", &disk.auth_username},
+                              std::pair{"secret_uuid", &disk.secret_uuid},
+                              std::pair{"volume_id", &disk.serial}, std::pair{"cache", &disk.cache}}) {
+      auto v = json_string(c, key);
+      if (!v.ok()) return v.status();
+      *field = *v;
+    }
+    if (disk.secret_uuid.empty()) {
+      return Status::Invalid("backend " + c.value("backend", std::string("?")) +
+                             " has no libvirt_secret_uuid in the config; a volume cannot be "
+                             "attached without a libvirt secret");
+    }
+    const auto& hosts = c.at("hosts");
+    const auto& ports = c.at("ports");
+    if (!hosts.is_array() || hosts.empty() || !ports.is_array() || ports.size() != hosts.size()) {
+      return Status::Invalid("connection info needs as many hosts as ports, at least one");
+    }
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      disk.hosts.push_back({hosts[i].get<std::string>(), ports[i].get<std::string>()});
+    }
+    disk.shareable = c.value("multiattach", false);
+    return disk;
+  } catch (const std::exception& e) {
+    return Status::Invalid(std::string("malformed connection info: ") + e.what());
+  }
+}
+
+Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger& ledger,
+                                                const std::vector<std::string>& domains) {
+  if (domains.empty()) return Status::Invalid("name at least one domain to attach to");
+  std::set<std::string> seen;
+  for (const auto& d : domains) {
+    Status s = xmlpatch::validate_domain_name(d);
+    if (!s.ok()) return s;
+    if (!seen.insert(d).second) return Status::Invalid("domain " + d + " is named twice");
+  }
+  std::vector<AttachedDisk> done;
+  std::string source;
+  auto roll_back = [&](const Status& cause, const std::string& domain) -> Status {
+    std::string undo_errors;
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      auto d = detach_one(hv, it->domain, source, 5000);
+      if (!d.ok()) undo_errors += "; undoing " + it->domain + ": " + d.status().message();
+      Status r = ledger.release(it->domain);
+      if (!r.ok()) undo_errors += "; releasing " + it->domain + ": " + r.message();
+    }
+    std::string undone;
+    for (const auto& d : done) undone += " " + d.domain;
+    return Status::Error(cause.err(), "attach to domain " + domain + " failed: " + cause.message() +
+                                          (done.empty() ? "" : "; detached again from:" + undone) +
+                                          undo_errors);
+  };
+  for (const auto& domain : domains) {
+    auto connection = ledger.reserve(domain);
+    if (!connection.ok()) return roll_back(connection.status(), domain);
+    auto disk = rbd_disk_from_connection(*connection);
+    if (!disk.ok()) {
+      ledger.release(domain);
+      return roll_back(disk.status(), domain);
+    }
+    source = disk->pool + "/" + disk->image;
+    auto attached = attach_one(hv, domain, *disk);
+    if (!attached.ok()) {
+      ledger.release(domain);
+      return roll_back(attached.status(), domain);
+    }
+    done.push_back(*attached);
+    Status s = ledger.confirm(domain, attached->target_dev);
+    if (!s.ok()) return roll_back(s, domain);
+  }
+  return done;
+}
+
+Result<std::vector<DetachedDisk>> detach_volume(Hypervisor& hv, AttachmentLedger& ledger,
+                                                const std::string& rbd_source,
+                                                const std::vector<std::string>& domains,
+                                                int live_wait_ms) {
+  std::vector<DetachedDisk> out;
+  for (const auto& domain : domains) {
+    Status s = xmlpatch::validate_domain_name(domain);
+    if (!s.ok()) return s;
+  }
+  for (const auto& domain : domains) {
+    auto d = detach_one(hv, domain, rbd_source, live_wait_ms);
+    if (!d.ok() && d.status().err() != ENOENT) return d.status();
+    // The record goes when the disk is gone from the domain, or was never
+    // there (a stale record must not keep the volume busy forever).
+    Status r = ledger.release(domain);
+    if (!r.ok()) return r;
+    if (!d.ok()) return d.status();
+    out.push_back(*d);
+  }
+  return out;
+}
+
+}  // namespace rbdvol::attach

@@ -1,0 +1,64 @@
+// Putting one volume into one or more libvirt domains, and taking it out.
+// Knows libvirt (through Hypervisor) and XML (through xmlpatch), and nothing
+// of Ceph: the volume comes as the connection info the plugin hands out.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "attach/hypervisor.h"
+#include "status/status.h"
+#include "xmlpatch/xmlpatch.h"
+
+namespace rbdvol::attach {
+
+// Where a volume's attachments are recorded (in rbdvol: the plugin, which
+// keeps them with the volume in Ceph and enforces the multiattach rule).
+class AttachmentLedger {
+ public:
+  virtual ~AttachmentLedger() = default;
+  // Reserves an attachment to `domain` and returns the volume's connection
+  // info. EBUSY when the volume is not multiattach and attached elsewhere;
+  // EEXIST when already attached to `domain`.
+  virtual Result<nlohmann::json> reserve(const std::string& domain) = 0;
+  virtual Status confirm(const std::string& domain, const std::string& target_dev) = 0;
+  // Forgets the attachment to `domain`; no error when there is none.
+  virtual Status release(const std::string& domain) = 0;
+};
+
+// The plugin's connection info as an RbdDisk (every field but target_dev).
+// EINVAL names what is missing or malformed.
+Result<xmlpatch::RbdDisk> rbd_disk_from_connection(const nlohmann::json& connection);
+
+struct AttachedDisk {
+  std::string domain;
+  std::string target_dev;
+  bool live = false;  // the domain was running and got the disk now
+};
+
+// Attaches to every domain in `domains`, or to none: when one fails, the
+// domains already done are detached and released again, and the error
+// names the domain that failed and why. Running domains get the disk live
+// and persistently, shut-off domains persistently; no power state changes.
+Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger& ledger,
+                                                const std::vector<std::string>& domains);
+
+struct DetachedDisk {
+  std::string domain;
+  std::string target_dev;
+  // The live detach was requested but the guest still holds the disk when we
+  // stopped waiting (a guest without an OS never answers a virtio unplug).
+  bool live_pending = false;
+};
+
+// Detaches the disk whose RBD source is `rbd_source` ("pool/image") from
+// each domain and releases its attachment. ENOENT when a domain does not
+// have the disk (its record is released all the same).
+Result<std::vector<DetachedDisk>> detach_volume(Hypervisor& hv, AttachmentLedger& ledger,
+                                                const std::string& rbd_source,
+                                                const std::vector<std::string>& domains,
+                                                int live_wait_ms = 5000);
+
+}  // namespace rbdvol::attach

@@ -1,0 +1,46 @@
+// rbdvol attach VOLUME DOMAIN...
+#include <cstdio>
+
+#include "attach/attach_volume.h"
+#include "cli/command.h"
+#include "cli/plugin_ledger.h"
+
+namespace rbdvol::cli {
+
+Command attach_command() {
+  Command c;
+  c.words = "attach";
+  c.usage = "VOLUME DOMAIN...";
+  c.summary =
+      "Attach a volume to one or more libvirt domains, all or none (several only for a "
+      "multiattach disk type, as a shared disk).";
+  c.min_positional = 2;
+  c.max_positional = SIZE_MAX;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    const std::string volume = args.positional()[0];
+    std::vector<std::string> domains(args.positional().begin() + 1, args.positional().end());
+    auto driver = ctx.driver();
+    if (!driver.ok()) return driver.status();
+    auto hv = attach::connect_libvirt(ctx.libvirt_uri);
+    if (!hv.ok()) return hv.status();
+    PluginLedger ledger(ctx, volume);
+    auto attached = attach::attach_volume(**hv, ledger, domains);
+    if (!attached.ok()) return attached.status();
+    nlohmann::json answer = {{"volume", volume}, {"attachments", nlohmann::json::array()}};
+    for (const auto& a : *attached) {
+      answer["attachments"].push_back(
+          {{"domain", a.domain}, {"target_dev", a.target_dev}, {"live", a.live}, {"persistent", true}});
+    }
+    print_answer(ctx, answer, [](const nlohmann::json& a) {
+      for (const auto& at : a.at("attachments")) {
+        std::printf("attached volume %s to %s as %s (%s)\n", a.at("volume").get<std::string>().c_str(),
+                    at.at("domain").get<std::string>().c_str(), at.at("target_dev").get<std::string>().c_str(),
+                    at.at("live").get<bool>() ? "live and persistent" : "persistent; domain is shut off");
+      }
+    });
+    return Status::Ok();
+  };
+  return c;
+}
+
+}  // namespace rbdvol::cli

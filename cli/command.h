@@ -1,0 +1,64 @@
+// One rbdvol subcommand: its words, usage, options and what it runs. Each
+// lives in a file of its own (volume_create.cc, attach.cc, ...).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/arguments.h"
+#include "cli/plugin_host.h"
+#include "status/status.h"
+
+namespace rbdvol::cli {
+
+// What every subcommand gets: the global options and the loaded driver.
+class Context {
+ public:
+  std::string config_path;   // --config, $RBDVOL_CONFIG, or /etc/rbdvol/rbdvol.conf
+  std::string driver_path;   // --driver, $RBDVOL_DRIVER, or beside the executable
+  std::string libvirt_uri;   // --connect, or libvirt's default
+  bool json = false;         // --json
+
+  // The plugin, loaded and opened on first use.
+  Result<PluginHost*> driver();
+
+  // Calls `op` on the driver.
+  Result<nlohmann::json> call(const std::string& op, const nlohmann::json& request,
+                              const PluginHost::ProgressFn& progress = nullptr);
+
+ private:
+  std::unique_ptr<PluginHost> plugin_;
+};
+
+struct Command {
+  std::string words;    // "volume create"
+  std::string usage;    // "--type TYPE (--image ID | --size SIZE) [--name NAME]"
+  std::string summary;  // one line
+  std::vector<OptionSpec> options;
+  size_t min_positional = 0;
+  size_t max_positional = 0;  // SIZE_MAX: any number
+  std::function<Status(Context&, const Arguments&)> run;
+};
+
+// The subcommands, one function per file.
+Command backend_list_command();
+Command image_upload_command();
+Command image_list_command();
+Command volume_create_command();
+Command volume_show_command();
+Command volume_delete_command();
+Command attach_command();
+Command detach_command();
+
+// Prints `answer` as JSON (with --json) or calls `human` to print it for people.
+void print_answer(const Context& ctx, const nlohmann::json& answer,
+                  const std::function<void(const nlohmann::json&)>& human);
+
+// "1.0 GiB"
+std::string human_size(uint64_t bytes);
+
+}  // namespace rbdvol::cli

@@ -1,0 +1,107 @@
+#include "cli/plugin_host.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace rbdvol::cli {
+
+Result<std::unique_ptr<PluginHost>> PluginHost::load(const std::string& path) {
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* e = dlerror();
+    return Status::Error(ENOENT, "cannot load plugin " + path + ": " + (e ? e : "unknown error"));
+  }
+  auto fail = [&](int err, const std::string& message) -> Status {
+    dlclose(handle);
+    return Status::Error(err, "plugin " + path + ": " + message);
+  };
+  dlerror();
+  void* sym = dlsym(handle, RBDVOL_DRIVER_ENTRY_SYMBOL);
+  if (!sym) {
+    return fail(ENOEXEC, std::string("has no entry point ") + RBDVOL_DRIVER_ENTRY_SYMBOL +
+                             "; is it an rbdvol driver?");
+  }
+  auto entry = reinterpret_cast<rbdvol_driver_entry_fn>(sym);
+  const rbdvol_driver_ops* ops = entry();
+  if (!ops) return fail(ENOEXEC, "entry point returned no table");
+  // The version comes first and is checked before anything else is used.
+  if (ops->abi_version != RBDVOL_DRIVER_ABI_VERSION) {
+    return fail(EPROTO, "has ABI version " + std::to_string(ops->abi_version) +
+                            ", this host needs ABI version " +
+                            std::to_string(RBDVOL_DRIVER_ABI_VERSION));
+  }
+  if (ops->struct_size < sizeof(rbdvol_driver_ops)) {
+    return fail(EPROTO, "has a table of " + std::to_string(ops->struct_size) +
+                            " bytes, this host needs at least " +
+                            std::to_string(sizeof(rbdvol_driver_ops)));
+  }
+  if (!ops->open || !ops->close || !ops->call || !ops->free_string) {
+    return fail(EPROTO, "has an incomplete table");
+  }
+  return std::unique_ptr<PluginHost>(new PluginHost(handle, ops, path));
+}
+
+PluginHost::~PluginHost() {
+  if (driver_) ops_->close(driver_);
+  dlclose(handle_);
+}
+
+Status PluginHost::open(const std::string& config_path) {
+  char* err = nullptr;
+  int r = ops_->open(config_path.c_str(), &driver_, &err);
+  std::string message = err ? err : "";
+  ops_->free_string(err);
+  if (r < 0) return Status::Error(r, message.empty() ? std::strerror(-r) : message);
+  return Status::Ok();
+}
+
+namespace {
+
+void progress_trampoline(void* ctx, const char* stage, uint64_t done, uint64_t total) {
+  (*static_cast<const PluginHost::ProgressFn*>(ctx))(stage, done, total);
+}
+
+}  // namespace
+
+Result<nlohmann::json> PluginHost::call(const std::string& op, const nlohmann::json& request,
+                                        const ProgressFn& progress) {
+  if (!driver_) return Status::Error(EINVAL, "the driver is not open");
+  char* answer = nullptr;
+  char* err = nullptr;
+  const std::string body = request.dump();
+  int r = ops_->call(driver_, op.c_str(), body.c_str(), progress ? progress_trampoline : nullptr,
+                     progress ? const_cast<ProgressFn*>(&progress) : nullptr, &answer, &err);
+  std::string answer_text = answer ? answer : "";
+  std::string message = err ? err : "";
+  ops_->free_string(answer);
+  ops_->free_string(err);
+  if (r < 0) return Status::Error(r, message.empty() ? std::strerror(-r) : message);
+  try {
+    return nlohmann::json::parse(answer_text);
+  } catch (const std::exception& e) {
+    return Status::Error(EPROTO, op + ": the driver answered no JSON: " + e.what());
+  }
+}
+
+std::string find_plugin(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  if (const char* env = std::getenv("RBDVOL_DRIVER"); env && *env) return env;
+  std::vector<char> self(PATH_MAX + 1, '\0');
+  ssize_t n = readlink("/proc/self/exe", self.data(), PATH_MAX);
+  if (n > 0) {
+    std::string dir(self.data(), static_cast<size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    for (const std::string& candidate :
+         {dir + "/librbdvol_rbd.so", dir + "/../lib/librbdvol_rbd.so"}) {
+      if (access(candidate.c_str(), R_OK) == 0) return candidate;
+    }
+  }
+  return "librbdvol_rbd.so";  // let dlopen search the library path
+}
+
+}  // namespace rbdvol::cli

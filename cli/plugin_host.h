@@ -1,0 +1,52 @@
+// The host side of the plugin ABI, as a volume service does it: dlopen the
+// plugin, check its ABI version before anything else, open a driver, call
+// operations with JSON requests.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "include/rbdvol/driver.h"
+#include "status/status.h"
+
+namespace rbdvol::cli {
+
+class PluginHost {
+ public:
+  using ProgressFn = std::function<void(const char* stage, uint64_t done, uint64_t total)>;
+
+  // Loads the plugin at `path` and checks its ABI version and table size. A
+  // mismatch is refused (EPROTO) with a message naming both versions; the
+  // library is unloaded on every failure.
+  static Result<std::unique_ptr<PluginHost>> load(const std::string& path);
+  ~PluginHost();
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
+
+  // Opens the driver with the config file at `config_path`.
+  Status open(const std::string& config_path);
+
+  // Runs `op`; the answer, or the driver's errno and message.
+  Result<nlohmann::json> call(const std::string& op, const nlohmann::json& request,
+                              const ProgressFn& progress = nullptr);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  PluginHost(void* handle, const rbdvol_driver_ops* ops, std::string path)
+      : handle_(handle), ops_(ops), path_(std::move(path)) {}
+
+  void* handle_;
+  const rbdvol_driver_ops* ops_;
+  std::string path_;
+  rbdvol_driver* driver_ = nullptr;
+};
+
+// Where the plugin is: `explicit_path` when given, else $RBDVOL_DRIVER, else
+// librbdvol_rbd.so beside the running executable (or in ../lib of it).
+std::string find_plugin(const std::string& explicit_path);
+
+}  // namespace rbdvol::cli

@@ -1,0 +1,47 @@
+#include "cli/progress_display.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/command.h"
+
+namespace rbdvol::cli {
+
+ProgressDisplay::ProgressDisplay(std::string what)
+    : what_(std::move(what)),
+      tty_(isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
+
+ProgressDisplay::~ProgressDisplay() {
+  if (shown_ && tty_) std::fprintf(stderr, "\n");
+}
+
+void ProgressDisplay::update(uint64_t done, uint64_t total) {
+  done_ = done;
+  total_ = total;
+  const auto now = std::chrono::steady_clock::now();
+  const bool finished = total > 0 && done >= total;
+  const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+  if (!finished && now - last_ < interval) return;
+  last_ = now;
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  const double left = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
+  const int pct = total ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
+  if (tty_) {
+    const int width = 30, filled = pct * width / 100;
+    std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
+    std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s  %s/s  %.0fs left   ", what_.c_str(), bar.c_str(), pct,
+                 human_size(done).c_str(), human_size(total).c_str(),
+                 human_size(static_cast<uint64_t>(rate)).c_str(), left);
+  } else {
+    std::fprintf(stderr, "%s: %d%% %s of %s, %s/s, %.0fs left\n", what_.c_str(), pct,
+                 human_size(done).c_str(), human_size(total).c_str(),
+                 human_size(static_cast<uint64_t>(rate)).c_str(), left);
+  }
+  shown_ = true;
+}
+
+}  // namespace rbdvol::cli

@@ -1,0 +1,96 @@
+/*
+ * rbdvol volume-backend plugin: the C ABI.
+ *
+ * This is the plugin's only public header. A volume service (the "host")
+ * loads librbdvol_rbd.so with dlopen(RTLD_NOW), looks up the one exported
+ * symbol RBDVOL_DRIVER_ENTRY_SYMBOL, and calls it. The table it returns begins
+ * with the ABI version and the table's own size; the host checks both before
+ * it calls anything else and refuses a plugin whose ABI version differs from
+ * its own.
+ *
+ * Rules of the ABI:
+ *  - No C++ type and no exception crosses it. Every call returns 0 on success
+ *    or a negative errno (-ENOENT, -EEXIST, -EBUSY, -EINVAL, -ENOSPC,
+ *    -ETIMEDOUT, ...). On failure *errmsg (when errmsg is not NULL) receives a
+ *    text that names what is wrong; the caller frees it with free_string().
+ *  - Requests and answers are JSON documents (UTF-8, NUL-terminated). The
+ *    operations, their requests and their answers are listed in
+ *    docs/driver-abi.md.
+ *  - One driver handle may be used from several threads at once.
+ *  - The table only ever grows at the end. A host that knows a newer,
+ *    longer table checks struct_size before it uses a later member.
+ */
+#ifndef RBDVOL_DRIVER_H
+#define RBDVOL_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(RBDVOL_BUILDING_DRIVER)
+#define RBDVOL_EXPORT __attribute__((visibility("default")))
+#else
+#define RBDVOL_EXPORT
+#endif
+
+/* Bumped on any incompatible change of the table or of its calls. */
+#define RBDVOL_DRIVER_ABI_VERSION 1u
+#define RBDVOL_DRIVER_ENTRY_SYMBOL "rbdvol_driver_entry"
+
+/* An opened driver: one config, connections to every enabled backend. */
+typedef struct rbdvol_driver rbdvol_driver;
+
+/*
+ * Progress of a long operation. `done` and `total` are in bytes when the
+ * operation moves data (total may be 0 when unknown). `stage` is a short
+ * static text ("upload", "copy", ...) valid during the call only. Called on
+ * the thread that made the request, or on a worker thread of the driver; it
+ * must not call back into the driver.
+ */
+typedef void (*rbdvol_progress_fn)(void* ctx, const char* stage, uint64_t done, uint64_t total);
+
+typedef struct rbdvol_driver_ops {
+  /* RBDVOL_DRIVER_ABI_VERSION of the plugin. */
+  uint32_t abi_version;
+  /* sizeof(rbdvol_driver_ops) as the plugin was built. */
+  uint32_t struct_size;
+
+  /*
+   * Loads and validates the config file at `config_path` and prepares the
+   * backends it enables. Connecting to the clusters happens lazily, per
+   * backend, so a cluster that is down does not keep the driver from
+   * opening. On success *out is a handle to pass to close().
+   */
+  int (*open)(const char* config_path, rbdvol_driver** out, char** errmsg);
+
+  /* Closes every cluster connection and frees the handle. NULL is allowed. */
+  void (*close)(rbdvol_driver* driver);
+
+  /*
+   * Runs operation `op` (for example "volume.create") with the JSON object
+   * `request`. On success *answer receives a JSON document the caller frees
+   * with free_string(). `progress` may be NULL.
+   */
+  int (*call)(rbdvol_driver* driver, const char* op, const char* request,
+              rbdvol_progress_fn progress, void* progress_ctx, char** answer, char** errmsg);
+
+  /* Frees a string that the driver handed out. NULL is allowed. */
+  void (*free_string)(char* s);
+} rbdvol_driver_ops;
+
+/*
+ * The one exported entry point. Returns the plugin's table, which stays
+ * valid until the library is unloaded. Never NULL.
+ */
+RBDVOL_EXPORT const rbdvol_driver_ops* rbdvol_driver_entry(void);
+
+typedef const rbdvol_driver_ops* (*rbdvol_driver_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RBDVOL_DRIVER_H */

@@ -1,0 +1,162 @@
+#include "plugin/catalog.h"
+
+#include <algorithm>
+#include <map>
+
+#include "plugin/fan_out.h"
+#include "plugin/naming.h"
+#include "plugin/rbd_image.h"
+
+namespace rbdvol::plugin {
+
+namespace {
+
+std::vector<Cluster*> all_clusters(Driver& driver) {
+  std::vector<Cluster*> result;
+  for (auto& c : driver.clusters()) result.push_back(c.get());
+  return result;
+}
+
+}  // namespace
+
+Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
+  auto uuid = uuid_from_id(id, kVolumePrefix, "volume");
+  if (!uuid.ok()) return uuid.status();
+  const std::string rbd_name = kVolumePrefix + *uuid;
+  auto found = fan_out(all_clusters(driver), [&](Cluster* c) -> Result<IoCtxPtr> {
+    auto io = c->open_volume_pool();
+    if (!io.ok()) return io.status();
+    Status s = image_exists(io->get(), rbd_name);
+    if (!s.ok()) return s;
+    return std::move(io).value();
+  });
+  std::string unreachable;
+  auto clusters = all_clusters(driver);
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (found[i].ok()) {
+      return VolumeHandle{clusters[i], std::move(found[i]).value(), *uuid, rbd_name};
+    }
+    if (found[i].status().err() != ENOENT) {
+      unreachable += "; " + found[i].status().message();
+    }
+  }
+  return Status::NotFound("volume " + *uuid + " not found in any backend" +
+                          (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
+}
+
+Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid) {
+  auto image = open_image(io, kImagePrefix + uuid, true);
+  if (!image.ok()) {
+    if (image.status().err() == ENOENT) return false;
+    return image.status();
+  }
+  int is_protected = 0;
+  int r = rbd_snap_is_protected(image->get(), kImageSnapshot.c_str(), &is_protected);
+  if (r == -ENOENT) return false;
+  if (r < 0) {
+    return Status::Error(r, "cannot read snapshot " + image_spec(io, kImagePrefix + uuid) + "@" +
+                                kImageSnapshot + ": " + ceph_strerror(r));
+  }
+  return is_protected != 0;
+}
+
+ImageCatalog list_image_catalog(Driver& driver) {
+  struct PerBackend {
+    Status status;
+    std::string pool;
+    std::vector<ImageRecord> images;
+  };
+  auto clusters = all_clusters(driver);
+  auto per_backend = fan_out(clusters, [](Cluster* c) {
+    PerBackend out;
+    out.pool = c->backend().image_pool;
+    auto io = c->open_image_pool();
+    if (!io.ok()) {
+      out.status = io.status();
+      return out;
+    }
+    auto names = list_images(io->get());
+    if (!names.ok()) {
+      out.status = names.status();
+      return out;
+    }
+    for (const auto& name : *names) {
+      if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
+      const std::string uuid = name.substr(kImagePrefix.size());
+      if (!is_uuid(uuid)) continue;
+      auto holds = pool_holds_image(io->get(), uuid);
+      if (!holds.ok() || !*holds) continue;
+      auto image = open_image(io->get(), name, true);
+      if (!image.ok()) continue;
+      ImageRecord rec;
+      rec.id = uuid;
+      auto size = image_size(image->get());
+      rec.size = size.ok() ? *size : 0;
+      auto n = metadata_get(image->get(), meta::kName);
+      rec.name = n.ok() ? *n : "";
+      auto f = metadata_get(image->get(), meta::kImageFormat);
+      rec.format = f.ok() ? *f : "raw";
+      rec.locations.push_back({c->id(), out.pool, name});
+      out.images.push_back(std::move(rec));
+    }
+    return out;
+  });
+
+  ImageCatalog catalog;
+  std::map<std::string, ImageRecord> by_id;
+  for (size_t i = 0; i < per_backend.size(); ++i) {
+    if (!per_backend[i].status.ok()) {
+      catalog.unreachable.emplace_back(clusters[i]->id(), per_backend[i].status.message());
+      continue;
+    }
+    for (auto& rec : per_backend[i].images) {
+      auto it = by_id.find(rec.id);
+      if (it == by_id.end()) {
+        by_id.emplace(rec.id, std::move(rec));
+      } else {
+        it->second.locations.push_back(rec.locations.front());
+        if (it->second.name.empty()) it->second.name = rec.name;
+      }
+    }
+  }
+  for (auto& [id, rec] : by_id) catalog.images.push_back(std::move(rec));
+  std::sort(catalog.images.begin(), catalog.images.end(),
+            [](const ImageRecord& a, const ImageRecord& b) {
+              return a.name != b.name ? a.name < b.name : a.id < b.id;
+            });
+  return catalog;
+}
+
+Json image_record_json(const ImageRecord& rec) {
+  Json locations = Json::array();
+  for (const auto& l : rec.locations) {
+    locations.push_back({{"backend", l.backend}, {"pool", l.pool}, {"image", l.rbd_name}});
+  }
+  return Json{{"id", rec.id},         {"name", rec.name},          {"size", rec.size},
+              {"format", rec.format}, {"locations", locations}};
+}
+
+Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
+  auto uuid = uuid_from_id(id_or_name, kImagePrefix, "image");
+  ImageCatalog catalog = list_image_catalog(driver);
+  std::vector<const ImageRecord*> matches;
+  for (const auto& rec : catalog.images) {
+    if ((uuid.ok() && rec.id == *uuid) || (!uuid.ok() && rec.name == id_or_name)) {
+      matches.push_back(&rec);
+    }
+  }
+  std::string unreachable;
+  for (const auto& [backend, error] : catalog.unreachable) unreachable += "; " + error;
+  if (matches.empty()) {
+    return Status::NotFound("image '" + id_or_name + "' not found in any backend" +
+                            (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
+  }
+  if (matches.size() > 1) {
+    std::string ids;
+    for (const auto* m : matches) ids += " " + m->id;
+    return Status::Invalid("image name '" + id_or_name + "' is ambiguous; use an id:" + ids);
+  }
+  return *matches.front();
+}
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,58 @@
+// Finding volumes and images across every enabled backend. Ceph is the source
+// of truth: there is no other index.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "plugin/driver.h"
+
+namespace rbdvol::plugin {
+
+struct VolumeHandle {
+  Cluster* cluster = nullptr;
+  IoCtxPtr io;  // the backend's volume pool
+  std::string uuid;
+  std::string rbd_name;  // "volume-<uuid>"
+};
+
+// The backend that holds volume `id` ("<uuid>" or "volume-<uuid>"). ENOENT
+// names the volume and, when some backend did not answer, which.
+Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id);
+
+struct ImageLocation {
+  std::string backend;
+  std::string pool;
+  std::string rbd_name;
+};
+
+struct ImageRecord {
+  std::string id;  // uuid
+  std::string name;
+  uint64_t size = 0;
+  std::string format;
+  std::vector<ImageLocation> locations;  // backends holding a complete copy
+};
+
+struct ImageCatalog {
+  std::vector<ImageRecord> images;  // sorted by name, then id
+  std::vector<std::pair<std::string, std::string>> unreachable;  // backend, error
+};
+
+// Every image (an "image-<uuid>" with its protected snapshot) in every
+// backend's image pool. Images still being uploaded (no protected snapshot
+// yet) are not listed.
+ImageCatalog list_image_catalog(Driver& driver);
+
+// Resolves an image id ("<uuid>", "image-<uuid>") or a unique image name to
+// its record. ENOENT / EINVAL (ambiguous name) with a clear message.
+Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name);
+
+// The answer form of an image: id, name, size, format, locations.
+Json image_record_json(const ImageRecord& rec);
+
+// True when `io`'s pool holds image-<uuid> with its protected snapshot.
+Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid);
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,54 @@
+#include "plugin/driver.h"
+
+#include <map>
+#include <utility>
+
+#include "plugin/operations.h"
+
+namespace rbdvol::plugin {
+
+Result<std::unique_ptr<Driver>> Driver::open(const std::string& config_path) {
+  auto config = config::load_config_file(config_path);
+  if (!config.ok()) return config.status();
+  return std::unique_ptr<Driver>(new Driver(std::move(config).value()));
+}
+
+Driver::Driver(config::Config config) : config_(std::move(config)) {
+  for (const auto& backend : config_.backends) {
+    clusters_.push_back(std::make_unique<Cluster>(backend, config_.rados_connect_timeout));
+  }
+}
+
+Cluster* Driver::cluster(const std::string& backend_id) {
+  for (auto& c : clusters_) {
+    if (c->id() == backend_id) return c.get();
+  }
+  return nullptr;
+}
+
+Result<Json> Driver::call(const std::string& op, const Json& request, const Progress& progress) {
+  static const std::map<std::string, Operation> operations = {
+      {"backend.list", backend_list},
+      {"image.upload", image_upload},
+      {"image.list", image_list},
+      {"volume.create", volume_create},
+      {"volume.show", volume_show},
+      {"volume.delete", volume_delete},
+      {"volume.connection", volume_connection},
+      {"attachment.create", attachment_create},
+      {"attachment.update", attachment_update},
+      {"attachment.delete", attachment_delete},
+  };
+  auto it = operations.find(op);
+  if (it == operations.end()) {
+    std::string known;
+    for (const auto& [name, fn] : operations) known += (known.empty() ? "" : ", ") + name;
+    return Status::Error(ENOSYS, "unknown operation '" + op + "' (known: " + known + ")");
+  }
+  if (!request.is_object()) {
+    return Status::Invalid("the request of " + op + " must be a JSON object");
+  }
+  return it->second(*this, request, progress);
+}
+
+}  // namespace rbdvol::plugin

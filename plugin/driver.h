@@ -1,0 +1,54 @@
+// The driver behind the C ABI: the loaded config, one Cluster per enabled
+// backend, and the table of operations a host can call.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "include/rbdvol/driver.h"
+#include "plugin/cluster.h"
+#include "status/status.h"
+
+namespace rbdvol::plugin {
+
+using Json = nlohmann::json;
+
+// Reports progress to the host's callback, if it gave one.
+class Progress {
+ public:
+  Progress() = default;
+  Progress(rbdvol_progress_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
+  void operator()(const char* stage, uint64_t done, uint64_t total) const {
+    if (fn_) fn_(ctx_, stage, done, total);
+  }
+
+ private:
+  rbdvol_progress_fn fn_ = nullptr;
+  void* ctx_ = nullptr;
+};
+
+class Driver {
+ public:
+  // Loads and validates the config; connects to no cluster yet.
+  static Result<std::unique_ptr<Driver>> open(const std::string& config_path);
+
+  const config::Config& config() const { return config_; }
+  // nullptr when `backend_id` is not an enabled backend.
+  Cluster* cluster(const std::string& backend_id);
+  const std::vector<std::unique_ptr<Cluster>>& clusters() { return clusters_; }
+
+  // Runs operation `op`; ENOSYS for an operation this driver does not know.
+  Result<Json> call(const std::string& op, const Json& request, const Progress& progress);
+
+ private:
+  explicit Driver(config::Config config);
+
+  config::Config config_;
+  std::vector<std::unique_ptr<Cluster>> clusters_;
+};
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,22 @@
+// The operations a host calls through the ABI, one file each. Requests and
+// answers are documented in docs/driver-abi.md.
+#pragma once
+
+#include "plugin/driver.h"
+
+namespace rbdvol::plugin {
+
+using Operation = Result<Json> (*)(Driver&, const Json& request, const Progress&);
+
+Result<Json> backend_list(Driver&, const Json& request, const Progress&);
+Result<Json> image_upload(Driver&, const Json& request, const Progress&);
+Result<Json> image_list(Driver&, const Json& request, const Progress&);
+Result<Json> volume_create(Driver&, const Json& request, const Progress&);
+Result<Json> volume_show(Driver&, const Json& request, const Progress&);
+Result<Json> volume_delete(Driver&, const Json& request, const Progress&);
+Result<Json> volume_connection(Driver&, const Json& request, const Progress&);
+Result<Json> attachment_create(Driver&, const Json& request, const Progress&);
+Result<Json> attachment_update(Driver&, const Json& request, const Progress&);
+Result<Json> attachment_delete(Driver&, const Json& request, const Progress&);
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,174 @@
+#include "plugin/rbd_image.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace rbdvol::plugin {
+
+std::string image_spec(rados_ioctx_t io, const std::string& name) {
+  char pool[256] = {0};
+  int r = rados_ioctx_get_pool_name(io, pool, sizeof(pool) - 1);
+  return (r < 0 ? std::string("?") : std::string(pool)) + "/" + name;
+}
+
+Result<ImagePtr> open_image(rados_ioctx_t io, const std::string& name, bool read_only) {
+  rbd_image_t image = nullptr;
+  int r = read_only ? rbd_open_read_only(io, name.c_str(), &image, nullptr)
+                    : rbd_open(io, name.c_str(), &image, nullptr);
+  if (r < 0) {
+    return Status::Error(r, "cannot open image " + image_spec(io, name) + ": " + ceph_strerror(r));
+  }
+  return ImagePtr(image);
+}
+
+Status image_exists(rados_ioctx_t io, const std::string& name) {
+  auto image = open_image(io, name, true);
+  return image.ok() ? Status::Ok() : image.status();
+}
+
+Result<uint64_t> image_size(rbd_image_t image) {
+  uint64_t size = 0;
+  int r = rbd_get_size(image, &size);
+  if (r < 0) return Status::Error(r, std::string("cannot read image size: ") + ceph_strerror(r));
+  return size;
+}
+
+Result<uint64_t> image_features(rbd_image_t image) {
+  uint64_t features = 0;
+  int r = rbd_get_features(image, &features);
+  if (r < 0) return Status::Error(r, std::string("cannot read features: ") + ceph_strerror(r));
+  return features;
+}
+
+Result<std::string> metadata_get(rbd_image_t image, const std::string& key) {
+  std::string value(256, '\0');
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    size_t len = value.size();
+    int r = rbd_metadata_get(image, key.c_str(), value.data(), &len);
+    if (r == -ERANGE) {
+      value.resize(len);
+      continue;
+    }
+    if (r < 0) {
+      return Status::Error(r, "cannot read metadata " + key + ": " + ceph_strerror(r));
+    }
+    // On success librbd writes a NUL-terminated text and may leave len as it was.
+    value.resize(std::strlen(value.c_str()));
+    return value;
+  }
+  return Status::Error(EIO, "metadata " + key + " keeps changing size");
+}
+
+Status metadata_set(rbd_image_t image, const std::string& key, const std::string& value) {
+  int r = rbd_metadata_set(image, key.c_str(), value.c_str());
+  if (r < 0) return Status::Error(r, "cannot set metadata " + key + ": " + ceph_strerror(r));
+  return Status::Ok();
+}
+
+Result<std::map<std::string, std::string>> metadata_list(rbd_image_t image,
+                                                         const std::string& prefix) {
+  std::map<std::string, std::string> result;
+  std::string start;
+  for (;;) {
+    size_t keys_len = 64 * 1024, vals_len = 256 * 1024;
+    std::string keys(keys_len, '\0'), vals(vals_len, '\0');
+    const uint64_t max = 512;
+    int r = rbd_metadata_list(image, start.c_str(), max, keys.data(), &keys_len, vals.data(),
+                              &vals_len);
+    if (r == -ERANGE) {
+      keys.resize(keys_len);
+      vals.resize(vals_len);
+      r = rbd_metadata_list(image, start.c_str(), max, keys.data(), &keys_len, vals.data(),
+                            &vals_len);
+    }
+    if (r < 0) return Status::Error(r, std::string("cannot list metadata: ") + ceph_strerror(r));
+    size_t kpos = 0, vpos = 0, count = 0;
+    while (kpos < keys_len && keys[kpos] != '\0') {
+      std::string k(keys.c_str() + kpos);
+      std::string v(vals.c_str() + vpos);
+      kpos += k.size() + 1;
+      vpos += v.size() + 1;
+      ++count;
+      start = k;
+      if (k.compare(0, prefix.size(), prefix) == 0) result[k] = v;
+    }
+    if (count < max) break;
+  }
+  return result;
+}
+
+Result<std::vector<SnapshotInfo>> list_snapshots(rbd_image_t image) {
+  int max = 16;
+  for (;;) {
+    std::vector<rbd_snap_info_t> snaps(max);
+    int r = rbd_snap_list(image, snaps.data(), &max);
+    if (r == -ERANGE) continue;
+    if (r < 0) return Status::Error(r, std::string("cannot list snapshots: ") + ceph_strerror(r));
+    std::vector<SnapshotInfo> result;
+    for (int i = 0; i < r; ++i) result.push_back({snaps[i].id, snaps[i].name, snaps[i].size});
+    rbd_snap_list_end(snaps.data());
+    return result;
+  }
+}
+
+Result<ParentInfo> parent_of(rbd_image_t image) {
+  rbd_linked_image_spec_t parent{};
+  rbd_snap_spec_t snap{};
+  int r = rbd_get_parent(image, &parent, &snap);
+  if (r == -ENOENT) return ParentInfo{};
+  if (r < 0) return Status::Error(r, std::string("cannot read parent: ") + ceph_strerror(r));
+  ParentInfo info{true, parent.pool_name, parent.image_name, snap.name};
+  rbd_linked_image_spec_cleanup(&parent);
+  rbd_snap_spec_cleanup(&snap);
+  return info;
+}
+
+Result<std::vector<std::string>> list_images(rados_ioctx_t io) {
+  size_t max = 64;
+  for (;;) {
+    std::vector<rbd_image_spec_t> specs(max);
+    int r = rbd_list2(io, specs.data(), &max);
+    if (r == -ERANGE) continue;
+    if (r < 0) {
+      return Status::Error(r, "cannot list images in " + image_spec(io, "") + ": " +
+                                  ceph_strerror(r));
+    }
+    std::vector<std::string> names;
+    for (size_t i = 0; i < max; ++i) names.emplace_back(specs[i].name);
+    rbd_image_spec_list_cleanup(specs.data(), max);
+    return names;
+  }
+}
+
+Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name) {
+  {
+    auto image = open_image(io, name, false);
+    if (!image.ok()) return image.status().err() == ENOENT ? Status::Ok() : image.status();
+    auto snaps = list_snapshots(image->get());
+    if (!snaps.ok()) return snaps.status();
+    for (const auto& snap : *snaps) {
+      int is_protected = 0;
+      if (rbd_snap_is_protected(image->get(), snap.name.c_str(), &is_protected) == 0 &&
+          is_protected) {
+        int r = rbd_snap_unprotect(image->get(), snap.name.c_str());
+        if (r < 0) {
+          return Status::Error(r, "cannot unprotect " + image_spec(io, name) + "@" + snap.name +
+                                      ": " + ceph_strerror(r));
+        }
+      }
+      int r = rbd_snap_remove(image->get(), snap.name.c_str());
+      if (r < 0 && r != -ENOENT) {
+        return Status::Error(r, "cannot remove snapshot " + image_spec(io, name) + "@" +
+                                    snap.name + ": " + ceph_strerror(r));
+      }
+    }
+  }
+  int r = rbd_remove(io, name.c_str());
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(r, "cannot remove image " + image_spec(io, name) + ": " +
+                                ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,55 @@
+// Small checked wrappers around librbd's C API for the calls the operations
+// share. Every failure keeps librbd's errno and names the image.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "plugin/ceph_handles.h"
+#include "status/status.h"
+
+namespace rbdvol::plugin {
+
+// "volumes/volume-...": how messages name an image.
+std::string image_spec(rados_ioctx_t io, const std::string& name);
+
+Result<ImagePtr> open_image(rados_ioctx_t io, const std::string& name, bool read_only);
+
+// ENOENT when the image does not exist.
+Status image_exists(rados_ioctx_t io, const std::string& name);
+
+Result<uint64_t> image_size(rbd_image_t image);
+Result<uint64_t> image_features(rbd_image_t image);
+
+// Image metadata ("image-meta" in rbd's words). ENOENT when the key is not set.
+Result<std::string> metadata_get(rbd_image_t image, const std::string& key);
+Status metadata_set(rbd_image_t image, const std::string& key, const std::string& value);
+// Every key that starts with `prefix`.
+Result<std::map<std::string, std::string>> metadata_list(rbd_image_t image,
+                                                         const std::string& prefix);
+
+struct SnapshotInfo {
+  uint64_t id = 0;
+  std::string name;
+  uint64_t size = 0;
+};
+Result<std::vector<SnapshotInfo>> list_snapshots(rbd_image_t image);
+
+struct ParentInfo {
+  bool has_parent = false;
+  std::string pool;
+  std::string image;
+  std::string snapshot;
+};
+Result<ParentInfo> parent_of(rbd_image_t image);
+
+// Names of the images in `io`'s pool.
+Result<std::vector<std::string>> list_images(rados_ioctx_t io);
+
+// Removes an image together with its snapshots (unprotecting them). Used to
+// undo a create that failed half way; ENOENT counts as success.
+Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name);
+
+}  // namespace rbdvol::plugin
