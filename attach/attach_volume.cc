@@ -90,8 +90,8 @@ Result<AttachedDisk> attach_one(Hypervisor& hv, const std::string& domain, xmlpa
 }
 
 // Detaches `source` from one domain. Returns what was done.
-Result<DetachedDisk> detach_one(Hypervisor& hv, const std::string& domain, const std::string& source,
-                                int live_wait_ms) {
+Result<DetachedDisk> detach_one(Hypervisor& hv, const std::string& domain,
+                                const std::string& source, int live_wait_ms) {
   auto running = hv.is_running(domain);
   if (!running.ok()) return running.status();
   auto persistent_xml = hv.domain_xml(domain, true);
@@ -120,7 +120,8 @@ Result<DetachedDisk> detach_one(Hypervisor& hv, const std::string& domain, const
     Status s = hv.detach_device(domain, *in_live, true, false);
     if (!s.ok()) return s;
     // A live detach is a request to the guest; wait a little for it.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(live_wait_ms);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(live_wait_ms);
     for (;;) {
       auto now_xml = hv.domain_xml(domain, false);
       if (!now_xml.ok() || !target_of_source(*now_xml, source).ok()) break;
@@ -140,12 +141,14 @@ Result<xmlpatch::RbdDisk> rbd_disk_from_connection(const nlohmann::json& c) {
   try {
     auto type = json_string(c, "driver_volume_type");
     if (!type.ok()) return type.status();
-    if (*type != "rbd") return Status::Invalid("connection info is of type '" + *type + "', not rbd");
+    if (*type != "rbd")
+      return Status::Invalid("connection info is of type '" + *type + "', not rbd");
     xmlpatch::RbdDisk disk;
-    for (auto [key, field] : {std::pair{"pool", &disk.pool}, std::pair{"image", &disk.image},
-                              std::pair{"auth_username", &disk.auth_username},
-                              std::pair{"secret_uuid", &disk.secret_uuid},
-                              std::pair{"volume_id", &disk.serial}, std::pair{"cache", &disk.cache}}) {
+    for (auto [key, field] :
+         {std::pair{"pool", &disk.pool}, std::pair{"image", &disk.image},
+          std::pair{"auth_username", &disk.auth_username},
+          std::pair{"secret_uuid", &disk.secret_uuid}, std::pair{"volume_id", &disk.serial},
+          std::pair{"cache", &disk.cache}}) {
       auto v = json_string(c, key);
       if (!v.ok()) return v.status();
       *field = *v;

@@ -26,13 +26,19 @@ int errno_of_last_error() {
   virErrorPtr e = virGetLastError();
   if (!e) return EIO;
   switch (e->code) {
-    case VIR_ERR_NO_DOMAIN: return ENOENT;
-    case VIR_ERR_OPERATION_INVALID: return EINVAL;
-    case VIR_ERR_NO_SUPPORT: return EOPNOTSUPP;
-    case VIR_ERR_OPERATION_TIMEOUT: return ETIMEDOUT;
+    case VIR_ERR_NO_DOMAIN:
+      return ENOENT;
+    case VIR_ERR_OPERATION_INVALID:
+      return EINVAL;
+    case VIR_ERR_NO_SUPPORT:
+      return EOPNOTSUPP;
+    case VIR_ERR_OPERATION_TIMEOUT:
+      return ETIMEDOUT;
     case VIR_ERR_AUTH_FAILED:
-    case VIR_ERR_OPERATION_DENIED: return EACCES;
-    default: return EIO;
+    case VIR_ERR_OPERATION_DENIED:
+      return EACCES;
+    default:
+      return EIO;
   }
 }
 

@@ -28,14 +28,18 @@ Command attach_command() {
     if (!attached.ok()) return attached.status();
     nlohmann::json answer = {{"volume", volume}, {"attachments", nlohmann::json::array()}};
     for (const auto& a : *attached) {
-      answer["attachments"].push_back(
-          {{"domain", a.domain}, {"target_dev", a.target_dev}, {"live", a.live}, {"persistent", true}});
+      answer["attachments"].push_back({{"domain", a.domain},
+                                       {"target_dev", a.target_dev},
+                                       {"live", a.live},
+                                       {"persistent", true}});
     }
     print_answer(ctx, answer, [](const nlohmann::json& a) {
       for (const auto& at : a.at("attachments")) {
-        std::printf("attached volume %s to %s as %s (%s)\n", a.at("volume").get<std::string>().c_str(),
-                    at.at("domain").get<std::string>().c_str(), at.at("target_dev").get<std::string>().c_str(),
-                    at.at("live").get<bool>() ? "live and persistent" : "persistent; domain is shut off");
+        std::printf(
+            "attached volume %s to %s as %s (%s)\n", a.at("volume").get<std::string>().c_str(),
+            at.at("domain").get<std::string>().c_str(),
+            at.at("target_dev").get<std::string>().c_str(),
+            at.at("live").get<bool>() ? "live and persistent" : "persistent; domain is shut off");
       }
     });
     return Status::Ok();

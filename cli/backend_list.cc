@@ -19,11 +19,11 @@ Command backend_list_command() {
       for (const auto& b : a.at("backends")) {
         std::string tags;
         for (const auto& t : b.at("tags")) tags += (tags.empty() ? "" : ",") + t.get<std::string>();
-        std::string pools = b.at("volume_pool").get<std::string>() + "/" +
-                            b.at("image_pool").get<std::string>();
-        std::string capacity = b.at("state") == "up"
-                                   ? human_size(b.at("free_bytes")) + " / " + human_size(b.at("total_bytes"))
-                                   : b.value("error", "");
+        std::string pools =
+            b.at("volume_pool").get<std::string>() + "/" + b.at("image_pool").get<std::string>();
+        std::string capacity = b.at("state") == "up" ? human_size(b.at("free_bytes")) + " / " +
+                                                           human_size(b.at("total_bytes"))
+                                                     : b.value("error", "");
         std::printf("%-12s %-5s %-7g %-28s %-22s %s%s\n", b.at("id").get<std::string>().c_str(),
                     b.at("state").get<std::string>().c_str(), b.at("weight").get<double>(),
                     tags.c_str(), pools.c_str(), capacity.c_str(),

@@ -18,10 +18,10 @@ namespace rbdvol::cli {
 // What every subcommand gets: the global options and the loaded driver.
 class Context {
  public:
-  std::string config_path;   // --config, $RBDVOL_CONFIG, or /etc/rbdvol/rbdvol.conf
-  std::string driver_path;   // --driver, $RBDVOL_DRIVER, or beside the executable
-  std::string libvirt_uri;   // --connect, or libvirt's default
-  bool json = false;         // --json
+  std::string config_path;  // --config, $RBDVOL_CONFIG, or /etc/rbdvol/rbdvol.conf
+  std::string driver_path;  // --driver, $RBDVOL_DRIVER, or beside the executable
+  std::string libvirt_uri;  // --connect, or libvirt's default
+  bool json = false;        // --json
 
   // The plugin, loaded and opened on first use.
   Result<PluginHost*> driver();

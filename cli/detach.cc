@@ -11,7 +11,9 @@ Command detach_command() {
   Command c;
   c.words = "detach";
   c.usage = "VOLUME [DOMAIN...]";
-  c.summary = "Detach a volume from the named domains (from every domain it is attached to if none is named).";
+  c.summary =
+      "Detach a volume from the named domains (from every domain it is attached to if none is "
+      "named).";
   c.min_positional = 1;
   c.max_positional = SIZE_MAX;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
@@ -21,12 +23,14 @@ Command detach_command() {
     if (!info.ok()) return info.status();
     if (domains.empty()) {
       for (const auto& a : info->at("attachments")) domains.push_back(a.value("domain", ""));
-      if (domains.empty()) return Status::Invalid("volume " + volume + " is not attached to any domain");
+      if (domains.empty())
+        return Status::Invalid("volume " + volume + " is not attached to any domain");
     }
     auto hv = attach::connect_libvirt(ctx.libvirt_uri);
     if (!hv.ok()) return hv.status();
     PluginLedger ledger(ctx, volume);
-    const std::string source = info->at("pool").get<std::string>() + "/" + info->at("image").get<std::string>();
+    const std::string source =
+        info->at("pool").get<std::string>() + "/" + info->at("image").get<std::string>();
     auto detached = attach::detach_volume(**hv, ledger, source, domains);
     if (!detached.ok()) return detached.status();
     nlohmann::json answer = {{"volume", info->at("id")}, {"detached", nlohmann::json::array()}};
@@ -36,12 +40,14 @@ Command detach_command() {
     }
     print_answer(ctx, answer, [](const nlohmann::json& a) {
       for (const auto& d : a.at("detached")) {
-        std::printf("detached volume %s from %s (%s)%s\n", a.at("volume").get<std::string>().c_str(),
-                    d.at("domain").get<std::string>().c_str(), d.at("target_dev").get<std::string>().c_str(),
-                    d.at("live_pending").get<bool>()
-                        ? "; the running guest has not released the disk yet (it goes at its next boot "
-                          "or when the guest answers the unplug request)"
-                        : "");
+        std::printf(
+            "detached volume %s from %s (%s)%s\n", a.at("volume").get<std::string>().c_str(),
+            d.at("domain").get<std::string>().c_str(),
+            d.at("target_dev").get<std::string>().c_str(),
+            d.at("live_pending").get<bool>()
+                ? "; the running guest has not released the disk yet (it goes at its next boot "
+                  "or when the guest answers the unplug request)"
+                : "");
       }
     });
     return Status::Ok();

@@ -25,7 +25,8 @@ Command image_list_command() {
       }
       for (const auto& u : a.at("unreachable")) {
         std::fprintf(stderr, "warning: backend %s not listed: %s\n",
-                     u.at("backend").get<std::string>().c_str(), u.at("error").get<std::string>().c_str());
+                     u.at("backend").get<std::string>().c_str(),
+                     u.at("error").get<std::string>().c_str());
       }
     });
     return Status::Ok();

@@ -11,23 +11,25 @@ Command image_upload_command() {
   c.words = "image upload";
   c.usage = "FILE --name NAME [--backend ID]";
   c.summary = "Upload a raw image file as image-<uuid> with a protected snapshot 'snap'.";
-  c.options = {{"name", true, "the image's name (required)", "NAME"},
-               {"backend", true, "the backend to upload into (default: the default backend)", "ID"}};
+  c.options = {
+      {"name", true, "the image's name (required)", "NAME"},
+      {"backend", true, "the backend to upload into (default: the default backend)", "ID"}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     if (!args.has("name")) return Status::Invalid("--name is required");
     nlohmann::json request = {{"path", args.positional()[0]}, {"name", args.get("name")}};
     if (args.has("backend")) request["backend"] = args.get("backend");
     ProgressDisplay display("upload " + args.positional()[0]);
-    auto answer = ctx.call("image.upload", request, [&](const char*, uint64_t done, uint64_t total) {
-      display.update(done, total);
-    });
+    auto answer =
+        ctx.call("image.upload", request,
+                 [&](const char*, uint64_t done, uint64_t total) { display.update(done, total); });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf("uploaded image %s (%s, %s) to backend %s as %s/%s@snap\n",
                   a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
                   human_size(a.at("size")).c_str(), a.at("backend").get<std::string>().c_str(),
-                  a.at("pool").get<std::string>().c_str(), a.at("image").get<std::string>().c_str());
+                  a.at("pool").get<std::string>().c_str(),
+                  a.at("image").get<std::string>().c_str());
     });
     return Status::Ok();
   };

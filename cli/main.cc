@@ -13,8 +13,10 @@ namespace {
 
 const std::vector<OptionSpec>& global_options() {
   static const std::vector<OptionSpec> options = {
-      {"config", true, "the rbdvol config file (default $RBDVOL_CONFIG, else /etc/rbdvol/rbdvol.conf)", "FILE"},
-      {"driver", true, "the plugin to load (default $RBDVOL_DRIVER, else librbdvol_rbd.so beside rbdvol)", "PATH"},
+      {"config", true,
+       "the rbdvol config file (default $RBDVOL_CONFIG, else /etc/rbdvol/rbdvol.conf)", "FILE"},
+      {"driver", true,
+       "the plugin to load (default $RBDVOL_DRIVER, else librbdvol_rbd.so beside rbdvol)", "PATH"},
       {"connect", true, "libvirt URI (default: libvirt's default, qemu:///system for root)", "URI"},
       {"json", false, "print answers as JSON", ""},
       {"help", false, "show help", ""},
@@ -23,7 +25,7 @@ const std::vector<OptionSpec>& global_options() {
 }
 
 std::vector<Command> all_commands() {
-  return {backend_list_command(), image_upload_command(), image_list_command(),
+  return {backend_list_command(),  image_upload_command(), image_list_command(),
           volume_create_command(), volume_show_command(),  volume_delete_command(),
           attach_command(),        detach_command()};
 }
@@ -36,7 +38,8 @@ void print_options(const std::vector<OptionSpec>& options) {
 }
 
 void print_main_help(const std::vector<Command>& commands, const std::string& group) {
-  std::printf("usage: rbdvol [--config FILE] [--json] [--driver PATH] [--connect URI] COMMAND ...\n\n");
+  std::printf(
+      "usage: rbdvol [--config FILE] [--json] [--driver PATH] [--connect URI] COMMAND ...\n\n");
   std::printf("Volumes and images on several Ceph clusters, attached to libvirt domains.\n\n");
   std::printf("commands:\n");
   for (const auto& c : commands) {
@@ -130,8 +133,8 @@ int run(int argc, char** argv) {
 
   Context ctx;
   const char* env_config = std::getenv("RBDVOL_CONFIG");
-  ctx.config_path = parsed->get("config", env_config && *env_config ? env_config
-                                                                      : "/etc/rbdvol/rbdvol.conf");
+  ctx.config_path =
+      parsed->get("config", env_config && *env_config ? env_config : "/etc/rbdvol/rbdvol.conf");
   ctx.driver_path = parsed->get("driver");
   ctx.libvirt_uri = parsed->get("connect");
   ctx.json = parsed->has("json");

@@ -29,12 +29,13 @@ void ProgressDisplay::update(uint64_t done, uint64_t total) {
   const double secs = std::chrono::duration<double>(now - start_).count();
   const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
   const double left = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
-  const int pct = total ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
+  const int pct =
+      total ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
   if (tty_) {
     const int width = 30, filled = pct * width / 100;
     std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
-    std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s  %s/s  %.0fs left   ", what_.c_str(), bar.c_str(), pct,
-                 human_size(done).c_str(), human_size(total).c_str(),
+    std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s  %s/s  %.0fs left   ", what_.c_str(), bar.c_str(),
+                 pct, human_size(done).c_str(), human_size(total).c_str(),
                  human_size(static_cast<uint64_t>(rate)).c_str(), left);
   } else {
     std::fprintf(stderr, "%s: %d%% %s of %s, %s/s, %.0fs left\n", what_.c_str(), pct,

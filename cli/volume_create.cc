@@ -12,11 +12,12 @@ Command volume_create_command() {
   c.summary =
       "Create a volume of a disk type: from an image as a copy-on-write clone on a backend that "
       "holds the image, or blank.";
-  c.options = {{"type", true, "the disk type (required)", "TYPE"},
-               {"image", true, "the source image, by id or unique name", "ID"},
-               {"size", true, "size with a unit: 10G, 512M (default: the image's size)", "SIZE"},
-               {"name", true, "a name for the volume", "NAME"},
-               {"dry-run", false, "show which backend would be chosen and why; create nothing", ""}};
+  c.options = {
+      {"type", true, "the disk type (required)", "TYPE"},
+      {"image", true, "the source image, by id or unique name", "ID"},
+      {"size", true, "size with a unit: 10G, 512M (default: the image's size)", "SIZE"},
+      {"name", true, "a name for the volume", "NAME"},
+      {"dry-run", false, "show which backend would be chosen and why; create nothing", ""}};
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     if (!args.has("type")) return Status::Invalid("--type is required");
     if (!args.has("image") && !args.has("size")) {
@@ -33,8 +34,9 @@ Command volume_create_command() {
       std::printf("%s volume %s (%s, disk type %s) on backend %s as %s/%s: %s\n",
                   dry ? "would create" : "created", a.at("id").get<std::string>().c_str(),
                   human_size(a.at("size")).c_str(), a.at("disk_type").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str(), a.at("pool").get<std::string>().c_str(),
-                  a.at("image").get<std::string>().c_str(), a.at("method").get<std::string>().c_str());
+                  a.at("backend").get<std::string>().c_str(),
+                  a.at("pool").get<std::string>().c_str(), a.at("image").get<std::string>().c_str(),
+                  a.at("method").get<std::string>().c_str());
       std::printf("  why: %s\n", a.at("reason").get<std::string>().c_str());
       for (const auto& v : a.at("candidates")) {
         if (v.at("chosen").get<bool>()) continue;

@@ -9,7 +9,8 @@ Command volume_delete_command() {
   Command c;
   c.words = "volume delete";
   c.usage = "ID";
-  c.summary = "Delete a volume that is not attached and has no snapshots (a volume already gone is fine).";
+  c.summary =
+      "Delete a volume that is not attached and has no snapshots (a volume already gone is fine).";
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     auto answer = ctx.call("volume.delete", {{"id", args.positional()[0]}});

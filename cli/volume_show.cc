@@ -15,12 +15,15 @@ Command volume_show_command() {
     auto answer = ctx.call("volume.show", {{"id", args.positional()[0]}});
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
-      auto line = [](const char* k, const std::string& v) { std::printf("%-13s %s\n", k, v.c_str()); };
+      auto line = [](const char* k, const std::string& v) {
+        std::printf("%-13s %s\n", k, v.c_str());
+      };
       line("id", a.at("id"));
       line("name", a.at("name"));
       line("backend", a.at("backend"));
       line("image", a.at("pool").get<std::string>() + "/" + a.at("image").get<std::string>());
-      line("size", human_size(a.at("size")) + " (" + std::to_string(a.at("size").get<uint64_t>()) + " bytes)");
+      line("size", human_size(a.at("size")) + " (" + std::to_string(a.at("size").get<uint64_t>()) +
+                       " bytes)");
       line("disk type", a.at("disk_type").get<std::string>() +
                             (a.at("multiattach").get<bool>() ? " (multiattach)" : ""));
       line("cache", a.at("cache"));
@@ -30,7 +33,8 @@ Command volume_show_command() {
                            "@" + p.at("snapshot").get<std::string>());
       }
       std::string features;
-      for (const auto& f : a.at("features")) features += (features.empty() ? "" : ", ") + f.get<std::string>();
+      for (const auto& f : a.at("features"))
+        features += (features.empty() ? "" : ", ") + f.get<std::string>();
       line("features", features);
       line("created", a.at("created_at"));
       if (a.at("attachments").empty()) line("attachments", "(none)");

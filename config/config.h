@@ -11,21 +11,21 @@ namespace rbdvol::config {
 
 // One enabled backend: a Ceph cluster and the pools rbdvol uses in it.
 struct Backend {
-  std::string id;          // the section name, as listed in enabled_backends
-  std::string ceph_conf;   // path of the cluster's ceph.conf (required)
-  std::string rbd_user = "admin";  // cephx user without "client." (default admin)
-  std::string keyring;     // path of the user's keyring (optional)
-  std::string volume_pool;  // required
-  std::string image_pool;   // required
-  std::vector<std::string> tags;  // e.g. "media:ssd", "purpose:general"
-  double weight = 1.0;     // positive
+  std::string id;                   // the section name, as listed in enabled_backends
+  std::string ceph_conf;            // path of the cluster's ceph.conf (required)
+  std::string rbd_user = "admin";   // cephx user without "client." (default admin)
+  std::string keyring;              // path of the user's keyring (optional)
+  std::string volume_pool;          // required
+  std::string image_pool;           // required
+  std::vector<std::string> tags;    // e.g. "media:ssd", "purpose:general"
+  double weight = 1.0;              // positive
   std::string libvirt_secret_uuid;  // optional; needed to attach its volumes
-  int line = 0;            // line of the section header, for messages
+  int line = 0;                     // line of the section header, for messages
 };
 
 // A disk type (what OpenStack calls a volume type).
 struct DiskType {
-  std::string name;  // from the section name [disk_type:NAME]
+  std::string name;               // from the section name [disk_type:NAME]
   std::vector<std::string> tags;  // every tag a backend must carry
   bool multiattach = false;
   // Cache mode of the volumes' disks in libvirt. For a multiattach type only
@@ -42,8 +42,8 @@ struct Config {
   std::string path;
   std::vector<Backend> backends;  // in the order of enabled_backends
   std::string default_backend;
-  int rados_connect_timeout = 10;  // seconds, positive
-  int max_clone_depth = 5;         // positive
+  int rados_connect_timeout = 10;    // seconds, positive
+  int max_clone_depth = 5;           // positive
   std::vector<DiskType> disk_types;  // in file order
 
   // nullptr when there is none by that name.

@@ -57,9 +57,12 @@ Result<Json> attachment_create(Driver& driver, const Json& request, const Progre
     if (!multiattach && !records.empty()) {
       return Status::Busy("volume " + volume.uuid + " (disk type " + (*type)->name +
                           ", not multiattach) is already attached to domain " +
-                          records.front().value("domain", "?") + "; it can be attached to one domain only");
+                          records.front().value("domain", "?") +
+                          "; it can be attached to one domain only");
     }
-    records.push_back({{"domain", domain}, {"state", "attaching"}, {"target_dev", ""},
+    records.push_back({{"domain", domain},
+                       {"state", "attaching"},
+                       {"target_dev", ""},
                        {"since", utc_now_iso8601()}});
     return Status::Ok();
   });
@@ -74,7 +77,9 @@ Result<Json> attachment_create(Driver& driver, const Json& request, const Progre
     });
     return connection.status();
   }
-  return Json{{"volume", volume.uuid}, {"domain", domain}, {"attachments", *records},
+  return Json{{"volume", volume.uuid},
+              {"domain", domain},
+              {"attachments", *records},
               {"connection", *connection}};
 }
 
@@ -89,7 +94,8 @@ Result<Json> attachment_update(Driver& driver, const Json& request, const Progre
   auto records = update_attachments(volume.io.get(), image->get(), [&](Json& records) -> Status {
     auto it = find_domain(records, target->domain);
     if (it == records.end()) {
-      return Status::NotFound("volume " + volume.uuid + " has no attachment to domain " + target->domain);
+      return Status::NotFound("volume " + volume.uuid + " has no attachment to domain " +
+                              target->domain);
     }
     (*it)["state"] = "attached";
     (*it)["target_dev"] = *target_dev;
@@ -113,7 +119,9 @@ Result<Json> attachment_delete(Driver& driver, const Json& request, const Progre
     return Status::Ok();
   });
   if (!records.ok()) return records.status();
-  return Json{{"volume", volume.uuid}, {"domain", target->domain}, {"removed", removed},
+  return Json{{"volume", volume.uuid},
+              {"domain", target->domain},
+              {"removed", removed},
               {"attachments", *records}};
 }
 

@@ -51,7 +51,8 @@ Result<Versioned> read_versioned(rados_ioctx_t io, const std::string& oid) {
   }
   if (iter) rados_omap_get_end(iter);
   rados_release_read_op(op);
-  if (r < 0) return Status::Error(r, "cannot read attachments from " + oid + ": " + ceph_strerror(r));
+  if (r < 0)
+    return Status::Error(r, "cannot read attachments from " + oid + ": " + ceph_strerror(r));
   if (prval < 0) return Status::Error(prval, "cannot read attachments: " + ceph_strerror(prval));
   if (found && !value.empty()) {
     try {
@@ -59,7 +60,8 @@ Result<Versioned> read_versioned(rados_ioctx_t io, const std::string& oid) {
     } catch (const std::exception& e) {
       return Status::Error(EIO, "attachment records of " + oid + " are not JSON: " + e.what());
     }
-    if (!out.records.is_array()) return Status::Error(EIO, "attachment records of " + oid + " are not a list");
+    if (!out.records.is_array())
+      return Status::Error(EIO, "attachment records of " + oid + " are not a list");
   }
   return out;
 }

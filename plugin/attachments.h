@@ -7,8 +7,8 @@
 
 #include <functional>
 
-#include "plugin/driver.h"
 #include "plugin/ceph_handles.h"
+#include "plugin/driver.h"
 
 namespace rbdvol::plugin {
 

@@ -40,8 +40,9 @@ Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
       unreachable += "; " + found[i].status().message();
     }
   }
-  return Status::NotFound("volume " + *uuid + " not found in any backend" +
-                          (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
+  return Status::NotFound(
+      "volume " + *uuid + " not found in any backend" +
+      (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
 }
 
 Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid) {
@@ -132,8 +133,11 @@ Json image_record_json(const ImageRecord& rec) {
   for (const auto& l : rec.locations) {
     locations.push_back({{"backend", l.backend}, {"pool", l.pool}, {"image", l.rbd_name}});
   }
-  return Json{{"id", rec.id},         {"name", rec.name},          {"size", rec.size},
-              {"format", rec.format}, {"locations", locations}};
+  return Json{{"id", rec.id},
+              {"name", rec.name},
+              {"size", rec.size},
+              {"format", rec.format},
+              {"locations", locations}};
 }
 
 Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
@@ -148,8 +152,9 @@ Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
   std::string unreachable;
   for (const auto& [backend, error] : catalog.unreachable) unreachable += "; " + error;
   if (matches.empty()) {
-    return Status::NotFound("image '" + id_or_name + "' not found in any backend" +
-                            (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
+    return Status::NotFound(
+        "image '" + id_or_name + "' not found in any backend" +
+        (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
   }
   if (matches.size() > 1) {
     std::string ids;

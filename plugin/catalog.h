@@ -36,7 +36,7 @@ struct ImageRecord {
 };
 
 struct ImageCatalog {
-  std::vector<ImageRecord> images;  // sorted by name, then id
+  std::vector<ImageRecord> images;                               // sorted by name, then id
   std::vector<std::pair<std::string, std::string>> unreachable;  // backend, error
 };
 

@@ -25,8 +25,8 @@ Result<rados_t> Cluster::connect() {
   RadosPtr cluster(raw);
   r = rados_conf_read_file(raw, backend_.ceph_conf.c_str());
   if (r < 0) {
-    return Status::Error(r, describe() + ": cannot read ceph_conf " + backend_.ceph_conf + ": " +
-                                ceph_strerror(r));
+    return Status::Error(
+        r, describe() + ": cannot read ceph_conf " + backend_.ceph_conf + ": " + ceph_strerror(r));
   }
   const std::string timeout = std::to_string(connect_timeout_seconds_);
   std::pair<const char*, std::string> settings[] = {
@@ -45,8 +45,8 @@ Result<rados_t> Cluster::connect() {
   if (!backend_.keyring.empty()) {
     r = rados_conf_set(raw, "keyring", backend_.keyring.c_str());
     if (r < 0) {
-      return Status::Error(r, describe() + ": cannot use keyring " + backend_.keyring + ": " +
-                                  ceph_strerror(r));
+      return Status::Error(
+          r, describe() + ": cannot use keyring " + backend_.keyring + ": " + ceph_strerror(r));
     }
   }
   r = rados_connect(raw);

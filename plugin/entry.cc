@@ -53,10 +53,11 @@ int driver_call(rbdvol_driver* driver, const char* op, const char* request,
                 rbdvol_progress_fn progress, void* progress_ctx, char** answer, char** errmsg) {
   if (errmsg) *errmsg = nullptr;
   if (answer) *answer = nullptr;
-  if (!driver || !op || !answer) return fail(errmsg, EINVAL, "call: driver, op and answer are required");
+  if (!driver || !op || !answer)
+    return fail(errmsg, EINVAL, "call: driver, op and answer are required");
   try {
-    nlohmann::json req = request && *request ? nlohmann::json::parse(request)
-                                             : nlohmann::json::object();
+    nlohmann::json req =
+        request && *request ? nlohmann::json::parse(request) : nlohmann::json::object();
     auto result = driver->impl->call(op, req, rbdvol::plugin::Progress(progress, progress_ctx));
     if (!result.ok()) return fail(errmsg, result.status());
     *answer = copy_string(result->dump());
@@ -74,11 +75,7 @@ int driver_call(rbdvol_driver* driver, const char* op, const char* request,
 void driver_free_string(char* s) { std::free(s); }
 
 const rbdvol_driver_ops kOps = {
-    RBDVOL_DRIVER_ABI_VERSION,
-    sizeof(rbdvol_driver_ops),
-    driver_open,
-    driver_close,
-    driver_call,
+    RBDVOL_DRIVER_ABI_VERSION, sizeof(rbdvol_driver_ops), driver_open, driver_close, driver_call,
     driver_free_string,
 };
 

@@ -72,8 +72,9 @@ Status write_file_into_image(int fd, const std::string& path, uint64_t size, rbd
     ssize_t r = rbd_aio_get_return_value(s->completion.get());
     s->completion.reset();
     if (r < 0) {
-      return Status::Error(static_cast<int>(r), "write at offset " + std::to_string(s->offset) +
-                                                    " failed: " + ceph_strerror(static_cast<int>(r)));
+      return Status::Error(static_cast<int>(r),
+                           "write at offset " + std::to_string(s->offset) +
+                               " failed: " + ceph_strerror(static_cast<int>(r)));
     }
     return Status::Ok();
   };
@@ -87,8 +88,8 @@ Status write_file_into_image(int fd, const std::string& path, uint64_t size, rbd
       if (!failure.ok()) break;
     }
     s->buf.resize(chunk);
-    auto n = read_at(fd, s->buf.data(), static_cast<size_t>(std::min<uint64_t>(chunk, size - offset)),
-                     offset, path);
+    auto n = read_at(fd, s->buf.data(),
+                     static_cast<size_t>(std::min<uint64_t>(chunk, size - offset)), offset, path);
     if (!n.ok()) {
       failure = n.status();
       break;
@@ -107,8 +108,8 @@ Status write_file_into_image(int fd, const std::string& path, uint64_t size, rbd
     r = rbd_aio_write(image, offset, *n, s->buf.data(), c);
     if (r < 0) {
       s->completion.reset();
-      failure = Status::Error(r, "write at offset " + std::to_string(offset) + " failed: " +
-                                     ceph_strerror(r));
+      failure = Status::Error(
+          r, "write at offset " + std::to_string(offset) + " failed: " + ceph_strerror(r));
       break;
     }
     in_flight.push_back(s);
@@ -142,7 +143,7 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
 
   FilePtr fd(new int(::open(path->c_str(), O_RDONLY | O_CLOEXEC)));
   if (*fd < 0) return Status::Error(errno, "cannot open " + *path + ": " + std::strerror(errno));
-  struct stat st{};
+  struct stat st {};
   if (::fstat(*fd, &st) < 0) return Status::Error(errno, "cannot stat " + *path);
   if (!S_ISREG(st.st_mode)) return Status::Invalid(*path + " is not a regular file");
   const uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -151,8 +152,9 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   auto n = read_at(*fd, head, sizeof(head), 0, *path);
   if (!n.ok()) return n.status();
   if (looks_like_qcow2(head, *n)) {
-    return Status::Error(EOPNOTSUPP, *path + " is a qcow2 image; only raw images can be uploaded "
-                                             "(convert with: qemu-img convert -O raw)");
+    return Status::Error(EOPNOTSUPP, *path +
+                                         " is a qcow2 image; only raw images can be uploaded "
+                                         "(convert with: qemu-img convert -O raw)");
   }
 
   auto io = cluster->open_image_pool();
@@ -170,30 +172,36 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     if (!image.ok()) return image.status();
     Status s = write_file_into_image(*fd, *path, size, image->get(), progress);
     if (!s.ok()) return s;
-    for (const auto& [key, value] : {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, std::string("raw")},
-                                     std::pair{meta::kImageSourceSize, std::to_string(size)},
-                                     std::pair{meta::kCreatedAt, utc_now_iso8601()}}) {
+    for (const auto& [key, value] :
+         {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, std::string("raw")},
+          std::pair{meta::kImageSourceSize, std::to_string(size)},
+          std::pair{meta::kCreatedAt, utc_now_iso8601()}}) {
       s = metadata_set(image->get(), key, value);
       if (!s.ok()) return s;
     }
     // The protected snapshot comes last: an image without it is not listed,
     // so nobody clones a half-written image.
     r = rbd_snap_create(image->get(), kImageSnapshot.c_str());
-    if (r < 0) return Status::Error(r, "cannot create snapshot " + kImageSnapshot + ": " + ceph_strerror(r));
+    if (r < 0)
+      return Status::Error(r, "cannot create snapshot " + kImageSnapshot + ": " + ceph_strerror(r));
     r = rbd_snap_protect(image->get(), kImageSnapshot.c_str());
-    if (r < 0) return Status::Error(r, "cannot protect snapshot " + kImageSnapshot + ": " + ceph_strerror(r));
+    if (r < 0)
+      return Status::Error(r,
+                           "cannot protect snapshot " + kImageSnapshot + ": " + ceph_strerror(r));
     return Status::Ok();
   };
   Status s = fill();
   if (!s.ok()) {
     Status undo = remove_image_and_snapshots(io->get(), rbd_name);
-    std::string note = undo.ok() ? "" : " (and removing the partial image failed: " + undo.message() + ")";
+    std::string note =
+        undo.ok() ? "" : " (and removing the partial image failed: " + undo.message() + ")";
     return Status::Error(s.err(), "upload of " + *path + " into backend " + backend +
                                       " failed: " + s.message() + note);
   }
-  return Json{{"id", uuid},          {"name", *name},   {"backend", backend},
-              {"pool", cluster->backend().image_pool}, {"image", rbd_name},
-              {"size", size},        {"format", "raw"}, {"snapshot", kImageSnapshot}};
+  return Json{{"id", uuid},         {"name", *name},
+              {"backend", backend}, {"pool", cluster->backend().image_pool},
+              {"image", rbd_name},  {"size", size},
+              {"format", "raw"},    {"snapshot", kImageSnapshot}};
 }
 
 }  // namespace rbdvol::plugin

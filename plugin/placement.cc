@@ -23,7 +23,8 @@ double score(const Candidate& c) { return c.weight * static_cast<double>(c.free_
 
 std::string describe_score(const Candidate& c) {
   char buf[96];
-  std::snprintf(buf, sizeof(buf), "weight %g x free %s", c.weight, human_bytes(c.free_bytes).c_str());
+  std::snprintf(buf, sizeof(buf), "weight %g x free %s", c.weight,
+                human_bytes(c.free_bytes).c_str());
   return buf;
 }
 
@@ -55,7 +56,8 @@ Result<Placement> pick_backend(const std::vector<Candidate>& candidates, bool ha
   p.backend = best->backend;
   p.holds_source = has_source && best->holds_source;
   if (p.holds_source) {
-    p.reason = best->backend + " already holds " + source_label + " (" + describe_score(*best) + ")";
+    p.reason =
+        best->backend + " already holds " + source_label + " (" + describe_score(*best) + ")";
   } else if (has_source) {
     p.reason = "no matching backend holds " + source_label + "; " + best->backend +
                " has the largest " + describe_score(*best);

@@ -130,8 +130,8 @@ Result<std::vector<std::string>> list_images(rados_ioctx_t io) {
     int r = rbd_list2(io, specs.data(), &max);
     if (r == -ERANGE) continue;
     if (r < 0) {
-      return Status::Error(r, "cannot list images in " + image_spec(io, "") + ": " +
-                                  ceph_strerror(r));
+      return Status::Error(r,
+                           "cannot list images in " + image_spec(io, "") + ": " + ceph_strerror(r));
     }
     std::vector<std::string> names;
     for (size_t i = 0; i < max; ++i) names.emplace_back(specs[i].name);
@@ -158,15 +158,15 @@ Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name) {
       }
       int r = rbd_snap_remove(image->get(), snap.name.c_str());
       if (r < 0 && r != -ENOENT) {
-        return Status::Error(r, "cannot remove snapshot " + image_spec(io, name) + "@" +
-                                    snap.name + ": " + ceph_strerror(r));
+        return Status::Error(r, "cannot remove snapshot " + image_spec(io, name) + "@" + snap.name +
+                                    ": " + ceph_strerror(r));
       }
     }
   }
   int r = rbd_remove(io, name.c_str());
   if (r < 0 && r != -ENOENT) {
-    return Status::Error(r, "cannot remove image " + image_spec(io, name) + ": " +
-                                ceph_strerror(r));
+    return Status::Error(r,
+                         "cannot remove image " + image_spec(io, name) + ": " + ceph_strerror(r));
   }
   return Status::Ok();
 }

@@ -51,12 +51,23 @@ Result<uint64_t> parse_size(const std::string& text) {
     std::string rest = unit.substr(1);
     if (rest != "" && rest != "B" && rest != "iB" && rest != "ib" && rest != "b") u = '?';
     switch (u) {
-      case 'B': mult = rest.empty() ? 1 : 0; break;
-      case 'K': mult = 1ULL << 10; break;
-      case 'M': mult = 1ULL << 20; break;
-      case 'G': mult = 1ULL << 30; break;
-      case 'T': mult = 1ULL << 40; break;
-      default: mult = 0;
+      case 'B':
+        mult = rest.empty() ? 1 : 0;
+        break;
+      case 'K':
+        mult = 1ULL << 10;
+        break;
+      case 'M':
+        mult = 1ULL << 20;
+        break;
+      case 'G':
+        mult = 1ULL << 30;
+        break;
+      case 'T':
+        mult = 1ULL << 40;
+        break;
+      default:
+        mult = 0;
     }
     if (mult == 0) {
       return Status::Invalid("size '" + text + "' has an unknown unit (use K, M, G or T)");

@@ -38,17 +38,17 @@ Status finish_volume(rados_ioctx_t io, const std::string& rbd_name, const config
   if (!current.ok()) return current.status();
   if (size > *current) {
     int r = rbd_resize(image->get(), size);
-    if (r < 0) return Status::Error(r, "cannot grow to " + std::to_string(size) + " bytes: " + ceph_strerror(r));
+    if (r < 0)
+      return Status::Error(
+          r, "cannot grow to " + std::to_string(size) + " bytes: " + ceph_strerror(r));
   }
   if (type.multiattach) {
     Status s = disable_multiattach_features(image->get());
     if (!s.ok()) return s;
   }
   const std::pair<const std::string&, std::string> values[] = {
-      {meta::kDiskType, type.name},
-      {meta::kName, name},
-      {meta::kSourceImage, source_image},
-      {meta::kCreatedAt, utc_now_iso8601()},
+      {meta::kDiskType, type.name},       {meta::kName, name},
+      {meta::kSourceImage, source_image}, {meta::kCreatedAt, utc_now_iso8601()},
       {meta::kAttachments, "[]"},
   };
   for (const auto& [key, value] : values) {
@@ -58,7 +58,8 @@ Status finish_volume(rados_ioctx_t io, const std::string& rbd_name, const config
   // A clone inherits its parent's image metadata; drop what describes images.
   for (const std::string& key : {meta::kImageFormat, meta::kImageSourceSize}) {
     int r = rbd_metadata_remove(image->get(), key.c_str());
-    if (r < 0 && r != -ENOENT) return Status::Error(r, "cannot remove metadata " + key + ": " + ceph_strerror(r));
+    if (r < 0 && r != -ENOENT)
+      return Status::Error(r, "cannot remove metadata " + key + ": " + ceph_strerror(r));
   }
   return Status::Ok();
 }
@@ -79,8 +80,8 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress&)
 
   const config::DiskType* type = driver.config().find_disk_type(*type_name);
   if (!type) {
-    return Status::NotFound("unknown disk type '" + *type_name + "' (known: " +
-                            known_disk_types(driver.config()) + ")");
+    return Status::NotFound("unknown disk type '" + *type_name +
+                            "' (known: " + known_disk_types(driver.config()) + ")");
   }
   if (image_ref->empty() && !requested_size->has_value()) {
     return Status::Invalid("volume.create needs a size or a source image");
@@ -93,8 +94,10 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress&)
     if (config::backend_matches(c->backend(), type->tags)) {
       matching.push_back(c.get());
     } else {
-      verdicts.push_back({{"backend", c->id()}, {"chosen", false},
-                          {"reason", "tags " + join(c->backend().tags) + " lack one of " + join(type->tags)}});
+      verdicts.push_back(
+          {{"backend", c->id()},
+           {"chosen", false},
+           {"reason", "tags " + join(c->backend().tags) + " lack one of " + join(type->tags)}});
     }
   }
   if (matching.empty()) {
@@ -110,8 +113,9 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress&)
     if (!found.ok()) return found.status();
     source = std::move(found).value();
     if (requested_size->has_value() && **requested_size < source->size) {
-      return Status::Invalid("size " + std::to_string(**requested_size) + " is smaller than image " +
-                             source->id + " (" + std::to_string(source->size) + " bytes)");
+      return Status::Invalid("size " + std::to_string(**requested_size) +
+                             " is smaller than image " + source->id + " (" +
+                             std::to_string(source->size) + " bytes)");
     }
   }
   const uint64_t size = requested_size->has_value() ? **requested_size : source->size;
@@ -129,8 +133,9 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress&)
       cand.unreachable_reason = capacities[i].status().message();
     }
     if (source) {
-      cand.holds_source = std::any_of(source->locations.begin(), source->locations.end(),
-                                      [&](const ImageLocation& l) { return l.backend == cand.backend; });
+      cand.holds_source =
+          std::any_of(source->locations.begin(), source->locations.end(),
+                      [&](const ImageLocation& l) { return l.backend == cand.backend; });
     }
     candidates.push_back(cand);
   }
@@ -162,8 +167,9 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress&)
   };
   if (*dry_run) return answer;
   if (method == "copy") {
-    return Status::Error(EOPNOTSUPP, "image " + source->id + " is held by no backend matching disk type " +
-                                         type->name + " (" + placement->reason +
+    return Status::Error(EOPNOTSUPP, "image " + source->id +
+                                         " is held by no backend matching disk type " + type->name +
+                                         " (" + placement->reason +
                                          "); copying images between backends is not supported yet");
   }
 
@@ -179,23 +185,26 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress&)
                    vol_io->get(), rbd_name.c_str(), opts);
     rbd_image_options_destroy(opts);
     if (r < 0) {
-      return Status::Error(r, "cannot clone " + image_spec(img_io->get(), kImagePrefix + source->id) + "@" +
-                                  kImageSnapshot + " to " + image_spec(vol_io->get(), rbd_name) + " on backend " +
-                                  cluster->id() + ": " + ceph_strerror(r));
+      return Status::Error(r, "cannot clone " +
+                                  image_spec(img_io->get(), kImagePrefix + source->id) + "@" +
+                                  kImageSnapshot + " to " + image_spec(vol_io->get(), rbd_name) +
+                                  " on backend " + cluster->id() + ": " + ceph_strerror(r));
     }
   } else {
     int order = 0;
     r = rbd_create(vol_io->get(), rbd_name.c_str(), size, &order);
     if (r < 0) {
-      return Status::Error(r, "cannot create " + image_spec(vol_io->get(), rbd_name) + " on backend " +
-                                  cluster->id() + ": " + ceph_strerror(r));
+      return Status::Error(r, "cannot create " + image_spec(vol_io->get(), rbd_name) +
+                                  " on backend " + cluster->id() + ": " + ceph_strerror(r));
     }
   }
   Status s = finish_volume(vol_io->get(), rbd_name, *type, size, *name, source ? source->id : "");
   if (!s.ok()) {
     Status undo = remove_image_and_snapshots(vol_io->get(), rbd_name);
-    return Status::Error(s.err(), "volume " + uuid + " on backend " + cluster->id() + ": " + s.message() +
-                                      (undo.ok() ? " (removed again)" : " (removing it failed too: " + undo.message() + ")"));
+    return Status::Error(
+        s.err(),
+        "volume " + uuid + " on backend " + cluster->id() + ": " + s.message() +
+            (undo.ok() ? " (removed again)" : " (removing it failed too: " + undo.message() + ")"));
   }
   return answer;
 }

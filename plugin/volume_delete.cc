@@ -43,13 +43,16 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
   }
   int r = rbd_remove(volume->io.get(), volume->rbd_name.c_str());
   if (r == -EBUSY) {
-    return Status::Busy(where + " is still open by a client (a guest or another process); "
-                                "detach it from every guest first");
+    return Status::Busy(where +
+                        " is still open by a client (a guest or another process); "
+                        "detach it from every guest first");
   }
   if (r < 0 && r != -ENOENT) {
     return Status::Error(r, "cannot remove " + where + ": " + ceph_strerror(r));
   }
-  return Json{{"id", volume->uuid}, {"deleted", r == 0}, {"already_gone", r == -ENOENT},
+  return Json{{"id", volume->uuid},
+              {"deleted", r == 0},
+              {"already_gone", r == -ENOENT},
               {"backend", volume->cluster->id()}};
 }
 

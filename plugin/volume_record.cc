@@ -10,11 +10,16 @@ namespace rbdvol::plugin {
 
 std::vector<std::string> feature_names(uint64_t features) {
   static const std::pair<uint64_t, const char*> names[] = {
-      {RBD_FEATURE_LAYERING, "layering"},         {RBD_FEATURE_STRIPINGV2, "striping"},
-      {RBD_FEATURE_EXCLUSIVE_LOCK, "exclusive-lock"}, {RBD_FEATURE_OBJECT_MAP, "object-map"},
-      {RBD_FEATURE_FAST_DIFF, "fast-diff"},       {RBD_FEATURE_DEEP_FLATTEN, "deep-flatten"},
-      {RBD_FEATURE_JOURNALING, "journaling"},     {RBD_FEATURE_DATA_POOL, "data-pool"},
-      {RBD_FEATURE_OPERATIONS, "operations"},     {RBD_FEATURE_MIGRATING, "migrating"},
+      {RBD_FEATURE_LAYERING, "layering"},
+      {RBD_FEATURE_STRIPINGV2, "striping"},
+      {RBD_FEATURE_EXCLUSIVE_LOCK, "exclusive-lock"},
+      {RBD_FEATURE_OBJECT_MAP, "object-map"},
+      {RBD_FEATURE_FAST_DIFF, "fast-diff"},
+      {RBD_FEATURE_DEEP_FLATTEN, "deep-flatten"},
+      {RBD_FEATURE_JOURNALING, "journaling"},
+      {RBD_FEATURE_DATA_POOL, "data-pool"},
+      {RBD_FEATURE_OPERATIONS, "operations"},
+      {RBD_FEATURE_MIGRATING, "migrating"},
       {RBD_FEATURE_NON_PRIMARY, "non-primary"},
   };
   std::vector<std::string> out;
@@ -96,12 +101,14 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
       {"attachments", *attachments},
   };
   if (parent->has_parent) {
-    record["parent"] = {{"pool", parent->pool}, {"image", parent->image}, {"snapshot", parent->snapshot}};
+    record["parent"] = {
+        {"pool", parent->pool}, {"image", parent->image}, {"snapshot", parent->snapshot}};
   } else {
     record["parent"] = nullptr;
   }
   if (!get(meta::kSavedFeatures).empty()) {
-    record["saved_features"] = feature_names(std::strtoull(get(meta::kSavedFeatures).c_str(), nullptr, 10));
+    record["saved_features"] =
+        feature_names(std::strtoull(get(meta::kSavedFeatures).c_str(), nullptr, 10));
   }
   return record;
 }

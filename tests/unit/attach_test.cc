@@ -55,7 +55,8 @@ class FakeHypervisor : public Hypervisor {
     if (it == domains.end()) return Status::NotFound("no domain " + d);
     return persistent ? it->second.persistent : it->second.live;
   }
-  Status attach_device(const std::string& d, const std::string& xml, bool live, bool persistent) override {
+  Status attach_device(const std::string& d, const std::string& xml, bool live,
+                       bool persistent) override {
     if (refuse_attach.count(d)) return Status::Error(EIO, "injected attach failure on " + d);
     auto& dom = domains.at(d);
     if (live) {
@@ -70,7 +71,8 @@ class FakeHypervisor : public Hypervisor {
     }
     return Status::Ok();
   }
-  Status detach_device(const std::string& d, const std::string& xml, bool live, bool persistent) override {
+  Status detach_device(const std::string& d, const std::string& xml, bool live,
+                       bool persistent) override {
     auto& dom = domains.at(d);
     auto disks = rbdvol::xmlpatch::list_disks("<domain><devices>" + xml + "</devices></domain>");
     if (!disks.ok() || disks->empty()) return Status::Invalid("bad device xml");
@@ -173,7 +175,8 @@ TEST_CASE("a multiattach volume goes into every domain as a shareable raw disk",
   CHECK(ledger.records["vm2"] == "vdb");
 }
 
-TEST_CASE("an attach that fails on the third domain leaves the first two without the disk", "[attach]") {
+TEST_CASE("an attach that fails on the third domain leaves the first two without the disk",
+          "[attach]") {
   FakeHypervisor hv;
   hv.add("vm1", true);
   hv.add("vm2", true);
@@ -228,7 +231,8 @@ TEST_CASE("a volume that is not multiattach is refused for a second domain", "[a
   }
 }
 
-TEST_CASE("the target dev is the first vd name free in both the live and the persistent XML", "[attach]") {
+TEST_CASE("the target dev is the first vd name free in both the live and the persistent XML",
+          "[attach]") {
   FakeHypervisor hv;
   hv.add("vm1", true);
   // A disk hot-plugged live only takes vdb in the live XML.
@@ -243,7 +247,8 @@ TEST_CASE("the target dev is the first vd name free in both the live and the per
   CHECK(r->at(0).target_dev == "vdc");
 }
 
-TEST_CASE("detach removes the disk and the record; a guest that ignores the unplug is reported", "[attach]") {
+TEST_CASE("detach removes the disk and the record; a guest that ignores the unplug is reported",
+          "[attach]") {
   FakeHypervisor hv;
   hv.add("vm1", true);
   hv.add("vm2", true);

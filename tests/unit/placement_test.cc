@@ -7,7 +7,8 @@ using rbdvol::plugin::Candidate;
 using rbdvol::plugin::pick_backend;
 
 namespace {
-Candidate cand(const char* id, double weight, uint64_t free_gib, bool holds = false, bool up = true) {
+Candidate cand(const char* id, double weight, uint64_t free_gib, bool holds = false,
+               bool up = true) {
   Candidate c;
   c.backend = id;
   c.weight = weight;
@@ -19,7 +20,8 @@ Candidate cand(const char* id, double weight, uint64_t free_gib, bool holds = fa
 }
 }  // namespace
 
-TEST_CASE("a backend that holds the source image wins over a larger one that does not", "[placement]") {
+TEST_CASE("a backend that holds the source image wins over a larger one that does not",
+          "[placement]") {
   auto p = pick_backend({cand("big", 10, 1000), cand("holder", 1, 1, true)}, true, "image X");
   REQUIRE(p.ok());
   CHECK(p->backend == "holder");
@@ -49,8 +51,8 @@ TEST_CASE("among equals the larger weight times free capacity wins", "[placement
     CHECK(p->backend == "b");
   }
   SECTION("among several holders the product decides too") {
-    auto p = pick_backend({cand("a", 1, 150, true), cand("b", 2, 100, true), cand("c", 9, 900)}, true,
-                          "image X");
+    auto p = pick_backend({cand("a", 1, 150, true), cand("b", 2, 100, true), cand("c", 9, 900)},
+                          true, "image X");
     REQUIRE(p.ok());
     CHECK(p->backend == "b");
   }
@@ -84,8 +86,8 @@ TEST_CASE("sizes are read with binary units and refused when malformed", "[reque
   CHECK(*parse_size("1GiB") == 1ULL << 30);
   CHECK(*parse_size("4096") == 4096);
   CHECK(*parse_size("2T") == 2ULL << 40);
-  for (const char* bad : {"", "G", "0", "0G", "-1G", "10X", "1.5G", "10 G", "99999999999999999999",
-                          "17179869184T"}) {
+  for (const char* bad :
+       {"", "G", "0", "0G", "-1G", "10X", "1.5G", "10 G", "99999999999999999999", "17179869184T"}) {
     INFO(bad);
     auto r = parse_size(bad);
     REQUIRE_FALSE(r.ok());

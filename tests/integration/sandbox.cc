@@ -1,0 +1,316 @@
+#include "tests/integration/sandbox.h"
+
+#include <fcntl.h>
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/libvirt.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace rbdvol::test {
+
+const config::Config& sandbox_config() {
+  static config::Config config = [] {
+    const char* path = std::getenv("RBDVOL_CONFIG");
+    if (!path || !*path) {
+      FAIL("RBDVOL_CONFIG is not set: run scripts/sandbox up and eval \"$(scripts/sandbox env)\"");
+    }
+    auto loaded = config::load_config_file(path);
+    if (!loaded.ok()) FAIL("cannot load the sandbox config: " << loaded.status().message());
+    return loaded.value();
+  }();
+  return config;
+}
+
+namespace {
+
+std::string read_fd(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+CommandResult run(const std::vector<std::string>& argv) {
+  char out_path[] = "/tmp/rbdvol-test-out-XXXXXX";
+  char err_path[] = "/tmp/rbdvol-test-err-XXXXXX";
+  int out_fd = mkstemp(out_path);
+  int err_fd = mkstemp(err_path);
+  REQUIRE(out_fd >= 0);
+  REQUIRE(err_fd >= 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  lseek(out_fd, 0, SEEK_SET);
+  lseek(err_fd, 0, SEEK_SET);
+  r.out = read_fd(out_fd);
+  r.err = read_fd(err_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  unlink(out_path);
+  unlink(err_path);
+  return r;
+}
+
+CommandResult run_rbdvol(const std::vector<std::string>& args) {
+  sandbox_config();
+  std::vector<std::string> argv = {RBDVOL_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+nlohmann::json rbdvol_json(const std::vector<std::string>& args) {
+  std::vector<std::string> with_json = {"--json"};
+  with_json.insert(with_json.end(), args.begin(), args.end());
+  auto r = run_rbdvol(with_json);
+  std::string cmd;
+  for (const auto& a : args) cmd += " " + a;
+  INFO("rbdvol --json" << cmd << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(r.out);
+}
+
+TempFile::TempFile(uint64_t size, const std::string& suffix) {
+  char path[] = "/tmp/rbdvol-test-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  path_ = std::string(path) + suffix;
+  REQUIRE(rename(path, path_.c_str()) == 0);
+  std::mt19937_64 rng{std::random_device{}()};
+  std::vector<uint64_t> buf(1 << 17);
+  uint64_t left = size;
+  while (left > 0) {
+    for (auto& w : buf) w = rng();
+    size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf.size() * sizeof(uint64_t)));
+    REQUIRE(::write(fd, buf.data(), n) == static_cast<ssize_t>(n));
+    left -= n;
+  }
+  ::close(fd);
+}
+
+TempFile::~TempFile() { unlink(path_.c_str()); }
+
+CephView::CephView(const std::string& backend_id) {
+  backend_ = sandbox_config().find_backend(backend_id);
+  REQUIRE(backend_ != nullptr);
+  REQUIRE(rados_create2(&cluster_, "ceph", ("client." + backend_->rbd_user).c_str(), 0) == 0);
+  REQUIRE(rados_conf_read_file(cluster_, backend_->ceph_conf.c_str()) == 0);
+  if (!backend_->keyring.empty()) rados_conf_set(cluster_, "keyring", backend_->keyring.c_str());
+  rados_conf_set(cluster_, "client_mount_timeout", "15");
+  REQUIRE(rados_connect(cluster_) == 0);
+}
+
+CephView::~CephView() {
+  for (auto io : pools_) rados_ioctx_destroy(io);
+  rados_shutdown(cluster_);
+}
+
+rados_ioctx_t CephView::pool(const std::string& name) {
+  for (size_t i = 0; i < pool_names_.size(); ++i) {
+    if (pool_names_[i] == name) return pools_[i];
+  }
+  rados_ioctx_t io = nullptr;
+  REQUIRE(rados_ioctx_create(cluster_, name.c_str(), &io) == 0);
+  pools_.push_back(io);
+  pool_names_.push_back(name);
+  return io;
+}
+
+bool CephView::image_exists(const std::string& pool_name, const std::string& image) {
+  rbd_image_t img = nullptr;
+  int r = rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr);
+  if (r == -ENOENT) return false;
+  REQUIRE(r == 0);
+  rbd_close(img);
+  return true;
+}
+
+std::string CephView::parent_of(const std::string& pool_name, const std::string& image) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  rbd_linked_image_spec_t parent{};
+  rbd_snap_spec_t snap{};
+  int r = rbd_get_parent(img, &parent, &snap);
+  rbd_close(img);
+  if (r == -ENOENT) return "";
+  REQUIRE(r == 0);
+  std::string out = std::string(parent.pool_name) + "/" + parent.image_name + "@" + snap.name;
+  rbd_linked_image_spec_cleanup(&parent);
+  rbd_snap_spec_cleanup(&snap);
+  return out;
+}
+
+uint64_t CephView::features(const std::string& pool_name, const std::string& image) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  uint64_t f = 0;
+  REQUIRE(rbd_get_features(img, &f) == 0);
+  rbd_close(img);
+  return f;
+}
+
+int CephView::watcher_count(const std::string& pool_name, const std::string& image) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  // A read-only open does not watch the header, so it does not count itself.
+  rbd_image_watcher_t watchers[16];
+  size_t max = 16;
+  int r = rbd_watchers_list(img, watchers, &max);
+  rbd_close(img);
+  REQUIRE(r == 0);
+  rbd_watchers_list_cleanup(watchers, max);
+  return static_cast<int>(max);
+}
+
+void CephView::remove_image(const std::string& pool_name, const std::string& image) {
+  rados_ioctx_t io = pool(pool_name);
+  rbd_image_t img = nullptr;
+  if (rbd_open(io, image.c_str(), &img, nullptr) < 0) return;
+  rbd_snap_info_t snaps[16];
+  int max = 16;
+  int n = rbd_snap_list(img, snaps, &max);
+  for (int i = 0; i < n; ++i) {
+    rbd_snap_unprotect(img, snaps[i].name);
+    rbd_snap_remove(img, snaps[i].name);
+  }
+  if (n > 0) rbd_snap_list_end(snaps);
+  rbd_close(img);
+  rbd_remove(io, image.c_str());
+}
+
+std::string CephView::key() {
+  std::string keyring = read_file(backend_->keyring);
+  auto at = keyring.find("key = ");
+  REQUIRE(at != std::string::npos);
+  auto end = keyring.find('\n', at);
+  return keyring.substr(at + 6, end - at - 6);
+}
+
+Guest::Guest(const std::string& name) : name_(name) {
+  virConnectPtr c = virConnectOpen("qemu:///system");
+  REQUIRE(c != nullptr);
+  conn_ = c;
+  virDomainPtr d = virDomainLookupByName(c, name.c_str());
+  INFO("domain " << name << " (is the sandbox up?)");
+  REQUIRE(d != nullptr);
+  dom_ = d;
+}
+
+Guest::~Guest() {
+  if (dom_) virDomainFree(static_cast<virDomainPtr>(dom_));
+  if (conn_) virConnectClose(static_cast<virConnectPtr>(conn_));
+}
+
+std::string Guest::live_xml() {
+  char* xml = virDomainGetXMLDesc(static_cast<virDomainPtr>(dom_), 0);
+  REQUIRE(xml != nullptr);
+  std::string out = xml;
+  free(xml);
+  return out;
+}
+
+std::string Guest::persistent_xml() {
+  char* xml = virDomainGetXMLDesc(static_cast<virDomainPtr>(dom_), VIR_DOMAIN_XML_INACTIVE);
+  REQUIRE(xml != nullptr);
+  std::string out = xml;
+  free(xml);
+  return out;
+}
+
+std::string Guest::monitor(const std::string& hmp) {
+  char* result = nullptr;
+  int r = virDomainQemuMonitorCommand(static_cast<virDomainPtr>(dom_), hmp.c_str(), &result,
+                                      VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP);
+  INFO("monitor command on " << name_ << ": " << hmp);
+  REQUIRE(r == 0);
+  std::string out = result ? result : "";
+  free(result);
+  return out;
+}
+
+std::string Guest::node_of(const std::string& image) {
+  std::istringstream lines(monitor("info block"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == ' ') continue;
+    if (line.find(image) == std::string::npos) continue;
+    auto colon = line.find(':');
+    REQUIRE(colon != std::string::npos);
+    std::string node = line.substr(0, colon);
+    // "virtio-disk1 (#block123): ..." names the device first, the node in
+    // parentheses; libvirt's -blockdev nodes appear as "libvirt-1-format: ...".
+    auto paren = node.find(" (#");
+    if (paren != std::string::npos) node = node.substr(0, paren);
+    return node;
+  }
+  FAIL("no block node of " << image << " in 'info block' of " << name_);
+  return "";
+}
+
+std::string Guest::qemu_io(const std::string& node, const std::string& command) {
+  const std::string log = "/var/log/libvirt/qemu/" + name_ + ".log";
+  struct stat st {};
+  off_t before = ::stat(log.c_str(), &st) == 0 ? st.st_size : 0;
+  std::string monitor_out = monitor("qemu-io " + node + " \"" + command + "\"");
+  // qemu-io prints into QEMU's stdout, which libvirt sends to the log.
+  std::string added;
+  for (int i = 0; i < 50; ++i) {
+    std::string all = read_file(log);
+    added = all.size() > static_cast<size_t>(before) ? all.substr(static_cast<size_t>(before)) : "";
+    if (added.find("ops/sec") != std::string::npos ||
+        added.find("verification failed") != std::string::npos || !monitor_out.empty()) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return monitor_out + added;
+}
+
+void Guest::restart() {
+  auto d = static_cast<virDomainPtr>(dom_);
+  if (virDomainIsActive(d) == 1) REQUIRE(virDomainDestroy(d) == 0);
+  REQUIRE(virDomainCreate(d) == 0);
+}
+
+std::string upload_random_image(uint64_t size, const std::string& backend,
+                                const std::string& name) {
+  TempFile file(size);
+  auto answer = rbdvol_json({"image", "upload", file.path(), "--name", name, "--backend", backend});
+  return answer.at("id").get<std::string>();
+}
+
+}  // namespace rbdvol::test

@@ -1,0 +1,97 @@
+// What the integration tests need from the sandbox (scripts/sandbox up): the
+// rbdvol config it wrote ($RBDVOL_CONFIG), the rbdvol command and the plugin
+// built next to these tests, direct librbd access to check what landed in
+// Ceph, and libvirt access to look into the guests.
+#pragma once
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+
+namespace rbdvol::test {
+
+// The sandbox's config, loaded; the test fails with a hint when it is missing.
+const config::Config& sandbox_config();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a command (argv[0] is looked up in PATH unless it has a '/').
+CommandResult run(const std::vector<std::string>& argv);
+// Runs the rbdvol command built with these tests.
+CommandResult run_rbdvol(const std::vector<std::string>& args);
+// Runs `rbdvol --json ARGS`, REQUIREs exit 0 and returns the parsed answer.
+nlohmann::json rbdvol_json(const std::vector<std::string>& args);
+
+// A file of `size` random bytes (removed when the object goes).
+class TempFile {
+ public:
+  explicit TempFile(uint64_t size, const std::string& suffix = ".raw");
+  ~TempFile();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A direct librados/librbd connection to one backend's cluster.
+class CephView {
+ public:
+  explicit CephView(const std::string& backend_id);
+  ~CephView();
+  rados_ioctx_t pool(const std::string& name);
+  bool image_exists(const std::string& pool, const std::string& image);
+  // pool/image@snap of the image's parent, or "" when it has none.
+  std::string parent_of(const std::string& pool, const std::string& image);
+  uint64_t features(const std::string& pool, const std::string& image);
+  int watcher_count(const std::string& pool, const std::string& image);
+  // Removes an image and its snapshots, if it is there (test cleanup).
+  void remove_image(const std::string& pool, const std::string& image);
+  // The backend user's cephx key, as in its keyring.
+  std::string key();
+
+ private:
+  const config::Backend* backend_;
+  rados_t cluster_ = nullptr;
+  std::vector<rados_ioctx_t> pools_;
+  std::vector<std::string> pool_names_;
+};
+
+// A libvirt domain of the sandbox, seen from outside its QEMU.
+class Guest {
+ public:
+  explicit Guest(const std::string& name);
+  ~Guest();
+  std::string live_xml();
+  std::string persistent_xml();
+  // HMP command through the QEMU monitor; returns what the monitor printed.
+  std::string monitor(const std::string& hmp);
+  // The block node of the disk whose source names `image`, from 'info block'.
+  std::string node_of(const std::string& image);
+  // Runs qemu-io on `node` and returns what it wrote to the guest's QEMU log.
+  std::string qemu_io(const std::string& node, const std::string& command);
+  // Destroys and starts the domain again: drops disks a guest without an OS
+  // never released.
+  void restart();
+
+ private:
+  std::string name_;
+  void* conn_ = nullptr;
+  void* dom_ = nullptr;
+};
+
+// Uploads a random file of `size` bytes as an image into `backend`; returns its id.
+std::string upload_random_image(uint64_t size, const std::string& backend, const std::string& name);
+
+}  // namespace rbdvol::test

@@ -1,0 +1,151 @@
+// Volumes made from images, against the sandbox's two real clusters.
+#include <catch2/catch.hpp>
+
+#include "tests/integration/sandbox.h"
+
+using namespace rbdvol::test;
+
+namespace {
+
+// Removes a volume and an image directly in Ceph when the test ends, however it ends.
+struct Cleanup {
+  std::string backend;
+  std::vector<std::pair<std::string, std::string>> images;  // pool, image
+  ~Cleanup() {
+    CephView ceph(backend);
+    for (auto it = images.rbegin(); it != images.rend(); ++it)
+      ceph.remove_image(it->first, it->second);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a volume made from an image is a clone of the image's snapshot on the image's cluster",
+          "[integration][plugin]") {
+  Cleanup cleanup{"fast", {}};
+  const std::string image = upload_random_image(8 << 20, "fast", "clone-source");
+  cleanup.images.push_back({"images", "image-" + image});
+
+  auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", image, "--name", "v"});
+  cleanup.images.push_back({"volumes", volume.at("image")});
+  CHECK(volume.at("method") == "clone");
+  CHECK(volume.at("backend") == "fast");
+  CHECK(volume.at("reason").get<std::string>().find("already holds image " + image) !=
+        std::string::npos);
+  CHECK(volume.at("image") == "volume-" + volume.at("id").get<std::string>());
+  CHECK(volume.at("size") == 8 << 20);
+
+  CephView fast("fast");
+  CHECK(fast.parent_of("volumes", volume.at("image")) == "images/image-" + image + "@snap");
+  CephView capacity("capacity");
+  CHECK_FALSE(capacity.image_exists("volumes", volume.at("image")));
+
+  auto shown = rbdvol_json({"volume", "show", volume.at("id")});
+  CHECK(shown.at("backend") == "fast");
+  CHECK(shown.at("pool") == "volumes");
+  CHECK(shown.at("disk_type") == "ssd");
+  CHECK(shown.at("size") == 8 << 20);
+  CHECK(shown.at("source_image") == image);
+
+  SECTION("the image is also found by its name, and --dry-run creates nothing") {
+    auto dry =
+        rbdvol_json({"volume", "create", "--type", "ssd", "--image", "clone-source", "--dry-run"});
+    CHECK(dry.at("dry_run") == true);
+    CHECK(dry.at("method") == "clone");
+    CHECK_FALSE(fast.image_exists("volumes", dry.at("image")));
+  }
+  SECTION("deleting the volume removes it, and deleting it again succeeds") {
+    auto deleted = rbdvol_json({"volume", "delete", volume.at("id")});
+    CHECK(deleted.at("deleted") == true);
+    CHECK_FALSE(fast.image_exists("volumes", volume.at("image")));
+    auto again = rbdvol_json({"volume", "delete", volume.at("id")});
+    CHECK(again.at("already_gone") == true);
+  }
+}
+
+TEST_CASE("a multiattach volume has exclusive-lock, object-map, fast-diff and journaling off",
+          "[integration][plugin]") {
+  Cleanup cleanup{"fast", {}};
+  const std::string image = upload_random_image(4 << 20, "fast", "features-source");
+  cleanup.images.push_back({"images", "image-" + image});
+  auto volume = rbdvol_json({"volume", "create", "--type", "shared", "--image", image});
+  cleanup.images.push_back({"volumes", volume.at("image")});
+  CHECK(volume.at("multiattach") == true);
+
+  CephView fast("fast");
+  const uint64_t features = fast.features("volumes", volume.at("image"));
+  CHECK((features & RBD_FEATURE_LAYERING) != 0);
+  CHECK((features & RBD_FEATURE_EXCLUSIVE_LOCK) == 0);
+  CHECK((features & RBD_FEATURE_OBJECT_MAP) == 0);
+  CHECK((features & RBD_FEATURE_FAST_DIFF) == 0);
+  CHECK((features & RBD_FEATURE_JOURNALING) == 0);
+  // The features the volume had before are remembered.
+  auto shown = rbdvol_json({"volume", "show", volume.at("id")});
+  auto saved = shown.at("saved_features");
+  CHECK(std::find(saved.begin(), saved.end(), "exclusive-lock") != saved.end());
+
+  SECTION("a volume of a type that is not multiattach keeps them") {
+    auto plain = rbdvol_json({"volume", "create", "--type", "ssd", "--image", image});
+    cleanup.images.push_back({"volumes", plain.at("image")});
+    CHECK((fast.features("volumes", plain.at("image")) & RBD_FEATURE_EXCLUSIVE_LOCK) != 0);
+  }
+}
+
+TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][plugin]") {
+  CephView fast("fast");
+  auto before = rbdvol_json({"image", "list"}).at("images").size();
+  SECTION("a qcow2 file is refused by its content, whatever its name") {
+    TempFile file(1 << 20, ".raw");
+    {
+      FILE* f = fopen(file.path().c_str(), "r+b");
+      REQUIRE(f != nullptr);
+      fwrite("QFI\xfb", 1, 4, f);
+      fclose(f);
+    }
+    auto r = run_rbdvol({"image", "upload", file.path(), "--name", "q"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("qcow2") != std::string::npos);
+  }
+  SECTION("an unknown backend is named") {
+    TempFile file(1 << 20);
+    auto r = run_rbdvol({"image", "upload", file.path(), "--name", "x", "--backend", "nosuch"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("backend 'nosuch'") != std::string::npos);
+  }
+  SECTION("a volume from an image that does not exist") {
+    auto r = run_rbdvol({"volume", "create", "--type", "ssd", "--image", "no-such-image"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("image 'no-such-image' not found") != std::string::npos);
+  }
+  SECTION("an unknown disk type lists the known ones") {
+    auto r = run_rbdvol({"volume", "create", "--type", "nvme", "--size", "1G"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("unknown disk type 'nvme'") != std::string::npos);
+    CHECK(r.err.find("shared") != std::string::npos);
+  }
+  SECTION("a size smaller than the image") {
+    Cleanup cleanup{"fast", {}};
+    const std::string image = upload_random_image(4 << 20, "fast", "small-size");
+    cleanup.images.push_back({"images", "image-" + image});
+    auto r = run_rbdvol({"volume", "create", "--type", "ssd", "--image", image, "--size", "1M"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("smaller than image") != std::string::npos);
+  }
+  CHECK(rbdvol_json({"image", "list"}).at("images").size() == before);
+}
+
+TEST_CASE("the C host in examples/ loads the plugin and lists both backends",
+          "[integration][abi]") {
+  const char* config = std::getenv("RBDVOL_CONFIG");
+  REQUIRE(config != nullptr);
+  auto r = run({RBDVOL_C_HOST_PATH, RBDVOL_PLUGIN_PATH, config, "backend.list"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto answer = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  std::vector<std::string> ids;
+  for (const auto& b : answer.at("backends")) {
+    ids.push_back(b.at("id"));
+    CHECK(b.at("state") == "up");
+  }
+  CHECK(ids == std::vector<std::string>{"fast", "capacity"});
+}
