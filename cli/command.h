@@ -53,6 +53,18 @@ Command volume_show_command();
 Command volume_delete_command();
 Command attach_command();
 Command detach_command();
+Command volume_list_command();
+Command volume_extend_command();
+Command volume_retype_command();
+Command snapshot_create_command();
+Command snapshot_list_command();
+Command snapshot_delete_command();
+Command snapshot_revert_command();
+Command image_show_command();
+Command image_copy_command();
+Command image_delete_command();
+Command image_create_from_volume_command();
+Command backend_show_command();
 
 // Prints `answer` as JSON (with --json) or calls `human` to print it for people.
 void print_answer(const Context& ctx, const nlohmann::json& answer,

@@ -38,6 +38,18 @@ Result<Json> Driver::call(const std::string& op, const Json& request, const Prog
       {"attachment.create", attachment_create},
       {"attachment.update", attachment_update},
       {"attachment.delete", attachment_delete},
+      {"volume.list", volume_list},
+      {"volume.extend", volume_extend},
+      {"volume.retype", volume_retype},
+      {"snapshot.create", snapshot_create},
+      {"snapshot.list", snapshot_list},
+      {"snapshot.delete", snapshot_delete},
+      {"snapshot.revert", snapshot_revert},
+      {"image.show", image_show},
+      {"image.copy", image_copy},
+      {"image.delete", image_delete},
+      {"image.create_from_volume", image_create_from_volume},
+      {"backend.show", backend_show},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

@@ -18,5 +18,17 @@ Result<Json> volume_connection(Driver&, const Json& request, const Progress&);
 Result<Json> attachment_create(Driver&, const Json& request, const Progress&);
 Result<Json> attachment_update(Driver&, const Json& request, const Progress&);
 Result<Json> attachment_delete(Driver&, const Json& request, const Progress&);
+Result<Json> volume_list(Driver&, const Json& request, const Progress&);
+Result<Json> volume_extend(Driver&, const Json& request, const Progress&);
+Result<Json> volume_retype(Driver&, const Json& request, const Progress&);
+Result<Json> snapshot_create(Driver&, const Json& request, const Progress&);
+Result<Json> snapshot_list(Driver&, const Json& request, const Progress&);
+Result<Json> snapshot_delete(Driver&, const Json& request, const Progress&);
+Result<Json> snapshot_revert(Driver&, const Json& request, const Progress&);
+Result<Json> image_show(Driver&, const Json& request, const Progress&);
+Result<Json> image_copy(Driver&, const Json& request, const Progress&);
+Result<Json> image_delete(Driver&, const Json& request, const Progress&);
+Result<Json> image_create_from_volume(Driver&, const Json& request, const Progress&);
+Result<Json> backend_show(Driver&, const Json& request, const Progress&);
 
 }  // namespace rbdvol::plugin

@@ -5,6 +5,7 @@
 
 #include "plugin/catalog.h"
 #include "plugin/fan_out.h"
+#include "plugin/image_copy.h"
 #include "plugin/naming.h"
 #include "plugin/operations.h"
 #include "plugin/placement.h"
@@ -66,7 +67,7 @@ Status finish_volume(rados_ioctx_t io, const std::string& rbd_name, const config
 
 }  // namespace
 
-Result<Json> volume_create(Driver& driver, const Json& request, const Progress&) {
+Result<Json> volume_create(Driver& driver, const Json& request, const Progress& progress) {
   auto type_name = required_string(request, "disk_type");
   if (!type_name.ok()) return type_name.status();
   auto image_ref = optional_string(request, "image");
@@ -167,12 +168,16 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress&)
   };
   if (*dry_run) return answer;
   if (method == "copy") {
-    return Status::Error(EOPNOTSUPP, "image " + source->id +
-                                         " is held by no backend matching disk type " + type->name +
-                                         " (" + placement->reason +
-                                         "); copying images between backends is not supported yet");
+    // No matching backend holds the image: copy it once into the chosen
+    // backend's image pool; this volume and later ones clone that copy.
+    auto copied = copy_image_to_backend(driver, *source, *cluster, progress);
+    if (!copied.ok()) return copied.status().Prefixed("volume.create");
+    answer["steps"] = {"copy", "clone"};
+  } else if (source) {
+    answer["steps"] = {"clone"};
+  } else {
+    answer["steps"] = {"create"};
   }
-
   auto vol_io = cluster->open_volume_pool();
   if (!vol_io.ok()) return vol_io.status();
   int r = 0;
