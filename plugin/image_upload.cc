@@ -10,6 +10,7 @@
 #include <deque>
 #include <vector>
 
+#include "plugin/fault_injection.h"
 #include "plugin/naming.h"
 #include "plugin/operations.h"
 #include "plugin/rbd_image.h"
@@ -171,6 +172,8 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     auto image = open_image(io->get(), rbd_name, false);
     if (!image.ok()) return image.status();
     Status s = write_file_into_image(*fd, *path, size, image->get(), progress);
+    if (!s.ok()) return s;
+    s = inject_fault("image.upload:after-write");
     if (!s.ok()) return s;
     for (const auto& [key, value] :
          {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, std::string("raw")},

@@ -5,6 +5,7 @@
 
 #include "plugin/catalog.h"
 #include "plugin/fan_out.h"
+#include "plugin/fault_injection.h"
 #include "plugin/image_copy.h"
 #include "plugin/naming.h"
 #include "plugin/operations.h"
@@ -203,7 +204,9 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
                                   " on backend " + cluster->id() + ": " + ceph_strerror(r));
     }
   }
-  Status s = finish_volume(vol_io->get(), rbd_name, *type, size, *name, source ? source->id : "");
+  Status s = inject_fault("volume.create:after-create");
+  if (s.ok())
+    s = finish_volume(vol_io->get(), rbd_name, *type, size, *name, source ? source->id : "");
   if (!s.ok()) {
     Status undo = remove_image_and_snapshots(vol_io->get(), rbd_name);
     return Status::Error(

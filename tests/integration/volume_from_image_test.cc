@@ -18,6 +18,15 @@ struct Cleanup {
   }
 };
 
+// Every RBD image in a pool, whatever its name or state.
+size_t count_images(CephView& ceph, const std::string& pool) {
+  size_t max = 0;
+  rbd_image_spec_t specs[1];
+  int r = rbd_list2(ceph.pool(pool), specs, &max);
+  REQUIRE((r == 0 || r == -ERANGE));
+  return max;
+}
+
 }  // namespace
 
 TEST_CASE("a volume made from an image is a clone of the image's snapshot on the image's cluster",
@@ -94,6 +103,7 @@ TEST_CASE("a multiattach volume has exclusive-lock, object-map, fast-diff and jo
 TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][plugin]") {
   CephView fast("fast");
   auto before = rbdvol_json({"image", "list"}).at("images").size();
+  const size_t images_before = count_images(fast, "images");
   SECTION("a qcow2 file is refused by its content, whatever its name") {
     TempFile file(1 << 20, ".raw");
     {
@@ -122,6 +132,27 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("unknown disk type 'nvme'") != std::string::npos);
     CHECK(r.err.find("shared") != std::string::npos);
+  }
+  SECTION("an upload that fails after writing its data removes the partial image") {
+    TempFile file(6 << 20);
+    setenv("RBDVOL_FAULT", "image.upload:after-write", 1);
+    auto r = run_rbdvol({"image", "upload", file.path(), "--name", "half"});
+    unsetenv("RBDVOL_FAULT");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("injected fault at image.upload:after-write") != std::string::npos);
+    CHECK(count_images(fast, "images") == images_before);
+  }
+  SECTION("a clone that fails after it was created is removed again") {
+    Cleanup cleanup{"fast", {}};
+    const std::string image = upload_random_image(4 << 20, "fast", "half-clone");
+    cleanup.images.push_back({"images", "image-" + image});
+    const size_t volumes_before = count_images(fast, "volumes");
+    setenv("RBDVOL_FAULT", "volume.create:after-create", 1);
+    auto r = run_rbdvol({"volume", "create", "--type", "shared", "--image", image});
+    unsetenv("RBDVOL_FAULT");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("(removed again)") != std::string::npos);
+    CHECK(count_images(fast, "volumes") == volumes_before);
   }
   SECTION("a size smaller than the image") {
     Cleanup cleanup{"fast", {}};
