@@ -8,27 +8,38 @@ namespace rbdvol::cli {
 Command backend_list_command() {
   Command c;
   c.words = "backend list";
-  c.usage = "";
-  c.summary = "List the enabled backends: tags, weight, pools, state and capacity.";
+  c.summary =
+      "List the enabled backends: state, tags, weight, pools, capacity (free, total, "
+      "provisioned) and volume and image counts.";
   c.run = [](Context& ctx, const Arguments&) -> Status {
     auto answer = ctx.call("backend.list", nlohmann::json::object());
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
-      std::printf("%-12s %-5s %-7s %-28s %-22s %s\n", "BACKEND", "STATE", "WEIGHT", "TAGS",
-                  "POOLS (volume/image)", "FREE / TOTAL");
+      std::printf("%-10s %-5s %-6s %-26s %-16s %-10s %-10s %-11s %-7s %s\n", "BACKEND", "STATE",
+                  "WEIGHT", "TAGS", "POOLS", "FREE", "TOTAL", "PROVISIONED", "VOLUMES", "IMAGES");
       for (const auto& b : a.at("backends")) {
         std::string tags;
         for (const auto& t : b.at("tags")) tags += (tags.empty() ? "" : ",") + t.get<std::string>();
         std::string pools =
             b.at("volume_pool").get<std::string>() + "/" + b.at("image_pool").get<std::string>();
-        std::string capacity = b.at("state") == "up" ? human_size(b.at("free_bytes")) + " / " +
-                                                           human_size(b.at("total_bytes"))
-                                                     : b.value("error", "");
-        std::printf("%-12s %-5s %-7g %-28s %-22s %s%s\n", b.at("id").get<std::string>().c_str(),
-                    b.at("state").get<std::string>().c_str(), b.at("weight").get<double>(),
-                    tags.c_str(), pools.c_str(), capacity.c_str(),
-                    b.value("default", false) ? "  (default)" : "");
+        std::string id = b.at("id").get<std::string>() + (b.value("default", false) ? "*" : "");
+        if (b.at("state") != "up") {
+          std::printf("%-10s %-5s %-6g %-26s %-16s %s\n", id.c_str(), "down",
+                      b.at("weight").get<double>(), tags.c_str(), pools.c_str(),
+                      b.value("error", "").c_str());
+          continue;
+        }
+        auto count = [&](const char* key) {
+          return b.contains(key) ? std::to_string(b.at(key).get<uint64_t>()) : std::string("?");
+        };
+        std::printf(
+            "%-10s %-5s %-6g %-26s %-16s %-10s %-10s %-11s %-7s %s\n", id.c_str(), "up",
+            b.at("weight").get<double>(), tags.c_str(), pools.c_str(),
+            human_size(b.at("free_bytes")).c_str(), human_size(b.at("total_bytes")).c_str(),
+            b.contains("provisioned_bytes") ? human_size(b.at("provisioned_bytes")).c_str() : "?",
+            count("volume_count").c_str(), count("image_count").c_str());
       }
+      std::printf("(* = the default backend)\n");
     });
     return Status::Ok();
   };

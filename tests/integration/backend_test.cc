@@ -1,1 +1,97 @@
-// (tests to come)
+// Backends: stats, and a cluster that stops answering.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "tests/integration/sandbox.h"
+
+using namespace rbdvol::test;
+
+namespace {
+
+// Pauses a sandbox cluster (SIGSTOP of its daemons) for the life of the
+// object, and resumes it however the test ends.
+class PausedCluster {
+ public:
+  explicit PausedCluster(std::string name) : name_(std::move(name)) {
+    auto r = run({RBDVOL_SOURCE_DIR "/scripts/sandbox", "pause", name_});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  ~PausedCluster() { run({RBDVOL_SOURCE_DIR "/scripts/sandbox", "resume", name_}); }
+
+ private:
+  std::string name_;
+};
+
+const nlohmann::json& backend_named(const nlohmann::json& list, const std::string& id) {
+  for (const auto& b : list.at("backends")) {
+    if (b.at("id") == id) return b;
+  }
+  FAIL("no backend " << id << " in " << list.dump());
+  return list;
+}
+
+}  // namespace
+
+TEST_CASE("backend list and show report capacity, provisioned bytes and counts",
+          "[integration][backends]") {
+  auto before = rbdvol_json({"backend", "show", "capacity"});
+  REQUIRE(before.at("state") == "up");
+  CHECK(before.at("total_bytes").get<uint64_t>() > 0);
+  CHECK(before.at("free_bytes").get<uint64_t>() <= before.at("total_bytes").get<uint64_t>());
+  CHECK(before.at("tags") == nlohmann::json({"media:hdd", "purpose:archive"}));
+  CHECK(before.at("weight") == 1);
+
+  auto volume = rbdvol_json({"volume", "create", "--type", "hdd", "--size", "3G"});
+  CHECK(volume.at("backend") == "capacity");
+  CHECK(volume.at("method") == "blank");
+  auto after = rbdvol_json({"backend", "show", "capacity"});
+  rbdvol_json({"volume", "delete", volume.at("id")});
+
+  CHECK(after.at("provisioned_bytes").get<uint64_t>() ==
+        before.at("provisioned_bytes").get<uint64_t>() + (3ULL << 30));
+  CHECK(after.at("volume_count").get<uint64_t>() == before.at("volume_count").get<uint64_t>() + 1);
+  CHECK(after.at("image_count") == before.at("image_count"));
+
+  auto list = rbdvol_json({"backend", "list"});
+  CHECK(backend_named(list, "fast").at("default") == true);
+  CHECK(backend_named(list, "capacity").at("default") == false);
+
+  auto missing = run_rbdvol({"backend", "show", "nosuch"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("backend 'nosuch' is not an enabled backend (enabled: fast, capacity)") !=
+        std::string::npos);
+}
+
+TEST_CASE("a backend whose cluster stops answering is reported down within the timeout and skipped",
+          "[integration][backends]") {
+  const int timeout = sandbox_config().rados_connect_timeout;
+  PausedCluster paused("capacity");
+
+  auto start = std::chrono::steady_clock::now();
+  auto list = rbdvol_json({"backend", "list"});
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(seconds < timeout + 5);
+  CHECK(backend_named(list, "fast").at("state") == "up");
+  const auto& capacity = backend_named(list, "capacity");
+  CHECK(capacity.at("state") == "down");
+  CHECK(capacity.at("error").get<std::string>().find("backend capacity") != std::string::npos);
+
+  SECTION("a disk type that only the stopped backend matches gets an error naming it") {
+    auto r = run_rbdvol({"volume", "create", "--type", "hdd", "--size", "1G"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("no matching backend is reachable") != std::string::npos);
+    CHECK(r.err.find("capacity") != std::string::npos);
+  }
+  SECTION("volumes of other disk types still land on the backends that answer") {
+    auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "1G"});
+    CHECK(volume.at("backend") == "fast");
+    rbdvol_json({"volume", "delete", volume.at("id")});
+  }
+  SECTION("image list names the backend it could not search") {
+    auto images = rbdvol_json({"image", "list"});
+    REQUIRE(images.at("unreachable").size() == 1);
+    CHECK(images.at("unreachable")[0].at("backend") == "capacity");
+  }
+}
