@@ -1,15 +1,54 @@
-// rbdvol image copy: not written yet.
+// rbdvol image copy ID --to BACKEND[,BACKEND...] [--keep-partial]
+#include <cstdio>
+
 #include "cli/command.h"
+#include "cli/progress_display.h"
 
 namespace rbdvol::cli {
 
 Command image_copy_command() {
   Command c;
   c.words = "image copy";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "image copy is not implemented yet");
+  c.usage = "ID --to BACKEND[,BACKEND...] [--keep-partial]";
+  c.summary =
+      "Copy an image into more backends (the same image-<uuid> with its protected snapshot); "
+      "all or nothing.";
+  c.options = {
+      {"to", true, "the backends to copy into, comma separated (required)", "BACKENDS"},
+      {"keep-partial", false,
+       "keep the copies that succeeded when another target fails (default: remove them)", ""}};
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    if (!args.has("to")) return Status::Invalid("--to is required");
+    nlohmann::json request = {{"id", args.positional()[0]},
+                              {"to", args.get("to")},
+                              {"all_or_nothing", !args.has("keep-partial")}};
+    ProgressDisplay display("copy " + args.positional()[0]);
+    auto answer = ctx.call("image.copy", request, [&](const char*, uint64_t done, uint64_t total) {
+      display.update(done, total);
+    });
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      const std::string id = a.at("id");
+      for (const auto& cp : a.at("copied")) {
+        std::printf("copied image %s to backend %s as %s/%s@snap\n", id.c_str(),
+                    cp.at("backend").get<std::string>().c_str(),
+                    cp.at("pool").get<std::string>().c_str(),
+                    cp.at("image").get<std::string>().c_str());
+      }
+      for (const auto& s : a.at("skipped")) {
+        std::printf("skipped backend %s: %s\n", s.at("backend").get<std::string>().c_str(),
+                    s.at("reason").get<std::string>().c_str());
+      }
+      for (const auto& f : a.at("failed")) {
+        std::printf("FAILED backend %s: %s\n", f.at("backend").get<std::string>().c_str(),
+                    f.at("error").get<std::string>().c_str());
+      }
+    });
+    if (!answer->at("failed").empty()) {
+      return Status::Error(EIO, "some copies failed (kept the others: --keep-partial)");
+    }
+    return Status::Ok();
   };
   return c;
 }

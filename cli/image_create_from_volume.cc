@@ -1,15 +1,41 @@
-// rbdvol image create-from-volume: not written yet.
+// rbdvol image create-from-volume VOLUME --name NAME [--force]
+#include <cstdio>
+
 #include "cli/command.h"
+#include "cli/progress_display.h"
 
 namespace rbdvol::cli {
 
 Command image_create_from_volume_command() {
   Command c;
   c.words = "image create-from-volume";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "image create-from-volume is not implemented yet");
+  c.usage = "VOLUME --name NAME [--force]";
+  c.summary =
+      "Make an image of a volume's data, in the backend its disk type names in image_store.";
+  c.options = {{"name", true, "the image's name (required)", "NAME"},
+               {"force", false, "even while the volume is attached", ""}};
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    if (!args.has("name")) return Status::Invalid("--name is required");
+    nlohmann::json request = {
+        {"volume", args.positional()[0]}, {"name", args.get("name")}, {"force", args.has("force")}};
+    ProgressDisplay display("image of " + args.positional()[0]);
+    auto answer =
+        ctx.call("image.create_from_volume", request,
+                 [&](const char*, uint64_t done, uint64_t total) { display.update(done, total); });
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      std::printf(
+          "created image %s (%s, %s) from volume %s on backend %s as %s/%s@snap (%s)\n",
+          a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
+          human_size(a.at("size")).c_str(), a.at("source_volume").get<std::string>().c_str(),
+          a.at("backend").get<std::string>().c_str(), a.at("pool").get<std::string>().c_str(),
+          a.at("image").get<std::string>().c_str(), a.at("method").get<std::string>().c_str());
+      if (a.contains("warning")) {
+        std::fprintf(stderr, "warning: %s\n", a.at("warning").get<std::string>().c_str());
+      }
+    });
+    return Status::Ok();
   };
   return c;
 }

@@ -1,15 +1,41 @@
-// rbdvol image delete: not written yet.
+// rbdvol image delete ID [--force] [--backend B]
+#include <cstdio>
+
 #include "cli/command.h"
+#include "cli/progress_display.h"
 
 namespace rbdvol::cli {
 
 Command image_delete_command() {
   Command c;
   c.words = "image delete";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "image delete is not implemented yet");
+  c.usage = "ID [--force] [--backend ID]";
+  c.summary =
+      "Delete an image from every backend (or one); refused while volumes are clones of it.";
+  c.options = {{"force", false, "flatten the volumes cloned from it first, then delete", ""},
+               {"backend", true, "remove only the copy in this backend; the others stay", "ID"}};
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    nlohmann::json request = {{"id", args.positional()[0]}, {"force", args.has("force")}};
+    if (args.has("backend")) request["backend"] = args.get("backend");
+    ProgressDisplay display("flatten clones of " + args.positional()[0]);
+    auto answer =
+        ctx.call("image.delete", request,
+                 [&](const char*, uint64_t done, uint64_t total) { display.update(done, total); });
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      for (const auto& f : a.at("flattened")) {
+        std::printf("flattened %s\n", f.get<std::string>().c_str());
+      }
+      std::string from, left;
+      for (const auto& b : a.at("deleted_from"))
+        from += (from.empty() ? "" : ", ") + b.get<std::string>();
+      for (const auto& b : a.at("remaining"))
+        left += (left.empty() ? "" : ", ") + b.get<std::string>();
+      std::printf("deleted image %s from %s%s\n", a.at("id").get<std::string>().c_str(),
+                  from.c_str(), left.empty() ? "" : ("; still in " + left).c_str());
+    });
+    return Status::Ok();
   };
   return c;
 }

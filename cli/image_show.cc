@@ -1,4 +1,6 @@
-// rbdvol image show: not written yet.
+// rbdvol image show ID
+#include <cstdio>
+
 #include "cli/command.h"
 
 namespace rbdvol::cli {
@@ -6,10 +8,34 @@ namespace rbdvol::cli {
 Command image_show_command() {
   Command c;
   c.words = "image show";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "image show is not implemented yet");
+  c.usage = "ID";
+  c.summary = "Show an image: size, format, checksum, and every backend that holds a copy.";
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    auto answer = ctx.call("image.show", {{"id", args.positional()[0]}});
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      auto text = [&](const char* key) { return a.value(key, std::string("-")); };
+      std::printf("id:        %s\n", text("id").c_str());
+      std::printf("name:      %s\n", text("name").c_str());
+      std::printf("size:      %s (%llu bytes)\n", human_size(a.at("size")).c_str(),
+                  static_cast<unsigned long long>(a.at("size").get<uint64_t>()));
+      std::printf("format:    %s (stored as raw)\n", text("format").c_str());
+      std::printf("checksum:  %s\n", a.value("checksum", std::string()).empty()
+                                         ? "(not recorded)"
+                                         : text("checksum").c_str());
+      if (a.contains("created_at")) std::printf("created:   %s\n", text("created_at").c_str());
+      if (a.contains("source_volume")) {
+        std::printf("from:      volume %s\n", text("source_volume").c_str());
+      }
+      std::printf("locations:\n");
+      for (const auto& l : a.at("locations")) {
+        std::printf("  %-12s %s/%s@snap\n", l.at("backend").get<std::string>().c_str(),
+                    l.at("pool").get<std::string>().c_str(),
+                    l.at("image").get<std::string>().c_str());
+      }
+    });
+    return Status::Ok();
   };
   return c;
 }

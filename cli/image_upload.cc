@@ -10,7 +10,9 @@ Command image_upload_command() {
   Command c;
   c.words = "image upload";
   c.usage = "FILE --name NAME [--backend ID]";
-  c.summary = "Upload a raw image file as image-<uuid> with a protected snapshot 'snap'.";
+  c.summary =
+      "Upload a raw or qcow2 image file (told apart by content; qcow2 is stored as raw) as "
+      "image-<uuid> with a protected snapshot 'snap'.";
   c.options = {
       {"name", true, "the image's name (required)", "NAME"},
       {"backend", true, "the backend to upload into (default: the default backend)", "ID"}};
@@ -25,11 +27,13 @@ Command image_upload_command() {
                  [&](const char*, uint64_t done, uint64_t total) { display.update(done, total); });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
-      std::printf("uploaded image %s (%s, %s) to backend %s as %s/%s@snap\n",
+      std::printf("uploaded image %s (%s, %s, from %s) to backend %s as %s/%s@snap\n",
                   a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
-                  human_size(a.at("size")).c_str(), a.at("backend").get<std::string>().c_str(),
+                  human_size(a.at("size")).c_str(), a.at("format").get<std::string>().c_str(),
+                  a.at("backend").get<std::string>().c_str(),
                   a.at("pool").get<std::string>().c_str(),
                   a.at("image").get<std::string>().c_str());
+      std::printf("checksum %s\n", a.value("checksum", std::string()).c_str());
     });
     return Status::Ok();
   };

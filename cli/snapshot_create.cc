@@ -1,4 +1,6 @@
-// rbdvol snapshot create: not written yet.
+// rbdvol snapshot create VOLUME [--name NAME]
+#include <cstdio>
+
 #include "cli/command.h"
 
 namespace rbdvol::cli {
@@ -6,10 +8,23 @@ namespace rbdvol::cli {
 Command snapshot_create_command() {
   Command c;
   c.words = "snapshot create";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "snapshot create is not implemented yet");
+  c.usage = "VOLUME [--name NAME]";
+  c.summary = "Take a snapshot of a volume.";
+  c.options = {{"name", true, "a name for the snapshot", "NAME"}};
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    nlohmann::json request = {{"volume", args.positional()[0]}};
+    if (args.has("name")) request["name"] = args.get("name");
+    auto answer = ctx.call("snapshot.create", request);
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      std::printf("created snapshot %s of volume %s on backend %s as %s/%s@%s\n",
+                  a.at("id").get<std::string>().c_str(), a.at("volume").get<std::string>().c_str(),
+                  a.at("backend").get<std::string>().c_str(),
+                  a.at("pool").get<std::string>().c_str(), a.at("image").get<std::string>().c_str(),
+                  a.at("snapshot").get<std::string>().c_str());
+    });
+    return Status::Ok();
   };
   return c;
 }

@@ -1,4 +1,6 @@
-// rbdvol snapshot delete: not written yet.
+// rbdvol snapshot delete ID
+#include <cstdio>
+
 #include "cli/command.h"
 
 namespace rbdvol::cli {
@@ -6,10 +8,27 @@ namespace rbdvol::cli {
 Command snapshot_delete_command() {
   Command c;
   c.words = "snapshot delete";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "snapshot delete is not implemented yet");
+  c.usage = "ID";
+  c.summary =
+      "Delete a snapshot; volumes cloned from it are flattened first (a snapshot already gone is "
+      "fine).";
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    auto answer = ctx.call("snapshot.delete", {{"id", args.positional()[0]}});
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      if (a.value("already_gone", false)) {
+        std::printf("snapshot %s is already gone\n", a.at("id").get<std::string>().c_str());
+        return;
+      }
+      std::printf("deleted snapshot %s of volume %s on backend %s\n",
+                  a.at("id").get<std::string>().c_str(), a.at("volume").get<std::string>().c_str(),
+                  a.at("backend").get<std::string>().c_str());
+      for (const auto& f : a.at("flattened")) {
+        std::printf("  flattened clone %s\n", f.get<std::string>().c_str());
+      }
+    });
+    return Status::Ok();
   };
   return c;
 }

@@ -1,4 +1,6 @@
-// rbdvol snapshot list: not written yet.
+// rbdvol snapshot list VOLUME
+#include <cstdio>
+
 #include "cli/command.h"
 
 namespace rbdvol::cli {
@@ -6,10 +8,21 @@ namespace rbdvol::cli {
 Command snapshot_list_command() {
   Command c;
   c.words = "snapshot list";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "snapshot list is not implemented yet");
+  c.usage = "VOLUME";
+  c.summary = "List a volume's snapshots.";
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    auto answer = ctx.call("snapshot.list", {{"volume", args.positional()[0]}});
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      std::printf("%-36s %-16s %10s %-20s %s\n", "ID", "NAME", "SIZE", "CREATED", "CLONES");
+      for (const auto& s : a.at("snapshots")) {
+        std::printf("%-36s %-16s %10s %-20s %zu\n", s.at("id").get<std::string>().c_str(),
+                    s.at("name").get<std::string>().c_str(), human_size(s.at("size")).c_str(),
+                    s.at("created_at").get<std::string>().c_str(), s.at("clones").size());
+      }
+    });
+    return Status::Ok();
   };
   return c;
 }

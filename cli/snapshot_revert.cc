@@ -1,4 +1,6 @@
-// rbdvol snapshot revert: not written yet.
+// rbdvol snapshot revert ID
+#include <cstdio>
+
 #include "cli/command.h"
 
 namespace rbdvol::cli {
@@ -6,10 +8,19 @@ namespace rbdvol::cli {
 Command snapshot_revert_command() {
   Command c;
   c.words = "snapshot revert";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "snapshot revert is not implemented yet");
+  c.usage = "ID";
+  c.summary = "Roll a detached volume back to one of its snapshots.";
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    auto answer = ctx.call("snapshot.revert", {{"id", args.positional()[0]}});
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      std::printf("reverted volume %s on backend %s to snapshot %s (%s)\n",
+                  a.at("volume").get<std::string>().c_str(),
+                  a.at("backend").get<std::string>().c_str(),
+                  a.at("snapshot").get<std::string>().c_str(), human_size(a.at("size")).c_str());
+    });
+    return Status::Ok();
   };
   return c;
 }

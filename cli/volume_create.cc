@@ -1,4 +1,5 @@
-// rbdvol volume create --type TYPE (--image ID | --size SIZE) [--name NAME] [--dry-run]
+// rbdvol volume create --type TYPE (--size SIZE | --image ID | --snapshot ID | --source-volume ID)
+//                      [--name NAME] [--dry-run]
 #include <cstdio>
 
 #include "cli/command.h"
@@ -8,23 +9,31 @@ namespace rbdvol::cli {
 Command volume_create_command() {
   Command c;
   c.words = "volume create";
-  c.usage = "--type TYPE (--image ID | --size SIZE) [--name NAME] [--dry-run]";
+  c.usage =
+      "--type TYPE (--size SIZE | --image ID | --snapshot ID | --source-volume ID) [--name NAME] "
+      "[--dry-run]";
   c.summary =
-      "Create a volume of a disk type: from an image as a copy-on-write clone on a backend that "
-      "holds the image, or blank.";
+      "Create a volume of a disk type: blank, or from an image, a snapshot or another volume as a "
+      "copy-on-write clone on a backend that holds the source.";
   c.options = {
       {"type", true, "the disk type (required)", "TYPE"},
       {"image", true, "the source image, by id or unique name", "ID"},
-      {"size", true, "size with a unit: 10G, 512M (default: the image's size)", "SIZE"},
+      {"snapshot", true, "the source snapshot, by id", "ID"},
+      {"source-volume", true, "the source volume, by id", "ID"},
+      {"size", true, "size with a unit: 10G, 512M (default: the source's size)", "SIZE"},
       {"name", true, "a name for the volume", "NAME"},
       {"dry-run", false, "show which backend would be chosen and why; create nothing", ""}};
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     if (!args.has("type")) return Status::Invalid("--type is required");
-    if (!args.has("image") && !args.has("size")) {
-      return Status::Invalid("give --image ID or --size SIZE");
+    const int sources = args.has("image") + args.has("snapshot") + args.has("source-volume");
+    if (sources > 1) return Status::Invalid("give one of --image, --snapshot, --source-volume");
+    if (sources == 0 && !args.has("size")) {
+      return Status::Invalid("give --size SIZE, or a source: --image, --snapshot, --source-volume");
     }
     nlohmann::json request = {{"disk_type", args.get("type")}, {"dry_run", args.has("dry-run")}};
     if (args.has("image")) request["image"] = args.get("image");
+    if (args.has("snapshot")) request["snapshot"] = args.get("snapshot");
+    if (args.has("source-volume")) request["source_volume"] = args.get("source-volume");
     if (args.has("size")) request["size"] = args.get("size");
     if (args.has("name")) request["name"] = args.get("name");
     auto answer = ctx.call("volume.create", request);
@@ -37,7 +46,16 @@ Command volume_create_command() {
                   a.at("backend").get<std::string>().c_str(),
                   a.at("pool").get<std::string>().c_str(), a.at("image").get<std::string>().c_str(),
                   a.at("method").get<std::string>().c_str());
+      if (a.contains("steps")) {
+        std::string steps;
+        for (const auto& st : a.at("steps"))
+          steps += (steps.empty() ? "" : ", ") + st.get<std::string>();
+        std::printf("  steps: %s\n", steps.c_str());
+      }
       std::printf("  why: %s\n", a.at("reason").get<std::string>().c_str());
+      if (a.value("flattened", false)) {
+        std::printf("  flattened: %s\n", a.value("flatten_reason", "").c_str());
+      }
       for (const auto& v : a.at("candidates")) {
         if (v.at("chosen").get<bool>()) continue;
         std::printf("  not %s: %s\n", v.at("backend").get<std::string>().c_str(),

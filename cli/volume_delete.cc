@@ -1,4 +1,4 @@
-// rbdvol volume delete ID
+// rbdvol volume delete ID [--cascade]
 #include <cstdio>
 
 #include "cli/command.h"
@@ -8,12 +8,16 @@ namespace rbdvol::cli {
 Command volume_delete_command() {
   Command c;
   c.words = "volume delete";
-  c.usage = "ID";
+  c.usage = "ID [--cascade]";
   c.summary =
-      "Delete a volume that is not attached and has no snapshots (a volume already gone is fine).";
+      "Delete a volume that is not attached (a volume already gone is fine); clones made from it "
+      "are flattened first.";
+  c.options = {
+      {"cascade", false, "delete its snapshots too (their clones are flattened first)", ""}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
-    auto answer = ctx.call("volume.delete", {{"id", args.positional()[0]}});
+    auto answer =
+        ctx.call("volume.delete", {{"id", args.positional()[0]}, {"cascade", args.has("cascade")}});
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       if (a.value("already_gone", false)) {
@@ -21,6 +25,12 @@ Command volume_delete_command() {
       } else {
         std::printf("deleted volume %s from backend %s\n", a.at("id").get<std::string>().c_str(),
                     a.at("backend").get<std::string>().c_str());
+        for (const auto& s : a.value("snapshots_removed", nlohmann::json::array())) {
+          std::printf("  removed snapshot %s\n", s.get<std::string>().c_str());
+        }
+        for (const auto& f : a.value("flattened", nlohmann::json::array())) {
+          std::printf("  flattened clone %s\n", f.get<std::string>().c_str());
+        }
       }
     });
     return Status::Ok();

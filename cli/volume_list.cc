@@ -1,4 +1,6 @@
-// rbdvol volume list: not written yet.
+// rbdvol volume list [--backend B] [--type T]
+#include <cstdio>
+
 #include "cli/command.h"
 
 namespace rbdvol::cli {
@@ -6,10 +8,36 @@ namespace rbdvol::cli {
 Command volume_list_command() {
   Command c;
   c.words = "volume list";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "volume list is not implemented yet");
+  c.usage = "[--backend B] [--type T]";
+  c.summary = "List the volumes of every backend (asked in parallel), or of one, or of one type.";
+  c.options = {{"backend", true, "only the volumes of this backend", "B"},
+               {"type", true, "only the volumes of this disk type", "T"}};
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    nlohmann::json request = nlohmann::json::object();
+    if (args.has("backend")) request["backend"] = args.get("backend");
+    if (args.has("type")) request["disk_type"] = args.get("type");
+    auto answer = ctx.call("volume.list", request);
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      std::printf("%-36s %-16s %-10s %-8s %10s %s\n", "ID", "NAME", "BACKEND", "TYPE", "SIZE",
+                  "ATTACHED TO");
+      for (const auto& v : a.at("volumes")) {
+        std::string domains;
+        for (const auto& at : v.at("attachments")) {
+          domains += (domains.empty() ? "" : ",") + at.value("domain", "?");
+        }
+        std::printf("%-36s %-16s %-10s %-8s %10s %s\n", v.at("id").get<std::string>().c_str(),
+                    v.at("name").get<std::string>().c_str(),
+                    v.at("backend").get<std::string>().c_str(),
+                    v.at("disk_type").get<std::string>().c_str(), human_size(v.at("size")).c_str(),
+                    domains.c_str());
+      }
+      for (const auto& u : a.at("unreachable")) {
+        std::printf("not listed: backend %s: %s\n", u.at("backend").get<std::string>().c_str(),
+                    u.at("error").get<std::string>().c_str());
+      }
+    });
+    return Status::Ok();
   };
   return c;
 }

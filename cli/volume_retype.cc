@@ -1,15 +1,45 @@
-// rbdvol volume retype: not written yet.
+// rbdvol volume retype ID --type TYPE
+#include <cstdio>
+
 #include "cli/command.h"
 
 namespace rbdvol::cli {
 
+namespace {
+
+std::string joined(const nlohmann::json& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n.get<std::string>();
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
 Command volume_retype_command() {
   Command c;
   c.words = "volume retype";
-  c.summary = "(not implemented yet)";
-  c.max_positional = SIZE_MAX;
-  c.run = [](Context&, const Arguments&) -> Status {
-    return Status::Error(ENOSYS, "volume retype is not implemented yet");
+  c.usage = "ID --type TYPE";
+  c.summary =
+      "Give a detached volume another disk type on the same backend (turns the multiattach RBD "
+      "features off, or back on).";
+  c.options = {{"type", true, "the new disk type (required)", "TYPE"}};
+  c.min_positional = c.max_positional = 1;
+  c.run = [](Context& ctx, const Arguments& args) -> Status {
+    if (!args.has("type")) return Status::Invalid("--type is required");
+    auto answer =
+        ctx.call("volume.retype", {{"id", args.positional()[0]}, {"disk_type", args.get("type")}});
+    if (!answer.ok()) return answer.status();
+    print_answer(ctx, *answer, [](const nlohmann::json& a) {
+      std::printf("volume %s on backend %s: disk type %s -> %s\n",
+                  a.at("id").get<std::string>().c_str(), a.at("backend").get<std::string>().c_str(),
+                  a.at("old_disk_type").get<std::string>().c_str(),
+                  a.at("disk_type").get<std::string>().c_str());
+      if (!a.at("features_enabled").empty())
+        std::printf("  turned on: %s\n", joined(a.at("features_enabled")).c_str());
+      if (!a.at("features_disabled").empty())
+        std::printf("  turned off: %s\n", joined(a.at("features_disabled")).c_str());
+    });
+    return Status::Ok();
   };
   return c;
 }

@@ -97,6 +97,8 @@ ImageCatalog list_image_catalog(Driver& driver) {
       rec.name = n.ok() ? *n : "";
       auto f = metadata_get(image->get(), meta::kImageFormat);
       rec.format = f.ok() ? *f : "raw";
+      auto sum = metadata_get(image->get(), meta::kImageChecksum);
+      rec.checksum = sum.ok() ? *sum : "";
       rec.locations.push_back({c->id(), out.pool, name});
       out.images.push_back(std::move(rec));
     }
@@ -117,6 +119,7 @@ ImageCatalog list_image_catalog(Driver& driver) {
       } else {
         it->second.locations.push_back(rec.locations.front());
         if (it->second.name.empty()) it->second.name = rec.name;
+        if (it->second.checksum.empty()) it->second.checksum = rec.checksum;
       }
     }
   }
@@ -133,11 +136,8 @@ Json image_record_json(const ImageRecord& rec) {
   for (const auto& l : rec.locations) {
     locations.push_back({{"backend", l.backend}, {"pool", l.pool}, {"image", l.rbd_name}});
   }
-  return Json{{"id", rec.id},
-              {"name", rec.name},
-              {"size", rec.size},
-              {"format", rec.format},
-              {"locations", locations}};
+  return Json{{"id", rec.id},         {"name", rec.name},         {"size", rec.size},
+              {"format", rec.format}, {"checksum", rec.checksum}, {"locations", locations}};
 }
 
 Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {

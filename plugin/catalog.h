@@ -31,7 +31,8 @@ struct ImageRecord {
   std::string id;  // uuid
   std::string name;
   uint64_t size = 0;
-  std::string format;
+  std::string format;                    // of the uploaded file: "raw" or "qcow2" (stored as raw)
+  std::string checksum;                  // "sha256:<hex>" of the raw content; "" when not recorded
   std::vector<ImageLocation> locations;  // backends holding a complete copy
 };
 

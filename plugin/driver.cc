@@ -50,6 +50,7 @@ Result<Json> Driver::call(const std::string& op, const Json& request, const Prog
       {"image.delete", image_delete},
       {"image.create_from_volume", image_create_from_volume},
       {"backend.show", backend_show},
+      {"backend.auth", backend_auth},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

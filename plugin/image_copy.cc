@@ -1,17 +1,263 @@
-// image.copy: not written yet.
+// image.copy: an image copied into more backends, all or nothing; and the
+// copies that volume.create and the volume operations make across clusters.
 #include "plugin/image_copy.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "plugin/copy_engine.h"
+#include "plugin/fault_injection.h"
+#include "plugin/naming.h"
 #include "plugin/operations.h"
+#include "plugin/rbd_image.h"
+#include "plugin/request.h"
 
 namespace rbdvol::plugin {
 
-Result<ImageLocation> copy_image_to_backend(Driver&, const ImageRecord& image, Cluster& target,
-                                            const Progress&) {
-  return Status::Error(ENOSYS, "copying image " + image.id + " to backend " + target.id() +
-                                   " is not implemented yet");
+namespace {
+
+std::string snap_spec(rados_ioctx_t io, const std::string& name, const std::string& snap) {
+  return image_spec(io, name) + (snap.empty() ? "" : "@" + snap);
 }
 
-Result<Json> image_copy(Driver&, const Json&, const Progress&) {
-  return Status::Error(ENOSYS, "image.copy is not implemented yet");
+// The engine's copy into an image that exists; undone by the caller.
+Status copy_into(rados_ioctx_t src_io, const std::string& src_name, const std::string& src_snap,
+                 rados_ioctx_t dst_io, const std::string& dst_name, const Progress& progress,
+                 CopyStats* stats) {
+  rbd_image_t raw = nullptr;
+  int r = rbd_open_read_only(src_io, src_name.c_str(), &raw,
+                             src_snap.empty() ? nullptr : src_snap.c_str());
+  if (r < 0) {
+    return Status::Error(
+        r, "cannot open " + snap_spec(src_io, src_name, src_snap) + ": " + ceph_strerror(r));
+  }
+  ImagePtr src(raw);
+  auto dst = open_image(dst_io, dst_name, false);
+  if (!dst.ok()) return dst.status();
+  auto copied =
+      copy_image_data(src.get(), snap_spec(src_io, src_name, src_snap), dst->get(),
+                      image_spec(dst_io, dst_name), progress, default_copy_options("copy"));
+  if (!copied.ok()) return copied.status();
+  if (stats) *stats = *copied;
+  return inject_fault("image.copy:after-data");
+}
+
+// Copies every rbdvol.* metadata key of the source image onto the copy.
+Status copy_image_metadata(rbd_image_t src, rbd_image_t dst) {
+  auto values = metadata_list(src, meta::kPrefix);
+  if (!values.ok()) return values.status();
+  for (const auto& [key, value] : *values) {
+    Status s = metadata_set(dst, key, value);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> split_backends(const Json& value) {
+  std::vector<std::string> out;
+  auto add = [&](std::string text) {
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      if (!item.empty() && std::find(out.begin(), out.end(), item) == out.end()) {
+        out.push_back(item);
+      }
+    }
+  };
+  if (value.is_string()) add(value.get<std::string>());
+  if (value.is_array()) {
+    for (const auto& v : value) {
+      if (v.is_string()) add(v.get<std::string>());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
+                      const std::string& src_snap, rados_ioctx_t dst_io,
+                      const std::string& dst_name, const Progress& progress, CopyStats* stats) {
+  uint64_t size = 0;
+  int order = 0;
+  {
+    rbd_image_t raw = nullptr;
+    int r = rbd_open_read_only(src_io, src_name.c_str(), &raw,
+                               src_snap.empty() ? nullptr : src_snap.c_str());
+    if (r < 0) {
+      return Status::Error(
+          r, "cannot open " + snap_spec(src_io, src_name, src_snap) + ": " + ceph_strerror(r));
+    }
+    ImagePtr src(raw);
+    rbd_image_info_t info{};
+    r = rbd_stat(src.get(), &info, sizeof(info));
+    if (r < 0) {
+      return Status::Error(
+          r, "cannot stat " + snap_spec(src_io, src_name, src_snap) + ": " + ceph_strerror(r));
+    }
+    size = info.size;
+    order = info.order;
+  }
+  rbd_image_options_t opts;
+  rbd_image_options_create(&opts);
+  rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, static_cast<uint64_t>(order));
+  int r = rbd_create4(dst_io, dst_name.c_str(), size, opts);
+  rbd_image_options_destroy(opts);
+  if (r < 0) {
+    return Status::Error(r,
+                         "cannot create " + image_spec(dst_io, dst_name) + ": " + ceph_strerror(r));
+  }
+  Status s = copy_into(src_io, src_name, src_snap, dst_io, dst_name, progress, stats);
+  if (!s.ok()) {
+    Status undo = remove_image_and_snapshots(dst_io, dst_name);
+    return Status::Error(
+        s.err(),
+        "copy of " + snap_spec(src_io, src_name, src_snap) + " to " + image_spec(dst_io, dst_name) +
+            " failed: " + s.message() +
+            (undo.ok() ? " (the partial copy was removed)"
+                       : " (removing the partial copy failed too: " + undo.message() + ")"));
+  }
+  return Status::Ok();
+}
+
+Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& image,
+                                            Cluster& target, const Progress& progress,
+                                            CopyStats* stats) {
+  const std::string rbd_name = kImagePrefix + image.id;
+  for (const auto& l : image.locations) {
+    if (l.backend == target.id()) return l;
+  }
+  auto dst_io = target.open_image_pool();
+  if (!dst_io.ok()) return dst_io.status();
+  auto holds = pool_holds_image(dst_io->get(), image.id);
+  if (!holds.ok()) return holds.status().Prefixed("backend " + target.id());
+  if (*holds) return ImageLocation{target.id(), target.backend().image_pool, rbd_name};
+
+  // The first backend holding it that answers is the source.
+  Status last = Status::NotFound("image " + image.id + " has no location to copy from");
+  for (const auto& l : image.locations) {
+    Cluster* source = driver.cluster(l.backend);
+    if (!source) continue;
+    auto src_io = source->open_pool(l.pool);
+    if (!src_io.ok()) {
+      last = src_io.status();
+      continue;
+    }
+    Status s = copy_rbd_image(src_io->get(), l.rbd_name, kImageSnapshot, dst_io->get(), rbd_name,
+                              progress, stats);
+    if (s.err() == EEXIST) {
+      return Status::Busy("backend " + target.id() + " already has " +
+                          image_spec(dst_io->get(), rbd_name) +
+                          " without its protected snapshot: another copy is in progress, or "
+                          "one was interrupted (remove it with rbd rm if no copy is running)");
+    }
+    if (!s.ok()) {
+      return Status::Error(s.err(), "image " + image.id + " from backend " + l.backend +
+                                        " to backend " + target.id() + ": " + s.message());
+    }
+    // Metadata, then the protected snapshot last: only then is the copy listed.
+    auto finish = [&]() -> Status {
+      auto src = open_image(src_io->get(), l.rbd_name, true);
+      if (!src.ok()) return src.status();
+      auto dst = open_image(dst_io->get(), rbd_name, false);
+      if (!dst.ok()) return dst.status();
+      Status m = copy_image_metadata(src->get(), dst->get());
+      if (!m.ok()) return m;
+      m = inject_fault("image.copy:before-snapshot");
+      if (!m.ok()) return m;
+      int r = rbd_snap_create(dst->get(), kImageSnapshot.c_str());
+      if (r < 0) {
+        return Status::Error(r, "cannot create snapshot " + image_spec(dst_io->get(), rbd_name) +
+                                    "@" + kImageSnapshot + ": " + ceph_strerror(r));
+      }
+      r = rbd_snap_protect(dst->get(), kImageSnapshot.c_str());
+      if (r < 0) {
+        return Status::Error(r, "cannot protect snapshot " + image_spec(dst_io->get(), rbd_name) +
+                                    "@" + kImageSnapshot + ": " + ceph_strerror(r));
+      }
+      return Status::Ok();
+    };
+    s = finish();
+    if (!s.ok()) {
+      Status undo = remove_image_and_snapshots(dst_io->get(), rbd_name);
+      return Status::Error(
+          s.err(),
+          "image " + image.id + " to backend " + target.id() + ": " + s.message() +
+              (undo.ok() ? " (the partial copy was removed)"
+                         : " (removing the partial copy failed too: " + undo.message() + ")"));
+    }
+    return ImageLocation{target.id(), target.backend().image_pool, rbd_name};
+  }
+  return last.Prefixed("image " + image.id + " to backend " + target.id());
+}
+
+Result<Json> image_copy(Driver& driver, const Json& request, const Progress& progress) {
+  auto id = required_string(request, "id");
+  if (!id.ok()) return id.status();
+  if (!request.contains("to") || !(request["to"].is_string() || request["to"].is_array())) {
+    return Status::Invalid("'to' must be a backend id, a comma list of them, or an array");
+  }
+  const std::vector<std::string> targets = split_backends(request["to"]);
+  if (targets.empty()) return Status::Invalid("'to' names no backend");
+  auto all_or_nothing = optional_bool(request, "all_or_nothing", true);
+  if (!all_or_nothing.ok()) return all_or_nothing.status();
+  std::vector<Cluster*> clusters;
+  for (const auto& t : targets) {
+    Cluster* c = driver.cluster(t);
+    if (!c) return Status::NotFound("backend '" + t + "' is not an enabled backend");
+    clusters.push_back(c);
+  }
+  auto image = find_image(driver, *id);
+  if (!image.ok()) return image.status();
+
+  Json copied = Json::array(), skipped = Json::array(), failed = Json::array();
+  std::vector<Cluster*> made;  // copies this call made, for all-or-nothing
+  Status failure;
+  for (Cluster* c : clusters) {
+    const bool held = std::any_of(image->locations.begin(), image->locations.end(),
+                                  [&](const ImageLocation& l) { return l.backend == c->id(); });
+    if (held) {
+      skipped.push_back({{"backend", c->id()}, {"reason", "already holds image " + image->id}});
+      continue;
+    }
+    CopyStats stats;
+    auto copy = copy_image_to_backend(driver, *image, *c, progress, &stats);
+    if (!copy.ok()) {
+      failed.push_back({{"backend", c->id()}, {"error", copy.status().message()}});
+      if (failure.ok()) failure = copy.status();
+      if (*all_or_nothing) break;
+      continue;
+    }
+    made.push_back(c);
+    copied.push_back({{"backend", copy->backend},
+                      {"pool", copy->pool},
+                      {"image", copy->rbd_name},
+                      {"bytes_read", stats.allocated},
+                      {"bytes_written", stats.written},
+                      {"chunks_zero", stats.chunks_zero},
+                      {"seconds", stats.seconds}});
+  }
+  if (!failure.ok() && *all_or_nothing) {
+    std::string undone;
+    for (Cluster* c : made) {
+      auto io = c->open_image_pool();
+      Status undo =
+          io.ok() ? remove_image_and_snapshots(io->get(), kImagePrefix + image->id) : io.status();
+      undone += "; " + c->id() + (undo.ok() ? " removed" : " NOT removed: " + undo.message());
+    }
+    return Status::Error(
+        failure.err(),
+        "copy of image " + image->id + " failed, nothing kept: " + failure.message() +
+            (undone.empty() ? "" : " (copies made by this call:" + undone.substr(1) + ")"));
+  }
+  auto now = find_image(driver, image->id);
+  Json answer = image_record_json(now.ok() ? *now : *image);
+  answer["copied"] = copied;
+  answer["skipped"] = skipped;
+  answer["failed"] = failed;
+  return answer;
 }
 
 }  // namespace rbdvol::plugin

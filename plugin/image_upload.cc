@@ -1,16 +1,18 @@
-// image.upload: a raw file becomes image-<uuid> with its protected snapshot
-// in one backend's image pool. All or nothing: a failure removes what was
-// created.
+// image.upload: a raw or qcow2 file becomes image-<uuid> with its protected
+// snapshot in one backend's image pool. The format comes from the file's
+// content; qcow2 is converted to a sparse raw file first. All or nothing: a
+// failure removes what was created.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
-#include <deque>
-#include <vector>
+#include <future>
+#include <optional>
 
+#include "plugin/copy_engine.h"
 #include "plugin/fault_injection.h"
+#include "plugin/image_file.h"
 #include "plugin/naming.h"
 #include "plugin/operations.h"
 #include "plugin/rbd_image.h"
@@ -20,114 +22,19 @@ namespace rbdvol::plugin {
 
 namespace {
 
-struct FileCloser {
-  void operator()(int* fd) const {
-    if (*fd >= 0) ::close(*fd);
-    delete fd;
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
   }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
 };
-using FilePtr = std::unique_ptr<int, FileCloser>;
-
-bool all_zero(const char* p, size_t n) {
-  static const char zeros[4096] = {0};
-  while (n > 0) {
-    size_t k = std::min(n, sizeof(zeros));
-    if (std::memcmp(p, zeros, k) != 0) return false;
-    p += k;
-    n -= k;
-  }
-  return true;
-}
-
-// Reads `len` bytes at `offset`, short only at end of file.
-Result<size_t> read_at(int fd, char* buf, size_t len, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = ::pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::Error(errno, "cannot read " + path + ": " + std::strerror(errno));
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
-}
-
-// Writes the file into the open image, `depth` chunk writes in flight,
-// chunks of zeros skipped (a new image reads as zeros there already).
-Status write_file_into_image(int fd, const std::string& path, uint64_t size, rbd_image_t image,
-                             const Progress& progress) {
-  const size_t chunk = 4u << 20;
-  const size_t depth = 8;
-  struct Slot {
-    std::vector<char> buf;
-    CompletionPtr completion;
-    uint64_t offset = 0;
-    size_t len = 0;
-  };
-  std::vector<Slot> slots(depth);
-  std::deque<Slot*> in_flight;
-  auto wait_oldest = [&]() -> Status {
-    Slot* s = in_flight.front();
-    in_flight.pop_front();
-    rbd_aio_wait_for_complete(s->completion.get());
-    ssize_t r = rbd_aio_get_return_value(s->completion.get());
-    s->completion.reset();
-    if (r < 0) {
-      return Status::Error(static_cast<int>(r),
-                           "write at offset " + std::to_string(s->offset) +
-                               " failed: " + ceph_strerror(static_cast<int>(r)));
-    }
-    return Status::Ok();
-  };
-  Status failure;
-  size_t next_slot = 0;
-  for (uint64_t offset = 0; offset < size && failure.ok(); offset += chunk) {
-    Slot* s = &slots[next_slot];
-    next_slot = (next_slot + 1) % depth;
-    if (s->completion) {  // the oldest write still owns this slot's buffer
-      failure = wait_oldest();
-      if (!failure.ok()) break;
-    }
-    s->buf.resize(chunk);
-    auto n = read_at(fd, s->buf.data(),
-                     static_cast<size_t>(std::min<uint64_t>(chunk, size - offset)), offset, path);
-    if (!n.ok()) {
-      failure = n.status();
-      break;
-    }
-    progress("upload", offset + *n, size);
-    if (*n == 0 || all_zero(s->buf.data(), *n)) continue;
-    rbd_completion_t c = nullptr;
-    int r = rbd_aio_create_completion(nullptr, nullptr, &c);
-    if (r < 0) {
-      failure = Status::Error(r, "cannot create an I/O completion: " + ceph_strerror(r));
-      break;
-    }
-    s->completion.reset(c);
-    s->offset = offset;
-    s->len = *n;
-    r = rbd_aio_write(image, offset, *n, s->buf.data(), c);
-    if (r < 0) {
-      s->completion.reset();
-      failure = Status::Error(
-          r, "write at offset " + std::to_string(offset) + " failed: " + ceph_strerror(r));
-      break;
-    }
-    in_flight.push_back(s);
-  }
-  while (!in_flight.empty()) {
-    Status s = wait_oldest();
-    if (failure.ok()) failure = s;
-  }
-  if (!failure.ok()) return failure;
-  int r = rbd_flush(image);
-  if (r < 0) return Status::Error(r, "flush failed: " + ceph_strerror(r));
-  return Status::Ok();
-}
-
-bool looks_like_qcow2(const char* head, size_t n) {
-  return n >= 4 && std::memcmp(head, "QFI\xfb", 4) == 0;
-}
 
 }  // namespace
 
@@ -142,42 +49,75 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   Cluster* cluster = driver.cluster(backend);
   if (!cluster) return Status::NotFound("backend '" + backend + "' is not an enabled backend");
 
-  FilePtr fd(new int(::open(path->c_str(), O_RDONLY | O_CLOEXEC)));
-  if (*fd < 0) return Status::Error(errno, "cannot open " + *path + ": " + std::strerror(errno));
+  FileDescriptor original(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
+  if (original.get() < 0) {
+    return Status::Error(errno, "cannot open " + *path + ": " + std::strerror(errno));
+  }
   struct stat st {};
-  if (::fstat(*fd, &st) < 0) return Status::Error(errno, "cannot stat " + *path);
+  if (::fstat(original.get(), &st) < 0) return Status::Error(errno, "cannot stat " + *path);
   if (!S_ISREG(st.st_mode)) return Status::Invalid(*path + " is not a regular file");
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size == 0) return Status::Invalid(*path + " is empty");
-  char head[16] = {0};
-  auto n = read_at(*fd, head, sizeof(head), 0, *path);
-  if (!n.ok()) return n.status();
-  if (looks_like_qcow2(head, *n)) {
-    return Status::Error(EOPNOTSUPP, *path +
-                                         " is a qcow2 image; only raw images can be uploaded "
-                                         "(convert with: qemu-img convert -O raw)");
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size == 0) return Status::Invalid(*path + " is empty");
+  auto format = detect_image_format(original.get(), *path);
+  if (!format.ok()) return format.status();
+
+  // The raw bytes to upload: the file itself, or its conversion.
+  std::optional<ConvertedRawFile> converted;
+  std::optional<FileDescriptor> converted_fd;
+  int raw_fd = original.get();
+  std::string raw_path = *path;
+  uint64_t size = file_size;
+  if (*format == "qcow2") {
+    progress("convert", 0, 0);
+    auto c = ConvertedRawFile::convert(*path);
+    if (!c.ok()) return c.status();
+    converted.emplace(std::move(c).value());
+    converted_fd.emplace(::open(converted->path().c_str(), O_RDONLY | O_CLOEXEC));
+    if (converted_fd->get() < 0) {
+      return Status::Error(errno, "cannot open the converted file " + converted->path() + ": " +
+                                      std::strerror(errno));
+    }
+    struct stat cst {};
+    if (::fstat(converted_fd->get(), &cst) < 0) {
+      return Status::Error(errno, "cannot stat " + converted->path());
+    }
+    raw_fd = converted_fd->get();
+    raw_path = converted->path() + " (raw of " + *path + ")";
+    size = static_cast<uint64_t>(cst.st_size);
+    if (size == 0) return Status::Invalid("the qcow2 image " + *path + " has a virtual size of 0");
   }
 
   auto io = cluster->open_image_pool();
   if (!io.ok()) return io.status();
   const std::string uuid = new_uuid();
   const std::string rbd_name = kImagePrefix + uuid;
+  const std::string label = "backend " + backend + " " + image_spec(io->get(), rbd_name);
   int order = 0;  // the cluster's default object size
   int r = rbd_create(io->get(), rbd_name.c_str(), size, &order);
   if (r < 0) {
-    return Status::Error(r, backend + ": cannot create image " + image_spec(io->get(), rbd_name) +
-                                ": " + ceph_strerror(r));
+    return Status::Error(r, "cannot create image " + image_spec(io->get(), rbd_name) +
+                                " on backend " + backend + ": " + ceph_strerror(r));
   }
+  std::string checksum;
   auto fill = [&]() -> Status {
     auto image = open_image(io->get(), rbd_name, false);
     if (!image.ok()) return image.status();
-    Status s = write_file_into_image(*fd, *path, size, image->get(), progress);
-    if (!s.ok()) return s;
-    s = inject_fault("image.upload:after-write");
+    // The digest reads the whole raw content in order (holes included) on its
+    // own thread while the engine copies the allocated chunks.
+    auto digest =
+        std::async(std::launch::async, [&] { return sha256_of_file(raw_fd, raw_path, size); });
+    auto copied = copy_file_data(raw_fd, raw_path, size, image->get(), label, progress,
+                                 default_copy_options("upload"));
+    auto sum = digest.get();
+    if (!copied.ok()) return copied.status();
+    if (!sum.ok()) return sum.status();
+    checksum = *sum;
+    Status s = inject_fault("image.upload:after-write");
     if (!s.ok()) return s;
     for (const auto& [key, value] :
-         {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, std::string("raw")},
-          std::pair{meta::kImageSourceSize, std::to_string(size)},
+         {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, *format},
+          std::pair{meta::kImageSourceSize, std::to_string(file_size)},
+          std::pair{meta::kImageChecksum, checksum},
           std::pair{meta::kCreatedAt, utc_now_iso8601()}}) {
       s = metadata_set(image->get(), key, value);
       if (!s.ok()) return s;
@@ -201,10 +141,11 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     return Status::Error(s.err(), "upload of " + *path + " into backend " + backend +
                                       " failed: " + s.message() + note);
   }
-  return Json{{"id", uuid},         {"name", *name},
-              {"backend", backend}, {"pool", cluster->backend().image_pool},
-              {"image", rbd_name},  {"size", size},
-              {"format", "raw"},    {"snapshot", kImageSnapshot}};
+  return Json{{"id", uuid},           {"name", *name},
+              {"backend", backend},   {"pool", cluster->backend().image_pool},
+              {"image", rbd_name},    {"size", size},
+              {"format", *format},    {"file_size", file_size},
+              {"checksum", checksum}, {"snapshot", kImageSnapshot}};
 }
 
 }  // namespace rbdvol::plugin

@@ -35,6 +35,10 @@ inline const std::string kSavedFeatures = "rbdvol.saved_features";
 inline const std::string kAttachments = "rbdvol.attachments";
 inline const std::string kImageFormat = "rbdvol.format";
 inline const std::string kImageSourceSize = "rbdvol.source_size";
+// "sha256:<hex>" of the image's raw content, as uploaded; copies carry it.
+inline const std::string kImageChecksum = "rbdvol.checksum";
+// The volume an image was made from (image.create_from_volume).
+inline const std::string kImageSourceVolume = "rbdvol.source_volume";
 }  // namespace meta
 
 // Seconds since the epoch as an ISO 8601 UTC text: "2026-11-21T05:17:51Z".

@@ -1,9 +1,14 @@
-// volume.create: a volume of a disk type, blank or from an image. From an
-// image it lands on a matching backend that already holds the image and is a
-// copy-on-write clone of the image's protected snapshot.
+// volume.create: a volume of a disk type, blank, or from an image, a snapshot
+// or another volume. From a source it lands on a matching backend that
+// already holds the source and is a copy-on-write clone: of the image's
+// protected snapshot `snap`, of the snapshot itself, or of a hidden snapshot
+// rbdvol-clone-<new uuid> taken of the source volume (as Cinder does). A
+// clone whose chain of parents gets deeper than max_clone_depth is
+// flattened. A source on a backend the disk type does not match is copied.
 #include <algorithm>
 
 #include "plugin/catalog.h"
+#include "plugin/clone_tree.h"
 #include "plugin/fan_out.h"
 #include "plugin/fault_injection.h"
 #include "plugin/image_copy.h"
@@ -12,6 +17,7 @@
 #include "plugin/placement.h"
 #include "plugin/rbd_image.h"
 #include "plugin/request.h"
+#include "plugin/snapshot_lookup.h"
 #include "plugin/volume_record.h"
 
 namespace rbdvol::plugin {
@@ -44,6 +50,16 @@ Status finish_volume(rados_ioctx_t io, const std::string& rbd_name, const config
       return Status::Error(
           r, "cannot grow to " + std::to_string(size) + " bytes: " + ceph_strerror(r));
   }
+  // A clone inherits its parent's image metadata: the image's, or a source
+  // volume's (its disk type, saved features, attachments, snapshot names).
+  // None of it describes the new volume.
+  auto inherited = metadata_list(image->get(), meta::kPrefix);
+  if (!inherited.ok()) return inherited.status();
+  for (const auto& [key, value] : *inherited) {
+    int r = rbd_metadata_remove(image->get(), key.c_str());
+    if (r < 0 && r != -ENOENT)
+      return Status::Error(r, "cannot remove inherited metadata " + key + ": " + ceph_strerror(r));
+  }
   if (type.multiattach) {
     Status s = disable_multiattach_features(image->get());
     if (!s.ok()) return s;
@@ -57,12 +73,183 @@ Status finish_volume(rados_ioctx_t io, const std::string& rbd_name, const config
     Status s = metadata_set(image->get(), key, value);
     if (!s.ok()) return s;
   }
-  // A clone inherits its parent's image metadata; drop what describes images.
-  for (const std::string& key : {meta::kImageFormat, meta::kImageSourceSize}) {
-    int r = rbd_metadata_remove(image->get(), key.c_str());
-    if (r < 0 && r != -ENOENT)
-      return Status::Error(r, "cannot remove metadata " + key + ": " + ceph_strerror(r));
+  return Status::Ok();
+}
+
+// What a new volume is made from, when not blank.
+struct Source {
+  enum class Kind { kImage, kSnapshot, kVolume };
+  Kind kind = Kind::kImage;
+  std::string label;  // "image <uuid>", "snapshot <uuid>", "volume <uuid>"
+  uint64_t size = 0;
+  ImageRecord image;                   // kImage
+  std::optional<VolumeHandle> volume;  // kSnapshot, kVolume: the volume it is of / is
+  std::string snapshot_uuid;           // kSnapshot
+  std::string rbd_snap;                // kSnapshot: "snapshot-<uuid>"
+};
+
+Result<Source> resolve_source(Driver& driver, const std::string& image_ref,
+                              const std::string& snapshot_ref, const std::string& volume_ref) {
+  const int given = !image_ref.empty() + !snapshot_ref.empty() + !volume_ref.empty();
+  if (given > 1) {
+    return Status::Invalid("volume.create takes one source: image, snapshot or source_volume");
   }
+  Source source;
+  if (!image_ref.empty()) {
+    auto found = find_image(driver, image_ref);
+    if (!found.ok()) return found.status();
+    source.kind = Source::Kind::kImage;
+    source.image = std::move(found).value();
+    source.label = "image " + source.image.id;
+    source.size = source.image.size;
+    return source;
+  }
+  if (!snapshot_ref.empty()) {
+    auto found = locate_snapshot(driver, snapshot_ref);
+    if (!found.ok()) return found.status();
+    source.kind = Source::Kind::kSnapshot;
+    source.snapshot_uuid = found->uuid;
+    source.rbd_snap = found->rbd_snap;
+    source.label = "snapshot " + found->uuid;
+    source.volume = std::move(found->volume);
+    rbd_image_t handle = nullptr;
+    int r = rbd_open_read_only(source.volume->io.get(), source.volume->rbd_name.c_str(), &handle,
+                               source.rbd_snap.c_str());
+    if (r < 0) {
+      return Status::Error(r, "cannot open snapshot " + found->uuid + " of volume " +
+                                  source.volume->uuid + " on backend " +
+                                  source.volume->cluster->id() + ": " + ceph_strerror(r));
+    }
+    ImagePtr at_snap(handle);
+    auto size = image_size(at_snap.get());
+    if (!size.ok()) return size.status().Prefixed(source.label);
+    source.size = *size;
+    return source;
+  }
+  auto found = locate_volume(driver, volume_ref);
+  if (!found.ok()) return found.status();
+  source.kind = Source::Kind::kVolume;
+  source.label = "volume " + found->uuid;
+  source.volume = std::move(found).value();
+  auto image = open_image(source.volume->io.get(), source.volume->rbd_name, true);
+  if (!image.ok()) return image.status().Prefixed("backend " + source.volume->cluster->id());
+  auto size = image_size(image->get());
+  if (!size.ok()) return size.status().Prefixed(source.label);
+  source.size = *size;
+  return source;
+}
+
+// The snapshot of a source volume or snapshot that the new volume clones,
+// made (and protected) for it; undone when the create fails.
+struct CloneParent {
+  rados_ioctx_t io = nullptr;
+  std::string image;
+  std::string snap;
+  bool created = false;     // a hidden rbdvol-clone-* snapshot made for this volume
+  bool protected_ = false;  // protected by this create
+
+  // Leaves the source as it was before the create, as far as nothing else
+  // depends on it since.
+  Status undo() const {
+    if (created) return remove_snapshot(io, image, snap);
+    if (!protected_) return Status::Ok();
+    auto children = snapshot_children(io, image, snap);
+    if (!children.ok() || !children->empty()) return children.status();
+    auto opened = open_image(io, image, false);
+    if (!opened.ok()) return opened.status();
+    int r = rbd_snap_unprotect(opened->get(), snap.c_str());
+    if (r < 0) return Status::Error(r, "cannot unprotect " + image_spec(io, image) + "@" + snap);
+    return Status::Ok();
+  }
+};
+
+// Takes (for a source volume) or protects (for a source snapshot) the
+// snapshot to clone. Fills `parent` as it goes, so the caller can undo what
+// was done even when this fails half way.
+Status prepare_clone_parent(const Source& source, const std::string& new_uuid,
+                            CloneParent& parent) {
+  parent.io = source.volume->io.get();
+  parent.image = source.volume->rbd_name;
+  parent.snap =
+      source.kind == Source::Kind::kVolume ? kCloneSnapshotPrefix + new_uuid : source.rbd_snap;
+  const std::string spec = image_spec(parent.io, parent.image) + "@" + parent.snap;
+  auto image = open_image(parent.io, parent.image, false);
+  if (!image.ok()) return image.status();
+  if (source.kind == Source::Kind::kVolume) {
+    int r = rbd_snap_create(image->get(), parent.snap.c_str());
+    if (r < 0) return Status::Error(r, "cannot create snapshot " + spec + ": " + ceph_strerror(r));
+    parent.created = true;
+  }
+  int is_protected = 0;
+  int r = rbd_snap_is_protected(image->get(), parent.snap.c_str(), &is_protected);
+  if (r < 0) return Status::Error(r, "cannot read snapshot " + spec + ": " + ceph_strerror(r));
+  if (!is_protected) {
+    r = rbd_snap_protect(image->get(), parent.snap.c_str());
+    if (r < 0 && r != -EBUSY) {
+      return Status::Error(r, "cannot protect snapshot " + spec + ": " + ceph_strerror(r));
+    }
+    parent.protected_ = r == 0;
+  }
+  return inject_fault("volume.create:after-source-snapshot");
+}
+
+// Copies a source volume or snapshot held by a backend the disk type does
+// not match into the new volume `rbd_name` of `vol_io` (another cluster). A
+// source volume is read at a temporary snapshot, so the copy is consistent
+// even while a guest writes to it; the snapshot is removed afterwards.
+Status copy_volume_data(const Source& source, const std::string& new_uuid, rados_ioctx_t vol_io,
+                        const std::string& rbd_name, const Progress& progress) {
+  rados_ioctx_t src_io = source.volume->io.get();
+  const std::string& src_name = source.volume->rbd_name;
+  if (source.kind == Source::Kind::kSnapshot) {
+    return copy_rbd_image(src_io, src_name, source.rbd_snap, vol_io, rbd_name, progress);
+  }
+  const std::string snap = kCloneSnapshotPrefix + new_uuid;
+  {
+    auto image = open_image(src_io, src_name, false);
+    if (!image.ok()) return image.status();
+    int r = rbd_snap_create(image->get(), snap.c_str());
+    if (r < 0) {
+      return Status::Error(r, "cannot create snapshot " + image_spec(src_io, src_name) + "@" +
+                                  snap + ": " + ceph_strerror(r));
+    }
+  }
+  Status s = copy_rbd_image(src_io, src_name, snap, vol_io, rbd_name, progress);
+  Status removed = remove_snapshot(src_io, src_name, snap);
+  if (!s.ok()) return s;
+  if (!removed.ok()) {
+    Status undo = remove_image_and_snapshots(vol_io, rbd_name);
+    return removed.Prefixed("copied, but the temporary snapshot stays" +
+                            std::string(undo.ok() ? "" : " (and " + undo.message() + ")"));
+  }
+  return Status::Ok();
+}
+
+// Flattens the new volume when its clone chain is deeper than the config
+// allows, so that reads do not walk an ever longer chain of parents. Fills
+// the answer's clone_depth, flattened and flatten_reason.
+Status limit_clone_depth(rados_ioctx_t io, const std::string& rbd_name, int max_depth,
+                         Json& answer) {
+  auto image = open_image(io, rbd_name, false);
+  if (!image.ok()) return image.status();
+  auto depth = clone_depth(io, image->get());
+  if (!depth.ok()) return depth.status();
+  answer["clone_depth"] = *depth;
+  answer["flattened"] = false;
+  if (*depth <= max_depth) return Status::Ok();
+  auto parent = parent_of(image->get());
+  if (!parent.ok()) return parent.status();
+  Status s = inject_fault("volume.create:before-flatten");
+  if (!s.ok()) return s;
+  int r = rbd_flatten(image->get());
+  if (r < 0) return Status::Error(r, "cannot flatten: " + ceph_strerror(r));
+  answer["flattened"] = true;
+  answer["flatten_reason"] = "the clone chain would be " + std::to_string(*depth) +
+                             " deep, more than max_clone_depth " + std::to_string(max_depth);
+  answer["steps"].push_back("flatten");
+  // The source volume's hidden snapshot was only there for this clone.
+  s = release_clone_snapshot(io, *parent);
+  if (!s.ok()) answer["warning"] = "flattened, but " + s.message();
   return Status::Ok();
 }
 
@@ -73,6 +260,10 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   if (!type_name.ok()) return type_name.status();
   auto image_ref = optional_string(request, "image");
   if (!image_ref.ok()) return image_ref.status();
+  auto snapshot_ref = optional_string(request, "snapshot");
+  if (!snapshot_ref.ok()) return snapshot_ref.status();
+  auto volume_ref = optional_string(request, "source_volume");
+  if (!volume_ref.ok()) return volume_ref.status();
   auto requested_size = optional_size(request, "size");
   if (!requested_size.ok()) return requested_size.status();
   auto name = optional_string(request, "name");
@@ -85,8 +276,10 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
     return Status::NotFound("unknown disk type '" + *type_name +
                             "' (known: " + known_disk_types(driver.config()) + ")");
   }
-  if (image_ref->empty() && !requested_size->has_value()) {
-    return Status::Invalid("volume.create needs a size or a source image");
+  const bool has_source = !image_ref->empty() || !snapshot_ref->empty() || !volume_ref->empty();
+  if (!has_source && !requested_size->has_value()) {
+    return Status::Invalid(
+        "volume.create needs a size or a source (image, snapshot, source_volume)");
   }
 
   // Backends whose tags match the disk type; the others are named with why.
@@ -109,15 +302,16 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
                            " and no backend carries them all" + detail);
   }
 
-  std::optional<ImageRecord> source;
-  if (!image_ref->empty()) {
-    auto found = find_image(driver, *image_ref);
+  std::optional<Source> source;
+  if (has_source) {
+    auto found = resolve_source(driver, *image_ref, *snapshot_ref, *volume_ref);
     if (!found.ok()) return found.status();
     source = std::move(found).value();
     if (requested_size->has_value() && **requested_size < source->size) {
-      return Status::Invalid("size " + std::to_string(**requested_size) +
-                             " is smaller than image " + source->id + " (" +
-                             std::to_string(source->size) + " bytes)");
+      return Status::Invalid(
+          "size " + std::to_string(**requested_size) + " is smaller than " +
+          (source->kind == Source::Kind::kImage ? "image " + source->image.id : source->label) +
+          " (" + std::to_string(source->size) + " bytes)");
     }
   }
   const uint64_t size = requested_size->has_value() ? **requested_size : source->size;
@@ -134,15 +328,17 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
     } else {
       cand.unreachable_reason = capacities[i].status().message();
     }
-    if (source) {
+    if (source && source->kind == Source::Kind::kImage) {
       cand.holds_source =
-          std::any_of(source->locations.begin(), source->locations.end(),
+          std::any_of(source->image.locations.begin(), source->image.locations.end(),
                       [&](const ImageLocation& l) { return l.backend == cand.backend; });
+    } else if (source) {
+      cand.holds_source = source->volume->cluster->id() == cand.backend;
     }
     candidates.push_back(cand);
   }
-  const std::string source_label = source ? "image " + source->id : "";
-  auto placement = pick_backend(candidates, source.has_value(), source_label);
+  auto placement =
+      pick_backend(candidates, source.has_value(), source ? source->label : std::string());
   if (!placement.ok()) return placement.status().Prefixed("disk type " + type->name);
   for (const auto& v : placement->verdicts) {
     verdicts.push_back({{"backend", v.backend}, {"chosen", v.chosen}, {"reason", v.reason}});
@@ -152,6 +348,7 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   Cluster* cluster = driver.cluster(placement->backend);
   const std::string uuid = new_uuid();
   const std::string rbd_name = kVolumePrefix + uuid;
+  const bool from_image = source && source->kind == Source::Kind::kImage;
   Json answer = {
       {"id", uuid},
       {"name", *name},
@@ -164,54 +361,89 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
       {"method", method},
       {"reason", placement->reason},
       {"candidates", verdicts},
-      {"source_image", source ? source->id : ""},
+      {"source_image", from_image ? source->image.id : ""},
+      {"source_snapshot",
+       source && source->kind == Source::Kind::kSnapshot ? source->snapshot_uuid : ""},
+      {"source_volume", source && !from_image ? source->volume->uuid : ""},
       {"dry_run", *dry_run},
   };
   if (*dry_run) return answer;
-  if (method == "copy") {
-    // No matching backend holds the image: copy it once into the chosen
-    // backend's image pool; this volume and later ones clone that copy.
-    auto copied = copy_image_to_backend(driver, *source, *cluster, progress);
-    if (!copied.ok()) return copied.status().Prefixed("volume.create");
-    answer["steps"] = {"copy", "clone"};
-  } else if (source) {
-    answer["steps"] = {"clone"};
-  } else {
-    answer["steps"] = {"create"};
-  }
+
+  answer["steps"] = Json::array();
   auto vol_io = cluster->open_volume_pool();
   if (!vol_io.ok()) return vol_io.status();
-  int r = 0;
-  if (source) {
-    auto img_io = cluster->open_image_pool();
-    if (!img_io.ok()) return img_io.status();
-    rbd_image_options_t opts;
-    rbd_image_options_create(&opts);
-    r = rbd_clone3(img_io->get(), (kImagePrefix + source->id).c_str(), kImageSnapshot.c_str(),
-                   vol_io->get(), rbd_name.c_str(), opts);
-    rbd_image_options_destroy(opts);
-    if (r < 0) {
-      return Status::Error(r, "cannot clone " +
-                                  image_spec(img_io->get(), kImagePrefix + source->id) + "@" +
-                                  kImageSnapshot + " to " + image_spec(vol_io->get(), rbd_name) +
-                                  " on backend " + cluster->id() + ": " + ceph_strerror(r));
-    }
-  } else {
+  const std::string where = "volume " + uuid + " on backend " + cluster->id();
+  CloneParent parent;
+  bool image_made = false;
+  Status s;
+  if (!source) {
+    answer["steps"].push_back("create");
     int order = 0;
-    r = rbd_create(vol_io->get(), rbd_name.c_str(), size, &order);
+    int r = rbd_create(vol_io->get(), rbd_name.c_str(), size, &order);
     if (r < 0) {
       return Status::Error(r, "cannot create " + image_spec(vol_io->get(), rbd_name) +
                                   " on backend " + cluster->id() + ": " + ceph_strerror(r));
     }
+    image_made = true;
+  } else if (method == "copy" && from_image) {
+    // No matching backend holds the image: copy it once into the chosen
+    // backend's image pool; this volume and later ones clone that copy.
+    auto copied = copy_image_to_backend(driver, source->image, *cluster, progress);
+    if (!copied.ok()) return copied.status().Prefixed("volume.create");
+    answer["steps"].push_back("copy");
+  } else if (method == "copy") {
+    s = copy_volume_data(*source, uuid, vol_io->get(), rbd_name, progress);
+    image_made = s.ok();
+    if (s.ok()) answer["steps"].push_back("copy");
   }
-  Status s = inject_fault("volume.create:after-create");
+  if (source && method == "clone" && !from_image) {
+    s = prepare_clone_parent(*source, uuid, parent);
+    if (s.ok() && parent.created) answer["steps"].push_back("snapshot");
+    if (s.ok()) {
+      answer["clone_of"] = image_spec(parent.io, parent.image) + "@" + parent.snap;
+    }
+  }
+  if (s.ok() && source && (method == "clone" || from_image)) {
+    // The parent snapshot: the image's `snap` in the chosen backend's image
+    // pool, or the source volume's snapshot prepared above.
+    IoCtxPtr img_io;
+    rados_ioctx_t parent_io = parent.io;
+    std::string parent_image = parent.image, parent_snap = parent.snap;
+    if (from_image) {
+      auto opened = cluster->open_image_pool();
+      if (!opened.ok()) return opened.status();
+      img_io = std::move(opened).value();
+      parent_io = img_io.get();
+      parent_image = kImagePrefix + source->image.id;
+      parent_snap = kImageSnapshot;
+    }
+    rbd_image_options_t opts;
+    rbd_image_options_create(&opts);
+    int r = rbd_clone3(parent_io, parent_image.c_str(), parent_snap.c_str(), vol_io->get(),
+                       rbd_name.c_str(), opts);
+    rbd_image_options_destroy(opts);
+    if (r < 0) {
+      s = Status::Error(r, "cannot clone " + image_spec(parent_io, parent_image) + "@" +
+                               parent_snap + " to " + image_spec(vol_io->get(), rbd_name) + ": " +
+                               ceph_strerror(r));
+    } else {
+      image_made = true;
+      answer["steps"].push_back("clone");
+    }
+  }
+  if (s.ok()) s = inject_fault("volume.create:after-create");
   if (s.ok())
-    s = finish_volume(vol_io->get(), rbd_name, *type, size, *name, source ? source->id : "");
+    s = finish_volume(vol_io->get(), rbd_name, *type, size, *name,
+                      from_image ? source->image.id : "");
+  if (s.ok() && source && method == "clone") {
+    s = limit_clone_depth(vol_io->get(), rbd_name, driver.config().max_clone_depth, answer);
+  }
   if (!s.ok()) {
-    Status undo = remove_image_and_snapshots(vol_io->get(), rbd_name);
+    Status undo = image_made ? remove_image_and_snapshots(vol_io->get(), rbd_name) : Status::Ok();
+    if (undo.ok()) undo = parent.undo();
     return Status::Error(
         s.err(),
-        "volume " + uuid + " on backend " + cluster->id() + ": " + s.message() +
+        where + ": " + s.message() +
             (undo.ok() ? " (removed again)" : " (removing it failed too: " + undo.message() + ")"));
   }
   return answer;

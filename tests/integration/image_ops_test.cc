@@ -1,1 +1,507 @@
-// (tests to come)
+// Images: upload (raw and qcow2), show, copy across clusters, delete, images
+// from volumes, and the copy engine under them, against the sandbox's two
+// real clusters.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "tests/integration/sandbox.h"
+
+using namespace rbdvol::test;
+
+namespace {
+
+// Removes images directly in Ceph when the test ends, however it ends (last
+// added first, so clones go before their parents).
+struct Cleanup {
+  struct Item {
+    std::string backend, pool, image;
+  };
+  std::vector<Item> items;
+  void add(const std::string& backend, const std::string& pool, const std::string& image) {
+    items.push_back({backend, pool, image});
+  }
+  ~Cleanup() {
+    for (auto it = items.rbegin(); it != items.rend(); ++it) {
+      CephView ceph(it->backend);
+      ceph.remove_image(it->pool, it->image);
+    }
+  }
+};
+
+size_t count_images(CephView& ceph, const std::string& pool) {
+  size_t max = 0;
+  rbd_image_spec_t specs[1];
+  int r = rbd_list2(ceph.pool(pool), specs, &max);
+  REQUIRE((r == 0 || r == -ERANGE));
+  return max;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The whole content of pool/image (at `snap` when given).
+std::string read_image(CephView& ceph, const std::string& pool, const std::string& image,
+                       const std::string& snap = "") {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img,
+                             snap.empty() ? nullptr : snap.c_str()) == 0);
+  uint64_t size = 0;
+  REQUIRE(rbd_get_size(img, &size) == 0);
+  std::string out(size, '\0');
+  uint64_t off = 0;
+  while (off < size) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(4 << 20, size - off));
+    ssize_t r = rbd_read(img, off, n, out.data() + off);
+    REQUIRE(r == static_cast<ssize_t>(n));
+    off += n;
+  }
+  rbd_close(img);
+  return out;
+}
+
+// Bytes in allocated extents of pool/image, as librbd reports them (parent
+// data not included: what this image itself holds).
+uint64_t allocated_bytes(CephView& ceph, const std::string& pool, const std::string& image) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img, nullptr) == 0);
+  uint64_t size = 0;
+  REQUIRE(rbd_get_size(img, &size) == 0);
+  uint64_t total = 0;
+  REQUIRE(rbd_diff_iterate2(
+              img, nullptr, 0, size, 0, 0,
+              [](uint64_t, size_t len, int exists, void* arg) -> int {
+                if (exists) *static_cast<uint64_t*>(arg) += len;
+                return 0;
+              },
+              &total) == 0);
+  rbd_close(img);
+  return total;
+}
+
+void write_image(CephView& ceph, const std::string& pool, const std::string& image, uint64_t off,
+                 const std::string& bytes) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open(ceph.pool(pool), image.c_str(), &img, nullptr) == 0);
+  REQUIRE(rbd_write(img, off, bytes.size(), bytes.data()) == static_cast<ssize_t>(bytes.size()));
+  REQUIRE(rbd_flush(img) == 0);
+  rbd_close(img);
+}
+
+std::vector<std::string> snapshot_names(CephView& ceph, const std::string& pool,
+                                        const std::string& image) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img, nullptr) == 0);
+  rbd_snap_info_t snaps[32];
+  int max = 32;
+  int n = rbd_snap_list(img, snaps, &max);
+  REQUIRE(n >= 0);
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.emplace_back(snaps[i].name);
+  rbd_snap_list_end(snaps);
+  rbd_close(img);
+  return names;
+}
+
+bool snap_is_protected(CephView& ceph, const std::string& pool, const std::string& image) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img, nullptr) == 0);
+  int is_protected = 0;
+  int r = rbd_snap_is_protected(img, "snap", &is_protected);
+  rbd_close(img);
+  return r == 0 && is_protected;
+}
+
+// A sparse raw file of `size` bytes with known data at a few places and
+// holes (zeros) everywhere else: 1 MiB of 0xab at 0, 64 KiB of a counting
+// pattern at 9 MiB + 512, and 4 KiB of 0x5c at the end.
+struct PatternFile {
+  std::string path;
+  uint64_t size;
+  uint64_t data_bytes = (1 << 20) + (64 << 10) + 4096;
+  explicit PatternFile(uint64_t size_, const std::string& suffix = ".raw") : size(size_) {
+    char tmpl[] = "/tmp/rbdvol-pattern-XXXXXX";
+    int fd = mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    path = std::string(tmpl) + suffix;
+    REQUIRE(rename(tmpl, path.c_str()) == 0);
+    REQUIRE(ftruncate(fd, static_cast<off_t>(size)) == 0);
+    std::string a(1 << 20, '\xab');
+    REQUIRE(pwrite(fd, a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
+    std::string b(64 << 10, '\0');
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>(i * 7 + 1);
+    REQUIRE(pwrite(fd, b.data(), b.size(), (9 << 20) + 512) == static_cast<ssize_t>(b.size()));
+    std::string c(4096, '\x5c');
+    REQUIRE(pwrite(fd, c.data(), c.size(), static_cast<off_t>(size - 4096)) == 4096);
+    close(fd);
+  }
+  ~PatternFile() { unlink(path.c_str()); }
+};
+
+std::string sha256_of(const std::string& path) {
+  auto r = run({"sha256sum", path});
+  REQUIRE(r.exit_code == 0);
+  return "sha256:" + r.out.substr(0, 64);
+}
+
+// The errno text the C host prints for a failed call: "(Device or resource busy)".
+CommandResult call_through_c_abi(const std::string& op, const nlohmann::json& request) {
+  const char* config = std::getenv("RBDVOL_CONFIG");
+  REQUIRE(config != nullptr);
+  return run({RBDVOL_C_HOST_PATH, RBDVOL_PLUGIN_PATH, config, op, request.dump()});
+}
+
+std::vector<std::string> location_backends(const nlohmann::json& image) {
+  std::vector<std::string> out;
+  for (const auto& l : image.at("locations")) out.push_back(l.at("backend"));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The sandbox's config with one more disk type, in a file of its own.
+struct ExtraConfig {
+  std::string path = "/tmp/rbdvol-image-test-" + std::to_string(getpid()) + ".conf";
+  explicit ExtraConfig(const std::string& extra) {
+    const char* config = std::getenv("RBDVOL_CONFIG");
+    REQUIRE(config != nullptr);
+    std::ofstream out(path);
+    out << read_file(config) << "\n" << extra;
+  }
+  ~ExtraConfig() { unlink(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its format and checksum",
+          "[integration][images]") {
+  PatternFile raw(24 << 20);
+  // A name that says raw: the format must come from the content.
+  const std::string qcow2 = raw.path + ".qcow2-named.raw";
+  auto conv = run({"qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw.path, qcow2});
+  REQUIRE(conv.exit_code == 0);
+  struct Unlink {
+    std::string p;
+    ~Unlink() { unlink(p.c_str()); }
+  } unlink_qcow2{qcow2};
+  REQUIRE(read_file(qcow2).compare(0, 4, "QFI\xfb") == 0);
+
+  Cleanup cleanup;
+  auto up = rbdvol_json({"image", "upload", qcow2, "--name", "from-qcow2", "--backend", "fast"});
+  const std::string id = up.at("id");
+  cleanup.add("fast", "images", "image-" + id);
+  CHECK(up.at("format") == "qcow2");
+  CHECK(up.at("size") == raw.size);
+  CHECK(up.at("checksum") == sha256_of(raw.path));
+
+  CephView fast("fast");
+  CHECK(read_image(fast, "images", "image-" + id, "snap") == read_file(raw.path));
+  CHECK(snap_is_protected(fast, "images", "image-" + id));
+  // Thin: the holes of the qcow2 image were not written. The data lies in 3
+  // of the 6 objects; a memstore OSD reports an object as allocated from its
+  // start to its last written byte, so up to 3 objects may count.
+  const uint64_t allocated = allocated_bytes(fast, "images", "image-" + id);
+  CHECK(allocated >= raw.data_bytes);
+  CHECK(allocated <= 3 * (4 << 20));
+
+  auto shown = rbdvol_json({"image", "show", id});
+  CHECK(shown.at("id") == id);
+  CHECK(shown.at("format") == "qcow2");
+  CHECK(shown.at("checksum") == sha256_of(raw.path));
+  CHECK(shown.at("size") == raw.size);
+  CHECK(location_backends(shown) == std::vector<std::string>{"fast"});
+  // No converted file is left in the temporary directory.
+  auto leftovers = run({"sh", "-c", "ls /var/tmp | grep -c rbdvol-upload- || true"});
+  CHECK(leftovers.out == "0\n");
+}
+
+TEST_CASE("a raw upload reads back the same bytes and image list shows its checksum",
+          "[integration][images]") {
+  Cleanup cleanup;
+  TempFile file(10 << 20);
+  auto up = rbdvol_json({"image", "upload", file.path(), "--name", "raw-checked"});
+  const std::string id = up.at("id");
+  cleanup.add(up.at("backend"), "images", "image-" + id);
+  CHECK(up.at("format") == "raw");
+  CHECK(up.at("checksum") == sha256_of(file.path()));
+  CephView ceph(up.at("backend"));
+  CHECK(read_image(ceph, "images", "image-" + id, "snap") == read_file(file.path()));
+
+  bool listed = false;
+  const auto list = rbdvol_json({"image", "list"});
+  for (const auto& i : list.at("images")) {
+    if (i.at("id") != id) continue;
+    listed = true;
+    CHECK(i.at("checksum") == sha256_of(file.path()));
+    CHECK(i.at("format") == "raw");
+  }
+  CHECK(listed);
+
+  SECTION("a broken qcow2 file is refused with qemu-img's reason and leaves nothing") {
+    CephView fast("fast");
+    const size_t before = count_images(fast, "images");
+    TempFile bad(1 << 20);
+    {
+      FILE* f = fopen(bad.path().c_str(), "r+b");
+      REQUIRE(f != nullptr);
+      fwrite("QFI\xfb", 1, 4, f);
+      fclose(f);
+    }
+    auto r = run_rbdvol({"image", "upload", bad.path(), "--name", "bad"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("qcow2") != std::string::npos);
+    CHECK(count_images(fast, "images") == before);
+  }
+}
+
+TEST_CASE("an image copied to the other cluster has the same bytes and stays thin",
+          "[integration][images]") {
+  Cleanup cleanup;
+  PatternFile raw(48 << 20);
+  auto up = rbdvol_json({"image", "upload", raw.path, "--name", "to-copy", "--backend", "fast"});
+  const std::string id = up.at("id");
+  const std::string rbd_name = "image-" + id;
+  cleanup.add("fast", "images", rbd_name);
+  cleanup.add("capacity", "images", rbd_name);
+
+  auto copied = rbdvol_json({"image", "copy", id, "--to", "capacity"});
+  CHECK(copied.at("id") == id);
+  REQUIRE(copied.at("copied").size() == 1);
+  CHECK(copied.at("copied")[0].at("backend") == "capacity");
+  CHECK(location_backends(copied) == std::vector<std::string>{"capacity", "fast"});
+
+  CephView capacity("capacity");
+  CHECK(snap_is_protected(capacity, "images", rbd_name));
+  CHECK(read_image(capacity, "images", rbd_name, "snap") == read_file(raw.path));
+  const uint64_t allocated = allocated_bytes(capacity, "images", rbd_name);
+  CHECK(allocated >= raw.data_bytes);
+  // Not the 48 MiB of the image: at most the 3 objects that hold data (a
+  // memstore OSD counts an object from its start to its last written byte).
+  CHECK(allocated <= 3 * (4 << 20));
+
+  auto shown = rbdvol_json({"image", "show", id});
+  CHECK(location_backends(shown) == std::vector<std::string>{"capacity", "fast"});
+  CHECK(shown.at("checksum") == sha256_of(raw.path));  // the copy carries the metadata
+
+  SECTION("copying again skips the backends that hold it and says so") {
+    auto again = rbdvol_json({"image", "copy", id, "--to", "capacity,fast"});
+    CHECK(again.at("copied").empty());
+    REQUIRE(again.at("skipped").size() == 2);
+    CHECK(again.at("skipped")[0].at("reason").get<std::string>().find("already holds") !=
+          std::string::npos);
+  }
+  SECTION("delete --backend removes one copy and keeps the other") {
+    auto deleted = rbdvol_json({"image", "delete", id, "--backend", "capacity"});
+    CHECK(deleted.at("deleted_from") == nlohmann::json{"capacity"});
+    CHECK(deleted.at("remaining") == nlohmann::json{"fast"});
+    CHECK_FALSE(capacity.image_exists("images", rbd_name));
+    CephView fast("fast");
+    CHECK(fast.image_exists("images", rbd_name));
+    auto r = run_rbdvol({"image", "delete", id, "--backend", "capacity"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("no copy in backend capacity") != std::string::npos);
+  }
+}
+
+TEST_CASE("an image copy that fails half way leaves nothing in the target backend",
+          "[integration][images]") {
+  Cleanup cleanup;
+  const std::string id = upload_random_image(12 << 20, "fast", "copy-fails");
+  cleanup.add("fast", "images", "image-" + id);
+  cleanup.add("capacity", "images", "image-" + id);
+  CephView capacity("capacity");
+  const size_t before = count_images(capacity, "images");
+  for (const char* point : {"image.copy:after-data", "image.copy:before-snapshot"}) {
+    INFO(point);
+    setenv("RBDVOL_FAULT", point, 1);
+    auto r = run_rbdvol({"image", "copy", id, "--to", "capacity"});
+    unsetenv("RBDVOL_FAULT");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
+    CHECK(r.err.find("capacity") != std::string::npos);
+    CHECK(count_images(capacity, "images") == before);
+  }
+  CHECK(location_backends(rbdvol_json({"image", "show", id})) == std::vector<std::string>{"fast"});
+}
+
+TEST_CASE("a volume of type hdd from an image only fast holds copies it once, then clones",
+          "[integration][images]") {
+  Cleanup cleanup;
+  TempFile file(16 << 20);
+  auto up =
+      rbdvol_json({"image", "upload", file.path(), "--name", "hdd-source", "--backend", "fast"});
+  const std::string id = up.at("id");
+  cleanup.add("fast", "images", "image-" + id);
+  cleanup.add("capacity", "images", "image-" + id);
+
+  auto first = rbdvol_json({"volume", "create", "--type", "hdd", "--image", id});
+  cleanup.add("capacity", "volumes", first.at("image"));
+  CHECK(first.at("backend") == "capacity");
+  CHECK(first.at("method") == "copy");
+  CHECK(first.at("steps") == nlohmann::json{"copy", "clone"});
+  CephView capacity("capacity");
+  CHECK(snap_is_protected(capacity, "images", "image-" + id));
+  CHECK(capacity.parent_of("volumes", first.at("image")) == "images/image-" + id + "@snap");
+  CHECK(read_image(capacity, "volumes", first.at("image")) == read_file(file.path()));
+
+  auto second = rbdvol_json({"volume", "create", "--type", "hdd", "--image", id});
+  cleanup.add("capacity", "volumes", second.at("image"));
+  CHECK(second.at("backend") == "capacity");
+  CHECK(second.at("method") == "clone");
+  CHECK(second.at("steps") == nlohmann::json{"clone"});
+  CHECK(capacity.parent_of("volumes", second.at("image")) == "images/image-" + id + "@snap");
+}
+
+TEST_CASE("an image with clones is not deleted, and --force flattens them first",
+          "[integration][images]") {
+  Cleanup cleanup;
+  TempFile file(8 << 20);
+  auto up =
+      rbdvol_json({"image", "upload", file.path(), "--name", "has-clones", "--backend", "fast"});
+  const std::string id = up.at("id");
+  cleanup.add("fast", "images", "image-" + id);
+  auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", id});
+  cleanup.add("fast", "volumes", volume.at("image"));
+  CephView fast("fast");
+
+  auto refused = call_through_c_abi("image.delete", {{"id", id}});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("(Device or resource busy)") != std::string::npos);
+  CHECK(refused.err.find(volume.at("image").get<std::string>()) != std::string::npos);
+  CHECK(refused.err.find("fast") != std::string::npos);
+  CHECK(fast.image_exists("images", "image-" + id));
+
+  auto forced = rbdvol_json({"image", "delete", id, "--force"});
+  CHECK(forced.at("flattened").size() == 1);
+  CHECK(forced.at("deleted_from") == nlohmann::json{"fast"});
+  CHECK_FALSE(fast.image_exists("images", "image-" + id));
+  CHECK(fast.parent_of("volumes", volume.at("image")) == "");
+  CHECK(read_image(fast, "volumes", volume.at("image")) == read_file(file.path()));
+
+  SECTION("deleting it again is ENOENT naming the id") {
+    auto gone = call_through_c_abi("image.delete", {{"id", id}});
+    CHECK(gone.exit_code == 1);
+    CHECK(gone.err.find("(No such file or directory)") != std::string::npos);
+    CHECK(gone.err.find(id) != std::string::npos);
+  }
+}
+
+TEST_CASE("an image made from a volume lands on its backend and outlives the volume",
+          "[integration][images]") {
+  Cleanup cleanup;
+  const std::string source = upload_random_image(8 << 20, "fast", "vol-source");
+  cleanup.add("fast", "images", "image-" + source);
+  auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", source});
+  const std::string vol_image = volume.at("image");
+  cleanup.add("fast", "volumes", vol_image);
+  CephView fast("fast");
+  write_image(fast, "volumes", vol_image, 3 << 20, std::string(100000, '\x77'));
+  const std::string expected = read_image(fast, "volumes", vol_image);
+
+  auto image =
+      rbdvol_json({"image", "create-from-volume", volume.at("id"), "--name", "from-volume"});
+  const std::string id = image.at("id");
+  cleanup.add("fast", "images", "image-" + id);
+  CHECK(image.at("backend") == "fast");  // image_store = same
+  CHECK(image.at("method") == "clone-flatten");
+  CHECK(image.at("source_volume") == volume.at("id"));
+  CHECK(fast.parent_of("images", "image-" + id) == "");  // no dependency on the volume
+  CHECK(snap_is_protected(fast, "images", "image-" + id));
+  CHECK(snapshot_names(fast, "volumes", vol_image).empty());  // temporary snapshot gone
+  CHECK(read_image(fast, "images", "image-" + id, "snap") == expected);
+  // The volume's own keys did not come along with the clone.
+  auto shown = rbdvol_json({"image", "show", id});
+  CHECK(shown.at("name") == "from-volume");
+  CHECK(shown.at("source_volume") == volume.at("id"));
+
+  rbdvol_json({"volume", "delete", volume.at("id")});
+  CHECK_FALSE(fast.image_exists("volumes", vol_image));
+  auto clone = rbdvol_json({"volume", "create", "--type", "ssd", "--image", id});
+  cleanup.add("fast", "volumes", clone.at("image"));
+  CHECK(clone.at("method") == "clone");
+  CHECK(read_image(fast, "volumes", clone.at("image")) == expected);
+}
+
+TEST_CASE("an image from a volume goes to the backend image_store names, through the copy engine",
+          "[integration][images]") {
+  ExtraConfig config("[disk_type:ssd-archived]\ntags = media:ssd\nimage_store = capacity\n");
+  Cleanup cleanup;
+  // A clone of an image, so the copy must read the parent's data too.
+  const std::string source = upload_random_image(8 << 20, "fast", "archived-source");
+  cleanup.add("fast", "images", "image-" + source);
+  auto volume = rbdvol_json({"--config", config.path, "volume", "create", "--type", "ssd-archived",
+                             "--image", source, "--size", "40M"});
+  cleanup.add("fast", "volumes", volume.at("image"));
+  CephView fast("fast");
+  write_image(fast, "volumes", volume.at("image"), 0, std::string(300000, '\x11'));
+  write_image(fast, "volumes", volume.at("image"), 33 << 20, std::string(5000, '\x22'));
+  const std::string expected = read_image(fast, "volumes", volume.at("image"));
+
+  auto image = rbdvol_json({"--config", config.path, "image", "create-from-volume", volume.at("id"),
+                            "--name", "archived"});
+  const std::string id = image.at("id");
+  cleanup.add("capacity", "images", "image-" + id);
+  CHECK(image.at("backend") == "capacity");
+  CHECK(image.at("method") == "copy");
+  CephView capacity("capacity");
+  CHECK(read_image(capacity, "images", "image-" + id, "snap") == expected);
+  // Thin: the parent's 8 MiB and what was written, not 40 MiB.
+  CHECK(allocated_bytes(capacity, "images", "image-" + id) <= (16 << 20));
+  CHECK(snapshot_names(fast, "volumes", volume.at("image")).empty());
+}
+
+TEST_CASE("an image from an attached volume is refused unless forced, and a failure leaves nothing",
+          "[integration][images]") {
+  Cleanup cleanup;
+  auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
+  const std::string vol_image = volume.at("image");
+  cleanup.add("fast", "volumes", vol_image);
+  CephView fast("fast");
+  const size_t images_before = count_images(fast, "images");
+
+  SECTION("attached") {
+    rbd_image_t img = nullptr;
+    REQUIRE(rbd_open(fast.pool("volumes"), vol_image.c_str(), &img, nullptr) == 0);
+    REQUIRE(rbd_metadata_set(img, "rbdvol.attachments",
+                             R"([{"domain":"vm-image-test","state":"attached"}])") == 0);
+    rbd_close(img);
+    auto refused = call_through_c_abi("image.create_from_volume",
+                                      {{"volume", volume.at("id")}, {"name", "attached"}});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("(Device or resource busy)") != std::string::npos);
+    CHECK(refused.err.find("vm-image-test") != std::string::npos);
+    CHECK(count_images(fast, "images") == images_before);
+
+    auto forced = rbdvol_json(
+        {"image", "create-from-volume", volume.at("id"), "--name", "attached", "--force"});
+    cleanup.add("fast", "images", "image-" + forced.at("id").get<std::string>());
+    CHECK(forced.at("backend") == "fast");
+    // Detach by hand again, so the cleanup can remove the volume.
+    REQUIRE(rbd_open(fast.pool("volumes"), vol_image.c_str(), &img, nullptr) == 0);
+    REQUIRE(rbd_metadata_set(img, "rbdvol.attachments", "[]") == 0);
+    rbd_close(img);
+  }
+  SECTION("failures") {
+    for (const char* point :
+         {"image.create_from_volume:after-clone", "image.create_from_volume:before-snapshot"}) {
+      INFO(point);
+      setenv("RBDVOL_FAULT", point, 1);
+      auto r = run_rbdvol({"image", "create-from-volume", volume.at("id"), "--name", "fails"});
+      unsetenv("RBDVOL_FAULT");
+      CHECK(r.exit_code == 1);
+      CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
+      CHECK(r.err.find("nothing was left behind") != std::string::npos);
+      CHECK(count_images(fast, "images") == images_before);
+      CHECK(snapshot_names(fast, "volumes", vol_image).empty());
+    }
+  }
+}
