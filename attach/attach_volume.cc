@@ -84,9 +84,12 @@ Result<AttachedDisk> attach_one(Hypervisor& hv, const std::string& domain, xmlpa
   disk.target_dev = *dev;
   auto disk_xml = xmlpatch::build_rbd_disk_xml(disk);
   if (!disk_xml.ok()) return disk_xml.status();
-  Status s = hv.attach_device(domain, *disk_xml, *running, true);
+  // A transient domain has no definition: it gets the disk live only.
+  auto persistent = hv.is_persistent(domain);
+  if (!persistent.ok()) return persistent.status();
+  Status s = hv.attach_device(domain, *disk_xml, *running, *persistent);
   if (!s.ok()) return s;
-  return AttachedDisk{domain, *dev, *running};
+  return AttachedDisk{domain, *dev, *running, *persistent};
 }
 
 // Detaches `source` from one domain. Returns what was done.
@@ -112,7 +115,9 @@ Result<DetachedDisk> detach_one(Hypervisor& hv, const std::string& domain,
   DetachedDisk out{domain, "", false};
   auto dev = target_of_source(in_live.ok() ? live_xml : *persistent_xml, source);
   if (dev.ok()) out.target_dev = *dev;
-  if (in_persistent.ok()) {
+  auto persistent = hv.is_persistent(domain);
+  if (!persistent.ok()) return persistent.status();
+  if (in_persistent.ok() && *persistent) {
     Status s = hv.detach_device(domain, *in_persistent, false, true);
     if (!s.ok()) return s;
   }
@@ -174,13 +179,31 @@ Result<xmlpatch::RbdDisk> rbd_disk_from_connection(const nlohmann::json& c) {
 }
 
 Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger& ledger,
-                                                const std::vector<std::string>& domains) {
+                                                const std::vector<std::string>& domains,
+                                                const AttachOptions& options) {
   if (domains.empty()) return Status::Invalid("name at least one domain to attach to");
+  if (options.bus != "virtio" && options.bus != "scsi" && options.bus != "sata") {
+    return Status::Invalid("bus '" + options.bus + "' is not one of virtio, scsi, sata");
+  }
   std::set<std::string> seen;
   for (const auto& d : domains) {
     Status s = xmlpatch::validate_domain_name(d);
     if (!s.ok()) return s;
     if (!seen.insert(d).second) return Status::Invalid("domain " + d + " is named twice");
+  }
+  // A domain that does not exist is found before any guest is touched: a
+  // guest without an OS never gives back a virtio disk an undo would detach.
+  std::string missing;
+  for (const auto& d : domains) {
+    auto running = hv.is_running(d);
+    if (!running.ok() && running.status().err() == ENOENT) missing += " " + d;
+    if (!running.ok() && running.status().err() != ENOENT) {
+      return Status::Error(running.status().err(),
+                           "attach to domain " + d + " failed: " + running.status().message());
+    }
+  }
+  if (!missing.empty()) {
+    return Status::NotFound("no such domain:" + missing + "; attached to none");
   }
   std::vector<AttachedDisk> done;
   std::string source;
@@ -206,6 +229,7 @@ Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger
       ledger.release(domain);
       return roll_back(disk.status(), domain);
     }
+    disk->target_bus = options.bus;
     source = disk->pool + "/" + disk->image;
     auto attached = attach_one(hv, domain, *disk);
     if (!attached.ok()) {
@@ -235,7 +259,10 @@ Result<std::vector<DetachedDisk>> detach_volume(Hypervisor& hv, AttachmentLedger
     // there (a stale record must not keep the volume busy forever).
     Status r = ledger.release(domain);
     if (!r.ok()) return r;
-    if (!d.ok()) return d.status();
+    if (!d.ok()) {
+      out.push_back(DetachedDisk{domain, "", false, true});
+      continue;
+    }
     out.push_back(*d);
   }
   return out;

@@ -35,15 +35,26 @@ Result<xmlpatch::RbdDisk> rbd_disk_from_connection(const nlohmann::json& connect
 struct AttachedDisk {
   std::string domain;
   std::string target_dev;
-  bool live = false;  // the domain was running and got the disk now
+  bool live = false;       // the domain was running and got the disk now
+  bool persistent = true;  // its definition got it (false: a transient domain)
 };
 
-// Attaches to every domain in `domains`, or to none: when one fails, the
-// domains already done are detached and released again, and the error
-// names the domain that failed and why. Running domains get the disk live
-// and persistently, shut-off domains persistently; no power state changes.
+struct AttachOptions {
+  // The bus of the new disk: "virtio" (vdX), "scsi" (sdX, on the domain's
+  // virtio-scsi controller; a live detach needs no help from the guest) or
+  // "sata".
+  std::string bus = "virtio";
+};
+
+// Attaches to every domain in `domains`, or to none. Every domain must exist
+// before anything is reserved or attached (ENOENT names the missing ones);
+// when an attach fails later on, the domains already done are detached and
+// released again, and the error names the domain that failed and why.
+// Running domains get the disk live and persistently (a transient one live
+// only), shut-off domains persistently; no power state changes.
 Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger& ledger,
-                                                const std::vector<std::string>& domains);
+                                                const std::vector<std::string>& domains,
+                                                const AttachOptions& options = {});
 
 struct DetachedDisk {
   std::string domain;
@@ -51,11 +62,15 @@ struct DetachedDisk {
   // The live detach was requested but the guest still holds the disk when we
   // stopped waiting (a guest without an OS never answers a virtio unplug).
   bool live_pending = false;
+  // The domain, or its disk, was not there: only its record was removed.
+  bool missing = false;
 };
 
 // Detaches the disk whose RBD source is `rbd_source` ("pool/image") from
-// each domain and releases its attachment. ENOENT when a domain does not
-// have the disk (its record is released all the same).
+// each domain and releases its attachment. A domain that does not exist or
+// lacks the disk is no error: its record is released all the same (a stale
+// record must not keep the volume busy) and it is reported `missing`.
+// Stops at the first other error.
 Result<std::vector<DetachedDisk>> detach_volume(Hypervisor& hv, AttachmentLedger& ledger,
                                                 const std::string& rbd_source,
                                                 const std::vector<std::string>& domains,

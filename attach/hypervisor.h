@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "status/status.h"
 
@@ -15,6 +16,9 @@ class Hypervisor {
 
   // ENOENT when there is no such domain.
   virtual Result<bool> is_running(const std::string& domain) = 0;
+  // False for a transient domain (running, with no definition to change).
+  // ENOENT when there is no such domain.
+  virtual Result<bool> is_persistent(const std::string& /*domain*/) { return true; }
   // The live XML (persistent = false) or the persistent definition.
   virtual Result<std::string> domain_xml(const std::string& domain, bool persistent) = 0;
   // Attaches / detaches one device to the live domain and/or its definition.
@@ -22,6 +26,30 @@ class Hypervisor {
                                bool persistent) = 0;
   virtual Status detach_device(const std::string& domain, const std::string& device_xml, bool live,
                                bool persistent) = 0;
+
+  // The rest has defaults that refuse (EOPNOTSUPP), so that a stand-in only
+  // implements what its test needs.
+
+  // The names of every domain, running or defined, sorted.
+  virtual Result<std::vector<std::string>> list_domains() {
+    return Status::Error(EOPNOTSUPP, "listing domains is not supported here");
+  }
+  // Replaces the persistent definition of a domain (virDomainDefineXML).
+  virtual Status define_domain(const std::string& /*domain_xml*/) {
+    return Status::Error(EOPNOTSUPP, "defining domains is not supported here");
+  }
+  // The XML of the secret with `uuid`; ENOENT when there is none.
+  virtual Result<std::string> secret_xml(const std::string& /*uuid*/) {
+    return Status::Error(EOPNOTSUPP, "secrets are not supported here");
+  }
+  // Defines (or redefines) a secret from its XML.
+  virtual Status define_secret(const std::string& /*secret_xml*/) {
+    return Status::Error(EOPNOTSUPP, "secrets are not supported here");
+  }
+  // Sets the value of the secret with `uuid`. Errors never contain `value`.
+  virtual Status set_secret_value(const std::string& /*uuid*/, const std::string& /*value*/) {
+    return Status::Error(EOPNOTSUPP, "secrets are not supported here");
+  }
 };
 
 // Connects to libvirt at `uri` ("" = libvirt's default, qemu:///system as

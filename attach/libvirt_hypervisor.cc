@@ -2,9 +2,11 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "attach/hypervisor.h"
 
@@ -15,6 +17,7 @@ namespace {
 using ConnectPtr = std::unique_ptr<virConnect, decltype(&virConnectClose)>;
 using DomainPtr = std::unique_ptr<virDomain, decltype(&virDomainFree)>;
 using CharPtr = std::unique_ptr<char, decltype(&free)>;
+using SecretPtr = std::unique_ptr<virSecret, decltype(&virSecretFree)>;
 
 // libvirt's last error for this thread, as text.
 std::string last_libvirt_error() {
@@ -27,6 +30,7 @@ int errno_of_last_error() {
   if (!e) return EIO;
   switch (e->code) {
     case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_SECRET:
       return ENOENT;
     case VIR_ERR_OPERATION_INVALID:
       return EINVAL;
@@ -58,6 +62,14 @@ class LibvirtHypervisor final : public Hypervisor {
     return active == 1;
   }
 
+  Result<bool> is_persistent(const std::string& domain) override {
+    auto dom = lookup(domain);
+    if (!dom.ok()) return dom.status();
+    int persistent = virDomainIsPersistent(dom->get());
+    if (persistent < 0) return libvirt_error("domain " + domain);
+    return persistent == 1;
+  }
+
   Result<std::string> domain_xml(const std::string& domain, bool persistent) override {
     auto dom = lookup(domain);
     if (!dom.ok()) return dom.status();
@@ -82,6 +94,57 @@ class LibvirtHypervisor final : public Hypervisor {
     if (!dom.ok()) return dom.status();
     if (virDomainDetachDeviceFlags(dom->get(), device_xml.c_str(), flags(live, persistent)) < 0) {
       return libvirt_error("cannot detach the disk from domain " + domain);
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> list_domains() override {
+    virDomainPtr* doms = nullptr;
+    int n = virConnectListAllDomains(conn_.get(), &doms, 0);
+    if (n < 0) return libvirt_error("cannot list domains");
+    std::vector<DomainPtr> owned;
+    for (int i = 0; i < n; ++i) owned.emplace_back(doms[i], &virDomainFree);
+    free(doms);
+    std::vector<std::string> names;
+    for (const auto& d : owned) {
+      const char* name = virDomainGetName(d.get());
+      if (name) names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Status define_domain(const std::string& domain_xml) override {
+    virDomainPtr d = virDomainDefineXML(conn_.get(), domain_xml.c_str());
+    if (!d) return libvirt_error("cannot define the domain");
+    DomainPtr owned(d, &virDomainFree);
+    return Status::Ok();
+  }
+
+  Result<std::string> secret_xml(const std::string& uuid) override {
+    virSecretPtr s = virSecretLookupByUUIDString(conn_.get(), uuid.c_str());
+    if (!s) return libvirt_error("secret " + uuid);
+    SecretPtr secret(s, &virSecretFree);
+    CharPtr xml(virSecretGetXMLDesc(secret.get(), 0), &free);
+    if (!xml) return libvirt_error("cannot read the XML of secret " + uuid);
+    return std::string(xml.get());
+  }
+
+  Status define_secret(const std::string& secret_xml) override {
+    virSecretPtr s = virSecretDefineXML(conn_.get(), secret_xml.c_str(), 0);
+    if (!s) return libvirt_error("cannot define the secret");
+    SecretPtr owned(s, &virSecretFree);
+    return Status::Ok();
+  }
+
+  Status set_secret_value(const std::string& uuid, const std::string& value) override {
+    virSecretPtr s = virSecretLookupByUUIDString(conn_.get(), uuid.c_str());
+    if (!s) return libvirt_error("secret " + uuid);
+    SecretPtr secret(s, &virSecretFree);
+    if (virSecretSetValue(secret.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                          value.size(), 0) < 0) {
+      // libvirt's message names the secret, never the value.
+      return libvirt_error("cannot set the value of secret " + uuid);
     }
     return Status::Ok();
   }

@@ -10,10 +10,14 @@ namespace rbdvol::cli {
 Command attach_command() {
   Command c;
   c.words = "attach";
-  c.usage = "VOLUME DOMAIN...";
+  c.usage = "VOLUME DOMAIN... [--bus virtio|scsi|sata]";
   c.summary =
       "Attach a volume to one or more libvirt domains, all or none (several only for a "
       "multiattach disk type, as a shared disk).";
+  c.options = {{"bus", true,
+                "the disk's bus: virtio (vdX, default), scsi (sdX, on the virtio-scsi controller; "
+                "its live detach needs no help from the guest) or sata",
+                "BUS"}};
   c.min_positional = 2;
   c.max_positional = SIZE_MAX;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
@@ -24,22 +28,26 @@ Command attach_command() {
     auto hv = attach::connect_libvirt(ctx.libvirt_uri);
     if (!hv.ok()) return hv.status();
     PluginLedger ledger(ctx, volume);
-    auto attached = attach::attach_volume(**hv, ledger, domains);
+    attach::AttachOptions options;
+    options.bus = args.get("bus", "virtio");
+    auto attached = attach::attach_volume(**hv, ledger, domains, options);
     if (!attached.ok()) return attached.status();
     nlohmann::json answer = {{"volume", volume}, {"attachments", nlohmann::json::array()}};
     for (const auto& a : *attached) {
       answer["attachments"].push_back({{"domain", a.domain},
                                        {"target_dev", a.target_dev},
                                        {"live", a.live},
-                                       {"persistent", true}});
+                                       {"persistent", a.persistent}});
     }
     print_answer(ctx, answer, [](const nlohmann::json& a) {
       for (const auto& at : a.at("attachments")) {
-        std::printf(
-            "attached volume %s to %s as %s (%s)\n", a.at("volume").get<std::string>().c_str(),
-            at.at("domain").get<std::string>().c_str(),
-            at.at("target_dev").get<std::string>().c_str(),
-            at.at("live").get<bool>() ? "live and persistent" : "persistent; domain is shut off");
+        std::printf("attached volume %s to %s as %s (%s)\n",
+                    a.at("volume").get<std::string>().c_str(),
+                    at.at("domain").get<std::string>().c_str(),
+                    at.at("target_dev").get<std::string>().c_str(),
+                    !at.at("persistent").get<bool>() ? "live; a transient domain has no definition"
+                    : at.at("live").get<bool>()      ? "live and persistent"
+                                                     : "persistent; domain is shut off");
       }
     });
     return Status::Ok();

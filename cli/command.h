@@ -65,6 +65,9 @@ Command image_copy_command();
 Command image_delete_command();
 Command image_create_from_volume_command();
 Command backend_show_command();
+Command audit_command();
+Command xml_patch_command();
+Command secret_ensure_command();
 
 // Prints `answer` as JSON (with --json) or calls `human` to print it for people.
 void print_answer(const Context& ctx, const nlohmann::json& answer,

@@ -35,11 +35,19 @@ Command detach_command() {
     if (!detached.ok()) return detached.status();
     nlohmann::json answer = {{"volume", info->at("id")}, {"detached", nlohmann::json::array()}};
     for (const auto& d : *detached) {
-      answer["detached"].push_back(
-          {{"domain", d.domain}, {"target_dev", d.target_dev}, {"live_pending", d.live_pending}});
+      answer["detached"].push_back({{"domain", d.domain},
+                                    {"target_dev", d.target_dev},
+                                    {"live_pending", d.live_pending},
+                                    {"missing", d.missing}});
     }
     print_answer(ctx, answer, [](const nlohmann::json& a) {
       for (const auto& d : a.at("detached")) {
+        if (d.at("missing").get<bool>()) {
+          std::printf("volume %s was not in %s (no such domain or disk); its record is removed\n",
+                      a.at("volume").get<std::string>().c_str(),
+                      d.at("domain").get<std::string>().c_str());
+          continue;
+        }
         std::printf(
             "detached volume %s from %s (%s)%s\n", a.at("volume").get<std::string>().c_str(),
             d.at("domain").get<std::string>().c_str(),

@@ -34,7 +34,9 @@ std::vector<Command> all_commands() {
           volume_retype_command(),   volume_delete_command(),
           snapshot_create_command(), snapshot_list_command(),
           snapshot_delete_command(), snapshot_revert_command(),
-          attach_command(),          detach_command()};
+          attach_command(),          detach_command(),
+          audit_command(),           xml_patch_command(),
+          secret_ensure_command()};
 }
 
 void print_options(const std::vector<OptionSpec>& options) {

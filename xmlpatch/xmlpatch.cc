@@ -1113,6 +1113,72 @@ Result<std::string> make_disk_shareable(const std::string& domain_xml, const Dis
   });
 }
 
+Result<std::string> set_disk_driver_type(const std::string& domain_xml, const DiskSelector& which,
+                                         const std::string& type) {
+  return guarded("set disk driver type", [&]() -> Result<std::string> {
+    if (type != "raw" && type != "qcow2") {
+      return Status::Invalid("driver type " + quoted(type) + " is not one of raw, qcow2");
+    }
+    Document d;
+    Status s = parse_domain(domain_xml, &d);
+    if (!s.ok()) return s;
+    Result<pugi::xml_node> disk = select_disk(d.root, which);
+    if (!disk.ok()) return disk.status();
+    if (type != "raw" && disk->child("shareable")) {
+      return Status::Invalid("disk " + quoted(target_dev_of(*disk)) +
+                             " is shareable: only a raw disk can be shared");
+    }
+    pugi::xml_node driver = driver_of(*disk);
+    set_attr(driver, "type", type, "name");
+    return serialize(d);
+  });
+}
+
+Result<std::string> set_disk_auth(const std::string& domain_xml, const DiskSelector& which,
+                                  const std::string& username, const std::string& secret_uuid) {
+  return guarded("set disk auth", [&]() -> Result<std::string> {
+    Status s = check_name("auth username", username, 64);
+    if (!s.ok()) return s;
+    if (username.rfind("client.", 0) == 0) {
+      return Status::Invalid("auth username " + quoted(username) + " must not start with client.");
+    }
+    if (!is_uuid(secret_uuid)) {
+      return Status::Invalid("secret uuid " + quoted(secret_uuid) + " is not a uuid");
+    }
+    Document d;
+    s = parse_domain(domain_xml, &d);
+    if (!s.ok()) return s;
+    Result<pugi::xml_node> disk = select_disk(d.root, which);
+    if (!disk.ok()) return disk.status();
+    pugi::xml_node source = disk->child("source");
+    if (source.child("auth")) remove_with_indent(source.child("auth"));
+    pugi::xml_node auth = disk->child("auth");
+    if (!auth) {
+      pugi::xml_node before = source;
+      if (!before) {
+        for (pugi::xml_node e : disk->children()) {
+          if (e.type() == pugi::node_element && std::strcmp(e.name(), "driver") != 0) {
+            before = e;
+            break;
+          }
+        }
+      }
+      auth = before ? insert_element_before(before, "auth") : disk->append_child("auth");
+    }
+    set_attr(auth, "username", username);
+    // The secret is rebuilt whole: one child, indented one level deeper.
+    while (auth.first_child()) auth.remove_child(auth.first_child());
+    std::optional<std::string> indent = indent_of(auth);
+    const std::string nl = newline_of(auth);
+    if (indent) auth.append_child(pugi::node_pcdata).set_value((nl + *indent + "  ").c_str());
+    pugi::xml_node secret = auth.append_child("secret");
+    set_attr(secret, "type", "ceph");
+    set_attr(secret, "uuid", secret_uuid);
+    if (indent) auth.append_child(pugi::node_pcdata).set_value((nl + *indent).c_str());
+    return serialize(d);
+  });
+}
+
 Result<std::string> disk_xml_of(const std::string& domain_xml, const DiskSelector& which) {
   return guarded("disk xml of", [&]() -> Result<std::string> {
     Document d;

@@ -114,6 +114,19 @@ Result<std::string> set_disk_cache_mode(const std::string& domain_xml, const Dis
 Result<std::string> make_disk_shareable(const std::string& domain_xml, const DiskSelector& which,
                                         const std::string& cache);
 
+// Sets <driver type='...'> of the selected disk (adding <driver name='qemu'>
+// when it has none). `type` must be "raw" or "qcow2"; "qcow2" is refused on a
+// shareable disk. ENOENT when no disk matches.
+Result<std::string> set_disk_driver_type(const std::string& domain_xml, const DiskSelector& which,
+                                         const std::string& type);
+
+// Gives the selected disk <auth username='USER'><secret type='ceph'
+// uuid='UUID'/></auth> (replacing the one it has, in <disk> or in <source>),
+// placed before <source> as libvirt writes it. EINVAL when the user or uuid
+// fails the allowlist; ENOENT when no disk matches.
+Result<std::string> set_disk_auth(const std::string& domain_xml, const DiskSelector& which,
+                                  const std::string& username, const std::string& secret_uuid);
+
 // The <disk> element of the selected disk, serialized on its own (as
 // virDomainDetachDeviceFlags wants it). ENOENT when no disk matches.
 Result<std::string> disk_xml_of(const std::string& domain_xml, const DiskSelector& which);

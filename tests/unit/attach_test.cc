@@ -5,6 +5,8 @@
 #include <set>
 
 #include "attach/attach_volume.h"
+#include "attach/audit.h"
+#include "attach/libvirt_secret.h"
 
 using rbdvol::Result;
 using rbdvol::Status;
@@ -40,6 +42,7 @@ class FakeHypervisor : public Hypervisor {
   std::map<std::string, FakeDomain> domains;
   std::set<std::string> refuse_attach;  // domains whose attach fails
   bool guest_answers_unplug = true;
+  std::string vanish_on_attach;  // a domain undefined right before its attach
 
   void add(const std::string& name, bool running) {
     domains[name] = {running, fresh_domain_xml(name), running ? fresh_domain_xml(name) : ""};
@@ -58,7 +61,12 @@ class FakeHypervisor : public Hypervisor {
   Status attach_device(const std::string& d, const std::string& xml, bool live,
                        bool persistent) override {
     if (refuse_attach.count(d)) return Status::Error(EIO, "injected attach failure on " + d);
+    if (d == vanish_on_attach) {
+      domains.erase(d);
+      return Status::NotFound("domain " + d + ": no such domain");
+    }
     auto& dom = domains.at(d);
+    if (live && !dom.running) return Status::Invalid("domain " + d + " is not running");
     if (live) {
       auto next = rbdvol::xmlpatch::add_disk(dom.live, xml);
       if (!next.ok()) return next.status();
@@ -69,6 +77,35 @@ class FakeHypervisor : public Hypervisor {
       if (!next.ok()) return next.status();
       dom.persistent = *next;
     }
+    return Status::Ok();
+  }
+  Result<std::vector<std::string>> list_domains() override {
+    std::vector<std::string> names;
+    for (const auto& [name, dom] : domains) names.push_back(name);
+    return names;
+  }
+  Status define_domain(const std::string& xml) override {
+    auto start = xml.find("<name>") + 6;
+    domains.at(xml.substr(start, xml.find("</name>") - start)).persistent = xml;
+    return Status::Ok();
+  }
+  std::map<std::string, std::string> secrets;  // uuid -> XML
+  std::map<std::string, std::string> secret_values;
+  int secret_writes = 0;
+  Result<std::string> secret_xml(const std::string& uuid) override {
+    auto it = secrets.find(uuid);
+    if (it == secrets.end()) return Status::NotFound("no secret with uuid " + uuid);
+    return it->second;
+  }
+  Status define_secret(const std::string& xml) override {
+    auto start = xml.find("<uuid>") + 6;
+    secrets[xml.substr(start, xml.find("</uuid>") - start)] = xml;
+    ++secret_writes;
+    return Status::Ok();
+  }
+  Status set_secret_value(const std::string& uuid, const std::string& value) override {
+    secret_values[uuid] = value;
+    ++secret_writes;
     return Status::Ok();
   }
   Status detach_device(const std::string& d, const std::string& xml, bool live,
@@ -112,7 +149,10 @@ class FakeLedger : public AttachmentLedger {
   explicit FakeLedger(bool multiattach) : multiattach_(multiattach) {}
   std::map<std::string, std::string> records;  // domain -> target dev ("" while attaching)
 
+  int reserved = 0;
+
   Result<nlohmann::json> reserve(const std::string& domain) override {
+    ++reserved;
     if (records.count(domain)) return Status::Exists("already attached to " + domain);
     if (!multiattach_ && !records.empty()) {
       return Status::Busy("not multiattach, attached to " + records.begin()->first);
@@ -181,11 +221,20 @@ TEST_CASE("an attach that fails on the third domain leaves the first two without
   hv.add("vm1", true);
   hv.add("vm2", true);
   FakeLedger ledger(true);
-  SECTION("the third domain does not exist") {
+  SECTION("the third domain does not exist: found before anything is reserved or attached") {
     auto r = attach_volume(hv, ledger, {"vm1", "vm2", "nosuchvm"});
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().err() == ENOENT);
-    CHECK(r.status().message().find("attach to domain nosuchvm failed") != std::string::npos);
+    CHECK(r.status().message().find("no such domain: nosuchvm") != std::string::npos);
+    CHECK(ledger.reserved == 0);
+  }
+  SECTION("the third domain vanishes after the check: the first two are undone") {
+    hv.add("vm3", true);
+    hv.vanish_on_attach = "vm3";
+    auto r = attach_volume(hv, ledger, {"vm1", "vm2", "vm3"});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().err() == ENOENT);
+    CHECK(r.status().message().find("attach to domain vm3 failed") != std::string::npos);
     CHECK(r.status().message().find("detached again from: vm1 vm2") != std::string::npos);
   }
   SECTION("libvirt refuses the third attach") {
@@ -279,4 +328,238 @@ TEST_CASE("connection info without a libvirt secret is refused", "[attach]") {
   REQUIRE_FALSE(disk.ok());
   CHECK(disk.status().err() == EINVAL);
   CHECK(disk.status().message().find("libvirt_secret_uuid") != std::string::npos);
+}
+
+TEST_CASE("attach on the scsi bus gives the disk the first free sd target", "[attach]") {
+  FakeHypervisor hv;
+  hv.add("vm1", true);
+  FakeLedger ledger(true);
+  AttachOptions options;
+  options.bus = "scsi";
+  auto r = attach_volume(hv, ledger, {"vm1"}, options);
+  REQUIRE(r.ok());
+  CHECK(r->at(0).target_dev == "sda");
+  auto disks = rbd_disks(hv.domains["vm1"].live);
+  REQUIRE(disks.size() == 1);
+  CHECK(disks[0].target_bus == "scsi");
+  SECTION("and an unknown bus is refused before anything is done") {
+    options.bus = "ide";
+    auto bad = attach_volume(hv, ledger, {"vm1"}, options);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().err() == EINVAL);
+    CHECK(ledger.reserved == 1);
+  }
+}
+
+namespace {
+
+VolumeRules shared_rules() {
+  VolumeRules r;
+  r.volume_id = "0b0e2c1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d";
+  r.multiattach = true;
+  r.cache = "none";
+  r.auth_username = "admin";
+  r.secret_uuid = "5f0c3a56-0000-4000-8000-000000000001";
+  return r;
+}
+
+class FakeDirectory : public VolumeDirectory {
+ public:
+  int lookups = 0;
+  Result<std::optional<VolumeRules>> lookup(const std::string& pool,
+                                            const std::string& image) override {
+    ++lookups;
+    if (pool + "/" + image != kSource) return std::optional<VolumeRules>();
+    return std::optional<VolumeRules>(shared_rules());
+  }
+};
+
+// A disk of the shared volume at `dev` with everything wrong a hand-written
+// one can have.
+std::string bad_shared_disk(const std::string& dev, bool with_auth) {
+  return "<disk type='network' device='disk'>\n  <driver name='qemu' type='qcow2' "
+         "cache='writeback'/>\n" +
+         std::string(with_auth ? "  <auth username='admin'><secret type='ceph' "
+                                 "uuid='5f0c3a56-0000-4000-8000-000000000001'/></auth>\n"
+                               : "") +
+         "  <source protocol='rbd' name='" + kSource + "'/>\n  <target dev='" + dev +
+         "' bus='scsi'/>\n</disk>";
+}
+
+}  // namespace
+
+TEST_CASE("a hand-written shared disk breaks every rule, and fix_disk repairs it", "[attach]") {
+  auto doc = rbdvol::xmlpatch::add_disk(fresh_domain_xml("vm1"), bad_shared_disk("sdb", false));
+  REQUIRE(doc.ok());
+  auto disks = rbd_disks(*doc);
+  REQUIRE(disks.size() == 1);
+  auto breaks = rule_breaks(disks[0], shared_rules());
+  CHECK(breaks.size() == 4);
+  auto fixed = fix_disk(*doc, "sdb", shared_rules());
+  REQUIRE(fixed.ok());
+  auto after = rbd_disks(*fixed);
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].shareable);
+  CHECK(after[0].cache == "none");
+  CHECK(after[0].driver_type == "raw");
+  CHECK(after[0].auth_username == "admin");
+  CHECK(after[0].secret_uuid == "5f0c3a56-0000-4000-8000-000000000001");
+  CHECK(rule_breaks(after[0], shared_rules()).empty());
+  // Nothing else moved: removing the disk gives the domain back as it was.
+  auto removed = rbdvol::xmlpatch::remove_disk(*fixed, {"sdb", ""});
+  REQUIRE(removed.ok());
+  CHECK(*removed == fresh_domain_xml("vm1"));
+  SECTION("a disk of a volume that is not multiattach only needs <auth>") {
+    auto rules = shared_rules();
+    rules.multiattach = false;
+    CHECK(rule_breaks(disks[0], rules).size() == 1);
+    rules.secret_uuid = "";
+    auto no_secret = fix_disk(*doc, "sdb", rules);
+    REQUIRE_FALSE(no_secret.ok());
+    CHECK(no_secret.status().message().find("libvirt_secret_uuid") != std::string::npos);
+  }
+}
+
+TEST_CASE("audit --fix rewrites the definition, and the live disk only with --live", "[attach]") {
+  FakeHypervisor hv;
+  hv.add("vm1", true);
+  hv.add("vm2", false);
+  for (const char* name : {"vm1", "vm2"}) {
+    auto& dom = hv.domains[name];
+    dom.persistent = *rbdvol::xmlpatch::add_disk(dom.persistent, bad_shared_disk("sdb", true));
+    if (dom.running) dom.live = *rbdvol::xmlpatch::add_disk(dom.live, bad_shared_disk("sdb", true));
+  }
+  FakeDirectory volumes;
+  AuditOptions options;
+  auto found = audit_domains(hv, volumes, {}, options);
+  REQUIRE(found.ok());
+  REQUIRE(found->size() == 3);  // vm1 persistent and live, vm2 persistent
+  CHECK(volumes.lookups == 1);  // one volume, looked up once
+  for (const auto& f : *found) CHECK_FALSE(f.fixed);
+
+  options.fix = true;
+  auto fixed = audit_domains(hv, volumes, {"vm1", "vm2"}, options);
+  REQUIRE(fixed.ok());
+  REQUIRE(fixed->size() == 3);
+  CHECK(fixed->at(0).fixed);
+  CHECK(fixed->at(1).where == "live");
+  CHECK_FALSE(fixed->at(1).fixed);
+  CHECK(fixed->at(1).action.find("next boot") != std::string::npos);
+  CHECK(fixed->at(2).fixed);
+  CHECK(rule_breaks(rbd_disks(hv.domains["vm2"].persistent)[0], shared_rules()).empty());
+  CHECK(rbd_disks(hv.domains["vm1"].live)[0].cache == "writeback");
+
+  SECTION("--live detaches and attaches the corrected disk") {
+    options.live = true;
+    auto live = audit_domains(hv, volumes, {"vm1"}, options);
+    REQUIRE(live.ok());
+    REQUIRE(live->size() == 1);
+    CHECK(live->at(0).fixed);
+    CHECK(rule_breaks(rbd_disks(hv.domains["vm1"].live)[0], shared_rules()).empty());
+  }
+  SECTION("--live on a guest that never answers the unplug leaves it for the next boot") {
+    options.live = true;
+    options.live_wait_ms = 0;
+    hv.guest_answers_unplug = false;
+    auto live = audit_domains(hv, volumes, {"vm1"}, options);
+    REQUIRE(live.ok());
+    CHECK_FALSE(live->at(0).fixed);
+    CHECK(live->at(0).action.find("next boot") != std::string::npos);
+  }
+  SECTION("a domain that does not exist stops the audit") {
+    auto missing = audit_domains(hv, volumes, {"vm1", "nosuchvm"}, options);
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.status().err() == ENOENT);
+  }
+}
+
+TEST_CASE("ensure_ceph_secret creates, then changes nothing, and never shows the key", "[attach]") {
+  FakeHypervisor hv;
+  CephSecret secret;
+  secret.uuid = "5f0c3a56-0000-4000-8000-000000000001";
+  secret.usage_name = "client.admin@fast";
+  secret.description = "rbdvol: test";
+  secret.key = "AQBvaJ9lAAAAABAAxYz1m0dCtq5Qp0Ux2a5W6g==";
+  secret.key_digest = "0123456789abcdef";
+  auto created = ensure_ceph_secret(hv, secret);
+  REQUIRE(created.ok());
+  CHECK(*created == "created");
+  const std::string& xml = hv.secrets[secret.uuid];
+  CHECK(xml.find("private='yes'") != std::string::npos);
+  CHECK(xml.find("ephemeral='no'") != std::string::npos);
+  CHECK(xml.find("<usage type='ceph'>") != std::string::npos);
+  CHECK(xml.find(secret.key) == std::string::npos);
+  // libvirt keeps the decoded bytes, as virsh secret-set-value does.
+  CHECK(hv.secret_values[secret.uuid].size() == 28);
+  const int writes = hv.secret_writes;
+  auto again = ensure_ceph_secret(hv, secret);
+  REQUIRE(again.ok());
+  CHECK(*again == "unchanged");
+  CHECK(hv.secret_writes == writes);
+  SECTION("a new key updates it") {
+    secret.key = "AQBvaJ9lAAAAABAAxYz1m0dCtq5Qp0Ux2a5W6h==";
+    secret.key_digest = "fedcba9876543210";
+    auto updated = ensure_ceph_secret(hv, secret);
+    REQUIRE(updated.ok());
+    CHECK(*updated == "updated");
+  }
+  SECTION("a key that is not base64 is refused without being shown") {
+    secret.key = "not base64 <secret-bytes>";
+    auto bad = ensure_ceph_secret(hv, secret);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().message().find("secret-bytes") == std::string::npos);
+  }
+}
+
+TEST_CASE("set_disk_auth replaces an <auth> kept in <source> with one before it", "[attach]") {
+  const std::string domain =
+      "<domain type='kvm'>\n  <name>x</name>\n  <devices>\n"
+      "    <disk type='network' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
+      "      <source protocol='rbd' name='p/i'>\n        <auth username='old'>\n"
+      "          <secret type='ceph' uuid='5f0c3a56-0000-4000-8000-000000000009'/>\n"
+      "        </auth>\n        <host name='h'/>\n      </source>\n"
+      "      <target dev='sdb' bus='scsi'/>\n    </disk>\n  </devices>\n</domain>\n";
+  auto out = rbdvol::xmlpatch::set_disk_auth(domain, {"sdb", ""}, "admin",
+                                             "5f0c3a56-0000-4000-8000-000000000001");
+  REQUIRE(out.ok());
+  CHECK(*out ==
+        "<domain type='kvm'>\n  <name>x</name>\n  <devices>\n"
+        "    <disk type='network' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
+        "      <auth username='admin'>\n"
+        "        <secret type='ceph' uuid='5f0c3a56-0000-4000-8000-000000000001'/>\n"
+        "      </auth>\n      <source protocol='rbd' name='p/i'>\n        <host name='h'/>\n"
+        "      </source>\n      <target dev='sdb' bus='scsi'/>\n    </disk>\n  </devices>\n"
+        "</domain>\n");
+  SECTION("names outside the allowlist are refused") {
+    CHECK(rbdvol::xmlpatch::set_disk_auth(domain, {"sdb", ""}, "a:b",
+                                          "5f0c3a56-0000-4000-8000-000000000001")
+              .status()
+              .err() == EINVAL);
+    CHECK(rbdvol::xmlpatch::set_disk_auth(domain, {"sdb", ""}, "admin", "not-a-uuid")
+              .status()
+              .err() == EINVAL);
+  }
+  SECTION("a shareable disk cannot become qcow2") {
+    auto shared = rbdvol::xmlpatch::make_disk_shareable(*out, {"sdb", ""}, "none");
+    REQUIRE(shared.ok());
+    CHECK(rbdvol::xmlpatch::set_disk_driver_type(*shared, {"sdb", ""}, "qcow2").status().err() ==
+          EINVAL);
+  }
+}
+
+TEST_CASE("detach removes the record of a domain that is gone and goes on with the others",
+          "[attach]") {
+  FakeHypervisor hv;
+  hv.add("vm1", true);
+  hv.add("vm2", true);
+  FakeLedger ledger(true);
+  REQUIRE(attach_volume(hv, ledger, {"vm1", "vm2"}).ok());
+  hv.domains.erase("vm1");  // undefined behind rbdvol's back
+  auto d = detach_volume(hv, ledger, kSource, {"vm1", "vm2"}, 0);
+  REQUIRE(d.ok());
+  REQUIRE(d->size() == 2);
+  CHECK(d->at(0).missing);
+  CHECK_FALSE(d->at(1).missing);
+  CHECK(rbd_disks(hv.domains["vm2"].persistent).empty());
+  CHECK(ledger.records.empty());
 }
