@@ -2,35 +2,11 @@
 
 #include <pugixml.hpp>
 
+#include "xmlpatch/xmlpatch.h"
+
 namespace rbdvol::attach {
 
 namespace {
-
-std::string escaped(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // libvirt keeps a ceph secret's value as the raw key bytes (it encodes them
 // in base64 again for QEMU), as `virsh secret-set-value` does without --plain.
@@ -102,10 +78,10 @@ Result<std::string> ensure_ceph_secret(Hypervisor& hv, const CephSecret& secret)
   }
   if (same) return std::string("unchanged");
   const std::string xml =
-      "<secret ephemeral='no' private='yes'>\n  <uuid>" + escaped(secret.uuid) +
+      "<secret ephemeral='no' private='yes'>\n  <uuid>" + xmlpatch::escape_xml(secret.uuid) +
       "</uuid>\n  <description>" +
-      escaped(secret.description + " (" + digest_note(secret.key_digest) + ")") +
-      "</description>\n  <usage type='ceph'>\n    <name>" + escaped(usage) +
+      xmlpatch::escape_xml(secret.description + " (" + digest_note(secret.key_digest) + ")") +
+      "</description>\n  <usage type='ceph'>\n    <name>" + xmlpatch::escape_xml(usage) +
       "</name>\n  </usage>\n</secret>\n";
   Status s = hv.define_secret(xml);
   if (!s.ok()) return s;

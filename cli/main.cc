@@ -53,7 +53,7 @@ void print_main_help(const std::vector<Command>& commands, const std::string& gr
   std::printf("commands:\n");
   for (const auto& c : commands) {
     if (!group.empty() && c.words.compare(0, group.size() + 1, group + " ") != 0) continue;
-    std::printf("  %-18s %s\n", c.words.c_str(), c.summary.c_str());
+    std::printf("  %-25s %s\n", c.words.c_str(), c.summary.c_str());
   }
   std::printf("\nglobal options:\n");
   print_options(global_options());

@@ -48,6 +48,12 @@ Result<std::string> uuid_from_id(const std::string& id, const std::string& prefi
   return uuid;
 }
 
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "(none)" : out;
+}
+
 std::string utc_now_iso8601() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};

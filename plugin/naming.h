@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "status/status.h"
 
@@ -40,6 +41,9 @@ inline const std::string kImageChecksum = "rbdvol.checksum";
 // The volume an image was made from (image.create_from_volume).
 inline const std::string kImageSourceVolume = "rbdvol.source_volume";
 }  // namespace meta
+
+// "a, b, c" (or "(none)"): how messages list names, tags and features.
+std::string name_list(const std::vector<std::string>& names);
 
 // Seconds since the epoch as an ISO 8601 UTC text: "2026-11-21T05:17:51Z".
 std::string utc_now_iso8601();

@@ -24,18 +24,6 @@ namespace rbdvol::plugin {
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out.empty() ? "(none)" : out;
-}
-
-std::string known_disk_types(const config::Config& config) {
-  std::vector<std::string> names;
-  for (const auto& t : config.disk_types) names.push_back(t.name);
-  return join(names);
-}
-
 // Everything after the RBD image exists: size, features, metadata. Undone
 // by the caller (the image is removed) when it fails.
 Status finish_volume(rados_ioctx_t io, const std::string& rbd_name, const config::DiskType& type,
@@ -271,11 +259,9 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   auto dry_run = optional_bool(request, "dry_run", false);
   if (!dry_run.ok()) return dry_run.status();
 
-  const config::DiskType* type = driver.config().find_disk_type(*type_name);
-  if (!type) {
-    return Status::NotFound("unknown disk type '" + *type_name +
-                            "' (known: " + known_disk_types(driver.config()) + ")");
-  }
+  auto found_type = disk_type_named(driver.config(), *type_name);
+  if (!found_type.ok()) return found_type.status();
+  const config::DiskType* type = *found_type;
   const bool has_source = !image_ref->empty() || !snapshot_ref->empty() || !volume_ref->empty();
   if (!has_source && !requested_size->has_value()) {
     return Status::Invalid(
@@ -289,16 +275,17 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
     if (config::backend_matches(c->backend(), type->tags)) {
       matching.push_back(c.get());
     } else {
-      verdicts.push_back(
-          {{"backend", c->id()},
-           {"chosen", false},
-           {"reason", "tags " + join(c->backend().tags) + " lack one of " + join(type->tags)}});
+      verdicts.push_back({{"backend", c->id()},
+                          {"chosen", false},
+                          {"reason", "tags " + name_list(c->backend().tags) + " lack one of " +
+                                         name_list(type->tags)}});
     }
   }
   if (matching.empty()) {
     std::string detail;
-    for (auto& c : driver.clusters()) detail += "; " + c->id() + " has " + join(c->backend().tags);
-    return Status::Invalid("disk type '" + type->name + "' needs tags " + join(type->tags) +
+    for (auto& c : driver.clusters())
+      detail += "; " + c->id() + " has " + name_list(c->backend().tags);
+    return Status::Invalid("disk type '" + type->name + "' needs tags " + name_list(type->tags) +
                            " and no backend carries them all" + detail);
   }
 

@@ -45,6 +45,15 @@ Status disable_multiattach_features(rbd_image_t image) {
   return Status::Ok();
 }
 
+Result<const config::DiskType*> disk_type_named(const config::Config& config,
+                                                const std::string& name) {
+  const config::DiskType* type = config.find_disk_type(name);
+  if (type) return type;
+  std::vector<std::string> known;
+  for (const auto& t : config.disk_types) known.push_back(t.name);
+  return Status::NotFound("unknown disk type '" + name + "' (known: " + name_list(known) + ")");
+}
+
 Result<const config::DiskType*> volume_disk_type(Driver& driver, rbd_image_t image,
                                                  const std::string& volume_uuid) {
   auto name = metadata_get(image, meta::kDiskType);

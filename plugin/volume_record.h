@@ -26,6 +26,10 @@ Status disable_multiattach_features(rbd_image_t image);
 // The volume's record as a JSON object (see docs/driver-abi.md, volume.show).
 Result<Json> volume_record(Driver& driver, const VolumeHandle& volume);
 
+// The disk type called `name`; ENOENT lists the known ones.
+Result<const config::DiskType*> disk_type_named(const config::Config& config,
+                                                const std::string& name);
+
 // The volume's disk type, from its metadata and the config. ENOENT when the
 // volume has none or the config no longer knows it.
 Result<const config::DiskType*> volume_disk_type(Driver& driver, rbd_image_t image,

@@ -16,12 +16,6 @@ namespace rbdvol::plugin {
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out.empty() ? "(none)" : out;
-}
-
 // Turns back on the features multiattach turned off, in the order librbd
 // needs (exclusive-lock before object-map/fast-diff and journaling), and
 // rebuilds the object map, which was not kept up to date while it was off.
@@ -39,8 +33,8 @@ Status restore_saved_features(rbd_image_t image) {
     if (on == 0) continue;
     int r = rbd_update_features(image, on, 1);
     if (r < 0) {
-      return Status::Error(r,
-                           "cannot turn on " + join(feature_names(on)) + ": " + ceph_strerror(r));
+      return Status::Error(
+          r, "cannot turn on " + name_list(feature_names(on)) + ": " + ceph_strerror(r));
     }
   }
   if (wanted & RBD_FEATURE_OBJECT_MAP) {
@@ -63,20 +57,18 @@ Result<Json> volume_retype(Driver& driver, const Json& request, const Progress&)
   if (!id.ok()) return id.status();
   auto type_name = required_string(request, "disk_type");
   if (!type_name.ok()) return type_name.status();
-  const config::DiskType* type = driver.config().find_disk_type(*type_name);
-  if (!type) {
-    std::vector<std::string> known;
-    for (const auto& t : driver.config().disk_types) known.push_back(t.name);
-    return Status::NotFound("unknown disk type '" + *type_name + "' (known: " + join(known) + ")");
-  }
+  auto found_type = disk_type_named(driver.config(), *type_name);
+  if (!found_type.ok()) return found_type.status();
+  const config::DiskType* type = *found_type;
   auto volume = locate_volume(driver, *id);
   if (!volume.ok()) return volume.status();
   const config::Backend& backend = volume->cluster->backend();
   const std::string where = "volume " + volume->uuid + " on backend " + backend.id;
   if (!config::backend_matches(backend, type->tags)) {
     return Status::Invalid(where + ": disk type '" + type->name + "' needs tags " +
-                           join(type->tags) + " and backend " + backend.id + " has " +
-                           join(backend.tags) + "; retype does not move volumes between backends");
+                           name_list(type->tags) + " and backend " + backend.id + " has " +
+                           name_list(backend.tags) +
+                           "; retype does not move volumes between backends");
   }
   Status idle = require_not_in_use(volume->io.get(), volume->rbd_name, where, "retype it");
   if (!idle.ok()) return idle;

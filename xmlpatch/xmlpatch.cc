@@ -1206,4 +1206,6 @@ Result<std::string> rewrite_domain_xml(const std::string& domain_xml) {
   });
 }
 
+std::string escape_xml(const std::string& text) { return escape_attr(text); }
+
 }  // namespace rbdvol::xmlpatch

@@ -136,4 +136,8 @@ Result<std::string> disk_xml_of(const std::string& domain_xml, const DiskSelecto
 // that are normalised). EINVAL when it does not parse or is not a <domain>.
 Result<std::string> rewrite_domain_xml(const std::string& domain_xml);
 
+// `text` escaped for XML text content and attribute values in either quote
+// style (& < > ' ").
+std::string escape_xml(const std::string& text);
+
 }  // namespace rbdvol::xmlpatch

@@ -1,0 +1,81 @@
+// The chunk record of an image that the copy engine wrote: for every chunk
+// its index, offset, length and SHA-256 (or that it is all zeros), kept with
+// the image in its pool as the omap of the RADOS object
+// rbdvol_chunks.<image name>. It is written as chunks are confirmed (their
+// data flushed to the image), in batches, so a transfer that was killed half
+// way can resume from what is recorded, and `image.verify` can check a copy.
+//
+// Not in the image's metadata: librbd copies metadata into every clone, and
+// a record of a large image has thousands of keys.
+//
+// Omap keys: "header" (JSON, ChunkRecordHeader) and "c.<16 hex digits of the
+// chunk index>" (JSON, ChunkDigest), so keys sort by index. A run of chunks
+// that are holes of the source is one "c." key with "chunks" > 1.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plugin/ceph_handles.h"
+#include "status/status.h"
+
+namespace rbdvol::plugin {
+
+struct ChunkDigest {
+  uint64_t index = 0;   // first chunk
+  uint64_t chunks = 1;  // > 1 only for a run of zero chunks
+  uint64_t offset = 0;  // bytes
+  uint64_t length = 0;  // bytes covered (the last chunk of an image may be short)
+  bool zero = false;    // all zeros: a hole of the source, or read as zeros
+  std::array<unsigned char, 32> sha256{};  // of the chunk's bytes; unset when zero
+};
+
+// "sha256 hex" of a digest.
+std::string hex_of(const std::array<unsigned char, 32>& digest);
+
+struct ChunkRecordHeader {
+  uint64_t size = 0;        // the image's size
+  uint64_t chunk_size = 0;  // bytes per chunk
+  std::string source;       // what was copied: "fast:images/image-...@snap", a file path
+  std::string state;        // "incomplete" while the transfer runs, then "complete"
+  std::string owner;        // "<hostname>:<pid>" of the process transferring
+  std::string started_at, completed_at;
+  uint64_t chunks() const { return chunk_size ? (size + chunk_size - 1) / chunk_size : 0; }
+};
+
+// "rbdvol_chunks.<rbd_name>".
+std::string chunk_record_object(const std::string& rbd_name);
+
+// The header, or nullopt when the image has no record.
+Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t io,
+                                                                  const std::string& rbd_name);
+
+// Writes the header; with `exclusive`, creates the object and fails with
+// EEXIST when it exists.
+Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
+                                 const ChunkRecordHeader& header, bool exclusive);
+
+// Adds chunk entries in one RADOS write (the caller batches).
+Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
+                            const std::vector<ChunkDigest>& digests);
+
+// Every recorded chunk, one entry per chunk index up to `header.chunks()`:
+// nullopt for a chunk with no entry (not yet confirmed). Runs are expanded,
+// so memory is about 48 bytes per chunk (12 KiB per GiB at 4 MiB chunks).
+Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(rados_ioctx_t io,
+                                                                   const std::string& rbd_name,
+                                                                   const ChunkRecordHeader& header);
+
+// Removes the record; ENOENT counts as success.
+Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name);
+
+// "<hostname>:<pid>" of this process.
+std::string this_process_owner();
+// True when `owner` names a process on this host that is still running; false
+// for another host (which cannot be checked) or a process that is gone.
+bool owner_is_alive_here(const std::string& owner);
+
+}  // namespace rbdvol::plugin
