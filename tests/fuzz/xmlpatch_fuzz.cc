@@ -122,6 +122,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_domain(xp::remove_disk(doc, which));
   check_domain(xp::set_disk_cache_mode(doc, which, mode));
   check_domain(xp::make_disk_shareable(doc, which, mode));
+  check_domain(xp::set_disk_driver_type(doc, which, (sel & 0x08) ? "qcow2" : arg2));
+  check_domain(xp::set_disk_auth(doc, which, arg2,
+                                 (sel & 0x04) ? "5f0c3a56-0000-4000-8000-00000000abcd" : arg2));
   auto one = xp::disk_xml_of(doc, which);
   if (one.ok()) {
     require_root(*one, "disk");
