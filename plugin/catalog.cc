@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "plugin/fan_out.h"
 #include "plugin/naming.h"
@@ -61,46 +62,72 @@ Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid) {
   return is_protected != 0;
 }
 
-ImageCatalog list_image_catalog(Driver& driver) {
+namespace {
+
+// The record of the copy of image-<uuid> in `io`'s pool; nullopt when the pool
+// holds no complete copy (none, or one still being written: no protected snap).
+Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::string& uuid,
+                                                   const ImageLocation& where) {
+  auto image = open_image(io, where.rbd_name, true);
+  if (!image.ok()) {
+    if (image.status().err() == ENOENT) return std::optional<ImageRecord>();
+    return image.status();
+  }
+  int is_protected = 0;
+  int r = rbd_snap_is_protected(image->get(), kImageSnapshot.c_str(), &is_protected);
+  if (r == -ENOENT || (r == 0 && !is_protected)) return std::optional<ImageRecord>();
+  if (r < 0) {
+    return Status::Error(r, "cannot read snapshot " + image_spec(io, where.rbd_name) + "@" +
+                                kImageSnapshot + ": " + ceph_strerror(r));
+  }
+  ImageRecord rec;
+  rec.id = uuid;
+  auto size = image_size(image->get());
+  rec.size = size.ok() ? *size : 0;
+  auto n = metadata_get(image->get(), meta::kName);
+  rec.name = n.ok() ? *n : "";
+  auto f = metadata_get(image->get(), meta::kImageFormat);
+  rec.format = f.ok() ? *f : "raw";
+  auto sum = metadata_get(image->get(), meta::kImageChecksum);
+  rec.checksum = sum.ok() ? *sum : "";
+  rec.locations.push_back(where);
+  return std::optional<ImageRecord>(std::move(rec));
+}
+
+}  // namespace
+
+ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
   struct PerBackend {
     Status status;
-    std::string pool;
     std::vector<ImageRecord> images;
   };
   auto clusters = all_clusters(driver);
-  auto per_backend = fan_out(clusters, [](Cluster* c) {
+  auto per_backend = fan_out(clusters, [&only_uuid](Cluster* c) {
     PerBackend out;
-    out.pool = c->backend().image_pool;
+    const std::string pool = c->backend().image_pool;
     auto io = c->open_image_pool();
     if (!io.ok()) {
       out.status = io.status();
       return out;
     }
-    auto names = list_images(io->get());
-    if (!names.ok()) {
-      out.status = names.status();
-      return out;
+    std::vector<std::string> uuids;
+    if (!only_uuid.empty()) {
+      uuids.push_back(only_uuid);  // one probe instead of reading the whole pool
+    } else {
+      auto names = list_images(io->get());
+      if (!names.ok()) {
+        out.status = names.status();
+        return out;
+      }
+      for (const auto& name : *names) {
+        if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
+        if (is_uuid(name.substr(kImagePrefix.size())))
+          uuids.push_back(name.substr(kImagePrefix.size()));
+      }
     }
-    for (const auto& name : *names) {
-      if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
-      const std::string uuid = name.substr(kImagePrefix.size());
-      if (!is_uuid(uuid)) continue;
-      auto holds = pool_holds_image(io->get(), uuid);
-      if (!holds.ok() || !*holds) continue;
-      auto image = open_image(io->get(), name, true);
-      if (!image.ok()) continue;
-      ImageRecord rec;
-      rec.id = uuid;
-      auto size = image_size(image->get());
-      rec.size = size.ok() ? *size : 0;
-      auto n = metadata_get(image->get(), meta::kName);
-      rec.name = n.ok() ? *n : "";
-      auto f = metadata_get(image->get(), meta::kImageFormat);
-      rec.format = f.ok() ? *f : "raw";
-      auto sum = metadata_get(image->get(), meta::kImageChecksum);
-      rec.checksum = sum.ok() ? *sum : "";
-      rec.locations.push_back({c->id(), out.pool, name});
-      out.images.push_back(std::move(rec));
+    for (const auto& uuid : uuids) {
+      auto rec = read_image_copy(io->get(), uuid, {c->id(), pool, kImagePrefix + uuid});
+      if (rec.ok() && rec->has_value()) out.images.push_back(std::move(**rec));
     }
     return out;
   });
@@ -142,7 +169,7 @@ Json image_record_json(const ImageRecord& rec) {
 
 Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
   auto uuid = uuid_from_id(id_or_name, kImagePrefix, "image");
-  ImageCatalog catalog = list_image_catalog(driver);
+  ImageCatalog catalog = list_image_catalog(driver, uuid.ok() ? *uuid : "");
   std::vector<const ImageRecord*> matches;
   for (const auto& rec : catalog.images) {
     if ((uuid.ok() && rec.id == *uuid) || (!uuid.ok() && rec.name == id_or_name)) {

@@ -44,7 +44,8 @@ struct ImageCatalog {
 // Every image (an "image-<uuid>" with its protected snapshot) in every
 // backend's image pool. Images still being uploaded (no protected snapshot
 // yet) are not listed.
-ImageCatalog list_image_catalog(Driver& driver);
+// With `only_uuid`, just that image is looked for (one probe per backend).
+ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid = "");
 
 // Resolves an image id ("<uuid>", "image-<uuid>") or a unique image name to
 // its record. ENOENT / EINVAL (ambiguous name) with a clear message.
