@@ -41,9 +41,15 @@ Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
       unreachable += "; " + found[i].status().message();
     }
   }
-  return Status::NotFound(
-      "volume " + *uuid + " not found in any backend" +
-      (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
+  // Not found, but a backend that did not answer may hold it: EHOSTUNREACH,
+  // so that callers never take it for gone.
+  if (!unreachable.empty()) {
+    return Status::Error(EHOSTUNREACH,
+                         "volume " + *uuid +
+                             " not found in the backends that answered (not searched:" +
+                             unreachable.substr(1) + ")");
+  }
+  return Status::NotFound("volume " + *uuid + " not found in any backend");
 }
 
 Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid) {
@@ -178,11 +184,14 @@ Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
   }
   std::string unreachable;
   for (const auto& [backend, error] : catalog.unreachable) unreachable += "; " + error;
-  if (matches.empty()) {
-    return Status::NotFound(
-        "image '" + id_or_name + "' not found in any backend" +
-        (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
+  if (matches.empty() && !unreachable.empty()) {
+    return Status::Error(EHOSTUNREACH,
+                         "image '" + id_or_name +
+                             "' not found in the backends that answered (not searched:" +
+                             unreachable.substr(1) + ")");
   }
+  if (matches.empty())
+    return Status::NotFound("image '" + id_or_name + "' not found in any backend");
   if (matches.size() > 1) {
     std::string ids;
     for (const auto* m : matches) ids += " " + m->id;

@@ -14,9 +14,8 @@ Result<Json> snapshot_delete(Driver& driver, const Json& request, const Progress
   if (!id.ok()) return id.status();
   auto snapshot = locate_snapshot(driver, *id);
   if (!snapshot.ok()) {
-    // Only "found nowhere and every backend answered" means already gone.
-    if (snapshot.status().err() == ENOENT &&
-        snapshot.status().message().find("not searched") == std::string::npos) {
+    // ENOENT: found nowhere and every backend answered; that is "already gone".
+    if (snapshot.status().err() == ENOENT) {
       auto uuid = uuid_from_id(*id, kSnapshotPrefix, "snapshot");
       return Json{{"id", uuid.ok() ? *uuid : *id},
                   {"deleted", false},

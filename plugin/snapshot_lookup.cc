@@ -50,9 +50,15 @@ Result<SnapshotHandle> locate_snapshot(Driver& driver, const std::string& id) {
     }
     if (found[i].status().err() != ENOENT) unreachable += "; " + found[i].status().message();
   }
-  return Status::NotFound(
-      "snapshot " + *uuid + " not found in any backend" +
-      (unreachable.empty() ? "" : " (not searched:" + unreachable.substr(1) + ")"));
+  // Not found, but a backend that did not answer may hold it: EHOSTUNREACH,
+  // so that callers never take it for gone.
+  if (!unreachable.empty()) {
+    return Status::Error(EHOSTUNREACH,
+                         "snapshot " + *uuid +
+                             " not found in the backends that answered (not searched:" +
+                             unreachable.substr(1) + ")");
+  }
+  return Status::NotFound("snapshot " + *uuid + " not found in any backend");
 }
 
 Result<Json> snapshot_record(rbd_image_t image, const VolumeHandle& volume,

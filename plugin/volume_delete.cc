@@ -20,9 +20,8 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
   if (!cascade.ok()) return cascade.status();
   auto volume = locate_volume(driver, *id);
   if (!volume.ok()) {
-    // Only "found nowhere and every backend answered" means already gone.
-    if (volume.status().err() == ENOENT &&
-        volume.status().message().find("not searched") == std::string::npos) {
+    // ENOENT: found nowhere and every backend answered; that is "already gone".
+    if (volume.status().err() == ENOENT) {
       auto uuid = uuid_from_id(*id, kVolumePrefix, "volume");
       return Json{{"id", uuid.ok() ? *uuid : *id},
                   {"deleted", false},

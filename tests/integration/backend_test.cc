@@ -89,6 +89,16 @@ TEST_CASE("a backend whose cluster stops answering is reported down within the t
     CHECK(volume.at("backend") == "fast");
     rbdvol_json({"volume", "delete", volume.at("id")});
   }
+  SECTION("a volume found in no answering backend is not taken for gone") {
+    const std::string id = "0b0e2c1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d";
+    auto shown = run_rbdvol({"volume", "show", id});
+    CHECK(shown.exit_code == 1);
+    CHECK(shown.err.find("not found in the backends that answered (not searched:") !=
+          std::string::npos);
+    auto deleted = run_rbdvol({"--json", "volume", "delete", id});
+    CHECK(deleted.exit_code == 1);
+    CHECK(deleted.out.find("already_gone") == std::string::npos);
+  }
   SECTION("image list names the backend it could not search") {
     auto images = rbdvol_json({"image", "list"});
     REQUIRE(images.at("unreachable").size() == 1);
