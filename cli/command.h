@@ -68,6 +68,8 @@ Command backend_show_command();
 Command audit_command();
 Command xml_patch_command();
 Command secret_ensure_command();
+Command image_verify_command();
+Command image_download_command();
 
 // Prints `answer` as JSON (with --json) or calls `human` to print it for people.
 void print_answer(const Context& ctx, const nlohmann::json& answer,

@@ -1,4 +1,4 @@
-// rbdvol image copy ID --to BACKEND[,BACKEND...] [--keep-partial]
+// rbdvol image copy ID --to BACKEND[,BACKEND...] [--keep-partial] [--resume]
 #include <cstdio>
 
 #include "cli/command.h"
@@ -9,20 +9,25 @@ namespace rbdvol::cli {
 Command image_copy_command() {
   Command c;
   c.words = "image copy";
-  c.usage = "ID --to BACKEND[,BACKEND...] [--keep-partial]";
+  c.usage = "ID --to BACKEND[,BACKEND...] [--keep-partial] [--resume]";
   c.summary =
       "Copy an image into more backends (the same image-<uuid> with its protected snapshot); "
       "all or nothing.";
   c.options = {
       {"to", true, "the backends to copy into, comma separated (required)", "BACKENDS"},
       {"keep-partial", false,
-       "keep the copies that succeeded when another target fails (default: remove them)", ""}};
+       "keep the copies that succeeded when another target fails (default: remove them)", ""},
+      {"resume", false,
+       "continue a partial copy left in a target by an interrupted run (without it, such a "
+       "copy is an error)",
+       ""}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     if (!args.has("to")) return Status::Invalid("--to is required");
     nlohmann::json request = {{"id", args.positional()[0]},
                               {"to", args.get("to")},
-                              {"all_or_nothing", !args.has("keep-partial")}};
+                              {"all_or_nothing", !args.has("keep-partial")},
+                              {"resume", args.has("resume")}};
     ProgressDisplay display("copy " + args.positional()[0]);
     auto answer = ctx.call("image.copy", request, [&](const char*, uint64_t done, uint64_t total) {
       display.update(done, total);
@@ -31,10 +36,13 @@ Command image_copy_command() {
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       const std::string id = a.at("id");
       for (const auto& cp : a.at("copied")) {
-        std::printf("copied image %s to backend %s as %s/%s@snap\n", id.c_str(),
-                    cp.at("backend").get<std::string>().c_str(),
-                    cp.at("pool").get<std::string>().c_str(),
-                    cp.at("image").get<std::string>().c_str());
+        std::printf(
+            "copied image %s to backend %s as %s/%s@snap (%llu chunks written, %llu "
+            "already confirmed)\n",
+            id.c_str(), cp.at("backend").get<std::string>().c_str(),
+            cp.at("pool").get<std::string>().c_str(), cp.at("image").get<std::string>().c_str(),
+            cp.at("chunks_written").get<unsigned long long>(),
+            cp.at("chunks_skipped_confirmed").get<unsigned long long>());
       }
       for (const auto& s : a.at("skipped")) {
         std::printf("skipped backend %s: %s\n", s.at("backend").get<std::string>().c_str(),

@@ -1,4 +1,4 @@
-// rbdvol image upload FILE --name NAME [--backend ID]
+// rbdvol image upload FILE --name NAME [--backend ID] [--resume]
 #include <cstdio>
 
 #include "cli/command.h"
@@ -9,18 +9,22 @@ namespace rbdvol::cli {
 Command image_upload_command() {
   Command c;
   c.words = "image upload";
-  c.usage = "FILE --name NAME [--backend ID]";
+  c.usage = "FILE --name NAME [--backend ID] [--resume]";
   c.summary =
       "Upload a raw or qcow2 image file (told apart by content; qcow2 is stored as raw) as "
       "image-<uuid> with a protected snapshot 'snap'.";
-  c.options = {
-      {"name", true, "the image's name (required)", "NAME"},
-      {"backend", true, "the backend to upload into (default: the default backend)", "ID"}};
+  c.options = {{"name", true, "the image's name (required)", "NAME"},
+               {"backend", true, "the backend to upload into (default: the default backend)", "ID"},
+               {"resume", false,
+                "continue the partial upload of this same file that an interrupted run left in the "
+                "backend, if there is one (chunks already confirmed are not sent again)",
+                ""}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     if (!args.has("name")) return Status::Invalid("--name is required");
     nlohmann::json request = {{"path", args.positional()[0]}, {"name", args.get("name")}};
     if (args.has("backend")) request["backend"] = args.get("backend");
+    if (args.has("resume")) request["resume"] = true;
     ProgressDisplay display("upload " + args.positional()[0]);
     auto answer =
         ctx.call("image.upload", request,

@@ -21,13 +21,19 @@ ProgressDisplay::~ProgressDisplay() {
 void ProgressDisplay::update(uint64_t done, uint64_t total) {
   done_ = done;
   total_ = total;
+  // The rate counts bytes moved by this run: a resumed transfer starts with
+  // what an earlier run did already.
+  if (!based_) {
+    based_ = true;
+    base_ = done;
+  }
   const auto now = std::chrono::steady_clock::now();
   const bool finished = total > 0 && done >= total;
   const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
   if (!finished && now - last_ < interval) return;
   last_ = now;
   const double secs = std::chrono::duration<double>(now - start_).count();
-  const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  const double rate = secs > 0 && done > base_ ? static_cast<double>(done - base_) / secs : 0;
   const double left = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
   const int pct =
       total ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;

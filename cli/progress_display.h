@@ -20,6 +20,8 @@ class ProgressDisplay {
   std::chrono::steady_clock::time_point start_, last_;
   uint64_t done_ = 0, total_ = 0;
   bool shown_ = false;
+  bool based_ = false;
+  uint64_t base_ = 0;  // `done` of the first update
 };
 
 }  // namespace rbdvol::cli

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/naming.h"
+
 namespace rbdvol::plugin {
 
 namespace {
@@ -110,10 +112,14 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t 
 
 Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
                                  const ChunkRecordHeader& header, bool exclusive) {
-  Json j = {{"version", 1},           {"size", header.size},
-            {"chunk_size", header.chunk_size}, {"chunks", header.chunks()},
-            {"source", header.source},         {"state", header.state},
-            {"owner", header.owner},           {"started_at", header.started_at}};
+  Json j = {{"version", 1},
+            {"size", header.size},
+            {"chunk_size", header.chunk_size},
+            {"chunks", header.chunks()},
+            {"source", header.source},
+            {"state", header.state},
+            {"owner", header.owner},
+            {"started_at", header.started_at}};
   if (!header.completed_at.empty()) j["completed_at"] = header.completed_at;
   const std::string value = j.dump();
   const char* keys[] = {kHeaderKey};
@@ -125,8 +131,8 @@ Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
   rados_write_op_omap_set2(op.get(), keys, vals, key_lens, val_lens, 1);
   int r = rados_write_op_operate2(op.get(), io, chunk_record_object(rbd_name).c_str(), nullptr, 0);
   if (r < 0) {
-    return Status::Error(r, "cannot write the header of " + where(io, rbd_name) + ": " +
-                                ceph_strerror(r));
+    return Status::Error(
+        r, "cannot write the header of " + where(io, rbd_name) + ": " + ceph_strerror(r));
   }
   return Status::Ok();
 }
@@ -181,8 +187,8 @@ Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
     OmapIterPtr iter(raw_iter);
     if (r < 0 || prval < 0) {
       r = r < 0 ? r : prval;
-      return Status::Error(r, "cannot read the chunk digests in " + where(io, rbd_name) + ": " +
-                                  ceph_strerror(r));
+      return Status::Error(
+          r, "cannot read the chunk digests in " + where(io, rbd_name) + ": " + ceph_strerror(r));
     }
     for (;;) {
       char* key = nullptr;
@@ -210,8 +216,8 @@ Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
           out[one.index] = one;
         }
       } catch (const std::exception& e) {
-        return Status::Error(EIO, "unreadable entry " + after + " in " + where(io, rbd_name) +
-                                      ": " + e.what());
+        return Status::Error(
+            EIO, "unreadable entry " + after + " in " + where(io, rbd_name) + ": " + e.what());
       }
     }
     if (!more) break;
@@ -225,6 +231,28 @@ Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name) {
     return Status::Error(r, "cannot remove " + where(io, rbd_name) + ": " + ceph_strerror(r));
   }
   return Status::Ok();
+}
+
+Result<ChunkRecordHeader> start_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
+                                             uint64_t size, uint64_t chunk_size,
+                                             const std::string& source) {
+  ChunkRecordHeader h;
+  h.size = size;
+  h.chunk_size = chunk_size;
+  h.source = source;
+  h.state = "incomplete";
+  h.owner = this_process_owner();
+  h.started_at = utc_now_iso8601();
+  Status s = write_chunk_record_header(io, rbd_name, h, true);
+  if (!s.ok()) return s;
+  return h;
+}
+
+Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
+                             ChunkRecordHeader header) {
+  header.state = "complete";
+  header.completed_at = utc_now_iso8601();
+  return write_chunk_record_header(io, rbd_name, header, false);
 }
 
 std::string this_process_owner() {

@@ -64,13 +64,22 @@ Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
 
 // Every recorded chunk, one entry per chunk index up to `header.chunks()`:
 // nullopt for a chunk with no entry (not yet confirmed). Runs are expanded,
-// so memory is about 48 bytes per chunk (12 KiB per GiB at 4 MiB chunks).
+// so memory is about 80 bytes per chunk (20 KiB per GiB at 4 MiB chunks).
 Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(rados_ioctx_t io,
                                                                    const std::string& rbd_name,
                                                                    const ChunkRecordHeader& header);
 
 // Removes the record; ENOENT counts as success.
 Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name);
+
+// Starts the record of a transfer into the new image `rbd_name`: a header in
+// state "incomplete" owned by this process. EEXIST when a record exists.
+Result<ChunkRecordHeader> start_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
+                                             uint64_t size, uint64_t chunk_size,
+                                             const std::string& source);
+// Marks the record "complete".
+Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
+                             ChunkRecordHeader header);
 
 // "<hostname>:<pid>" of this process.
 std::string this_process_owner();

@@ -35,6 +35,13 @@ Result<rados_t> Cluster::connect() {
       {"log_to_stderr", "false"},
       {"err_to_stderr", "false"},
       {"log_file", ""},
+      // This connection moves image data in bulk (the copy engine), never
+      // guest I/O: librbd's cache would hold a second copy of every chunk
+      // read or written, and its copy of each write buffer a third. The
+      // engine keeps its buffers until librbd completes, so zero-copy writes
+      // are safe. See "The copy engine" in docs/driver-abi.md.
+      {"rbd_cache", "false"},
+      {"rbd_disable_zero_copy_writes", "false"},
   };
   for (const auto& [key, value] : settings) {
     r = rados_conf_set(raw, key, value.c_str());

@@ -1,8 +1,11 @@
 #include "plugin/copy_engine.h"
 
+#include <openssl/evp.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -19,15 +22,16 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A reader starts reading `len` bytes at `offset` into `buf` and later calls
+// An I/O starts reading or writing `len` bytes at `offset` and later calls
 // `done` with the byte count or a negative errno, from any thread.
-using ReadDone = std::function<void(ssize_t)>;
-using Reader = std::function<void(uint64_t offset, size_t len, char* buf, ReadDone done)>;
+using IoDone = std::function<void(ssize_t)>;
+using Reader = std::function<void(uint64_t offset, size_t len, char* buf, IoDone done)>;
+using Writer = std::function<void(uint64_t offset, size_t len, const char* buf, IoDone done)>;
 
 // librbd calls this on one of its own threads: hand the result over and
 // return at once; the work happens on the event loop.
 void on_rbd_aio_complete(rbd_completion_t c, void* arg) {
-  std::unique_ptr<ReadDone> done(static_cast<ReadDone*>(arg));
+  std::unique_ptr<IoDone> done(static_cast<IoDone*>(arg));
   ssize_t r = rbd_aio_get_return_value(c);
   rbd_aio_release(c);
   (*done)(r);
@@ -35,19 +39,19 @@ void on_rbd_aio_complete(rbd_completion_t c, void* arg) {
 
 // Submits `submit(completion)`; when that fails the completion is released
 // and `done` is called with the error at once.
-void start_rbd_aio(ReadDone done, const std::function<int(rbd_completion_t)>& submit) {
-  auto* arg = new ReadDone(std::move(done));
+void start_rbd_aio(IoDone done, const std::function<int(rbd_completion_t)>& submit) {
+  auto* arg = new IoDone(std::move(done));
   rbd_completion_t c = nullptr;
   int r = rbd_aio_create_completion(arg, on_rbd_aio_complete, &c);
   if (r < 0) {
-    std::unique_ptr<ReadDone> owned(arg);
+    std::unique_ptr<IoDone> owned(arg);
     (*owned)(r);
     return;
   }
   r = submit(c);
   if (r < 0) {
     rbd_aio_release(c);
-    std::unique_ptr<ReadDone> owned(arg);
+    std::unique_ptr<IoDone> owned(arg);
     (*owned)(r);
   }
 }
@@ -92,91 +96,256 @@ std::pair<size_t, size_t> nonzero_span(const char* buf, size_t len) {
   return {begin, std::min(len, last + block)};
 }
 
-// Runs the pipeline: `depth` slots, each reading one piece, then (unless it
-// is all zeros) writing it, then taking the next piece.
-Result<CopyStats> run_pipeline(const std::vector<Extent>& pieces, uint64_t chunk,
-                               const Reader& read, rbd_image_t dst, const std::string& src_label,
-                               const std::string& dst_label, const Progress& progress,
+struct EvpCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+// SHA-256 of the chunk [chunk_offset, chunk_offset + chunk_length) whose
+// bytes are zeros except `len` bytes of `data` at `data_offset`.
+std::array<unsigned char, 32> chunk_sha256(uint64_t chunk_offset, uint64_t chunk_length,
+                                           uint64_t data_offset, const char* data, size_t len) {
+  static const char zeros[65536] = {0};
+  std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  auto feed_zeros = [&](uint64_t n) {
+    while (n > 0) {
+      const size_t step = static_cast<size_t>(std::min<uint64_t>(n, sizeof(zeros)));
+      EVP_DigestUpdate(ctx.get(), zeros, step);
+      n -= step;
+    }
+  };
+  feed_zeros(data_offset - chunk_offset);
+  EVP_DigestUpdate(ctx.get(), data, len);
+  feed_zeros(chunk_offset + chunk_length - (data_offset + len));
+  std::array<unsigned char, 32> out{};
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), out.data(), &n);
+  return out;
+}
+
+// What the pipeline moves, and where.
+struct Transfer {
+  std::vector<Extent> pieces;  // allocated pieces, at most one per chunk, sorted
+  uint64_t chunk = 0;
+  uint64_t size = 0;
+  Reader read;
+  Writer write;                                      // null: read and digest only
+  std::function<Status()> flush;                     // blocking; null when nothing is written
+  std::function<void(const ChunkDigest&)> on_chunk;  // on the loop; may be null
+  std::string src_label, dst_label;
+};
+
+// Runs of chunks that hold no piece: holes of the source.
+std::vector<ChunkDigest> hole_runs(const std::vector<Extent>& pieces, uint64_t chunk,
+                                   uint64_t size) {
+  std::vector<ChunkDigest> runs;
+  const uint64_t chunks = (size + chunk - 1) / chunk;
+  uint64_t next = 0;
+  auto add = [&](uint64_t first, uint64_t end) {
+    if (first >= end) return;
+    ChunkDigest d;
+    d.index = first;
+    d.chunks = end - first;
+    d.offset = first * chunk;
+    d.length = std::min(end * chunk, size) - d.offset;
+    d.zero = true;
+    runs.push_back(d);
+  };
+  for (const auto& p : pieces) {
+    const uint64_t index = p.offset / chunk;
+    add(next, index);
+    next = index + 1;
+  }
+  add(next, chunks);
+  return runs;
+}
+
+// Runs the pipeline: `depth` slots, each reading one piece, digesting it,
+// then (unless it is all zeros) writing it, then taking the next piece.
+Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
                                const CopyOptions& options, CopyStats stats) {
   const auto start = std::chrono::steady_clock::now();
-  for (const auto& p : pieces) stats.allocated += p.length;
+  const uint64_t chunk = t.chunk;
+  stats.chunk_size = chunk;
+  stats.chunks = (t.size + chunk - 1) / chunk;
+  auto is_confirmed = [&](uint64_t index) {
+    return index < options.confirmed.size() && options.confirmed[index];
+  };
+  std::vector<Extent> todo;
+  uint64_t done_bytes = 0;
+  for (const auto& p : t.pieces) {
+    stats.allocated += p.length;
+    if (is_confirmed(p.offset / chunk)) {
+      ++stats.chunks_skipped_confirmed;
+      done_bytes += p.length;
+    } else {
+      todo.push_back(p);
+    }
+  }
+  if (options.record) {
+    // Holes need no data, so they are confirmed before any is written.
+    const auto runs = hole_runs(t.pieces, chunk, t.size);
+    for (size_t i = 0; i < runs.size(); i += 512) {
+      Status s = options.record(std::vector<ChunkDigest>(
+          runs.begin() + static_cast<long>(i),
+          runs.begin() + static_cast<long>(std::min(runs.size(), i + 512))));
+      if (!s.ok()) return s;
+    }
+  }
 
   asio::io_context loop(1);
   auto guard = asio::make_work_guard(loop);
+  // Digests, and for a file the blocking reads and writes, run here.
+  asio::thread_pool workers(2);
+  // Flush, then record: one batch at a time, in order.
+  asio::thread_pool committer(1);
   struct Slot {
     std::vector<char> buf;
     Extent piece;
+    ChunkDigest digest;
   };
-  std::vector<Slot> slots(std::max<size_t>(1, std::min(options.depth, pieces.size())));
+  std::vector<Slot> slots(std::max<size_t>(1, std::min(options.depth, todo.size())));
+  const size_t batch_size = std::max<size_t>(1, std::min<size_t>(8, options.depth));
   size_t next = 0;
   size_t in_flight = 0;
-  uint64_t done_bytes = 0;
+  bool committing = false;
+  uint64_t recorded = 0;
+  std::vector<ChunkDigest> pending;
   Status failure;
 
   std::function<void(Slot&)> start_next;
+  std::function<void()> maybe_commit;
   auto fail = [&](int r, const std::string& what, const Extent& piece) {
     if (!failure.ok()) return;
     failure =
         Status::Error(r, what + " at offset " + std::to_string(piece.offset) + " (" +
                              std::to_string(piece.length) + " bytes) failed: " + ceph_strerror(r));
   };
+  auto check_finished = [&] {
+    if (in_flight == 0 && !committing && (pending.empty() || !failure.ok())) guard.reset();
+  };
+  maybe_commit = [&] {
+    if (!options.record || committing || pending.empty() || !failure.ok()) return;
+    if (in_flight > 0 && pending.size() < batch_size) return;
+    committing = true;
+    auto batch = std::make_shared<std::vector<ChunkDigest>>(std::move(pending));
+    pending.clear();
+    asio::post(committer, [&, batch] {
+      Status s = t.flush ? t.flush() : Status::Ok();
+      if (s.ok()) s = options.record(*batch);
+      asio::post(loop, [&, batch, s] {
+        committing = false;
+        if (!s.ok() && failure.ok()) failure = s;
+        recorded += batch->size();
+        if (s.ok() && options.kill_after_chunks && recorded >= options.kill_after_chunks) {
+          ::kill(::getpid(), SIGKILL);
+        }
+        maybe_commit();
+        check_finished();
+      });
+    });
+  };
   auto slot_done = [&](Slot& s) {
     --in_flight;
     start_next(s);
-    if (in_flight == 0) guard.reset();
+    maybe_commit();
+    check_finished();
+  };
+  auto confirm = [&](Slot& s) {
+    done_bytes += s.piece.length;
+    progress(options.stage, done_bytes, stats.allocated);
+    if (options.record) pending.push_back(s.digest);
+    if (t.on_chunk) t.on_chunk(s.digest);
   };
   auto on_written = [&](Slot& s, ssize_t r) {
     if (r < 0) {
-      fail(static_cast<int>(r), "write of " + dst_label, s.piece);
+      fail(static_cast<int>(r), "write of " + t.dst_label, s.piece);
     } else {
-      done_bytes += s.piece.length;
-      progress(options.stage, done_bytes, stats.allocated);
+      confirm(s);
     }
     slot_done(s);
   };
-  auto on_read = [&](Slot& s, ssize_t r) {
-    if (r < 0 || static_cast<uint64_t>(r) != s.piece.length) {
-      fail(r < 0 ? static_cast<int>(r) : EIO, "read of " + src_label, s.piece);
+  auto on_digested = [&](Slot& s, size_t b, size_t e) {
+    if (b == e) ++stats.chunks_zero;
+    if (b == e || !t.write || !failure.ok()) {
+      if (failure.ok()) confirm(s);
       slot_done(s);
-      return;
-    }
-    ++stats.chunks_read;
-    auto [b, e] = nonzero_span(s.buf.data(), s.piece.length);
-    if (b == e || !failure.ok()) {
-      if (b == e) ++stats.chunks_zero;
-      on_written(s, 0);
       return;
     }
     ++stats.chunks_written;
     stats.written += e - b;
-    const uint64_t off = s.piece.offset + b;
-    const size_t len = e - b;
-    char* data = s.buf.data() + b;
-    start_rbd_aio(
-        [&loop, &s, &on_written](ssize_t wr) {
-          asio::post(loop, [&s, &on_written, wr] { on_written(s, wr); });
-        },
-        [&](rbd_completion_t c) { return rbd_aio_write(dst, off, len, data, c); });
+    t.write(s.piece.offset + b, e - b, s.buf.data() + b, [&loop, &s, &on_written](ssize_t wr) {
+      asio::post(loop, [&s, &on_written, wr] { on_written(s, wr); });
+    });
+  };
+  auto on_read = [&](Slot& s, ssize_t r) {
+    if (r < 0 || static_cast<uint64_t>(r) != s.piece.length) {
+      fail(r < 0 ? static_cast<int>(r) : EIO, "read of " + t.src_label, s.piece);
+      slot_done(s);
+      return;
+    }
+    ++stats.chunks_read;
+    Slot* slot = &s;
+    asio::post(workers, [slot, chunk, size = t.size, &loop, &on_digested] {
+      ChunkDigest& d = slot->digest;
+      d = ChunkDigest();
+      d.index = slot->piece.offset / chunk;
+      d.offset = d.index * chunk;
+      d.length = std::min(chunk, size - d.offset);
+      const auto span = nonzero_span(slot->buf.data(), slot->piece.length);
+      d.zero = span.first == span.second;
+      if (!d.zero) {
+        d.sha256 = chunk_sha256(d.offset, d.length, slot->piece.offset, slot->buf.data(),
+                                slot->piece.length);
+      }
+      asio::post(loop, [slot, span, &on_digested] { on_digested(*slot, span.first, span.second); });
+    });
   };
   start_next = [&](Slot& s) {
-    if (!failure.ok() || next >= pieces.size()) return;
-    s.piece = pieces[next++];
+    if (!failure.ok() || next >= todo.size()) return;
+    s.piece = todo[next++];
     if (s.buf.size() < chunk) s.buf.resize(chunk);
     ++in_flight;
-    read(s.piece.offset, s.piece.length, s.buf.data(), [&loop, &s, &on_read](ssize_t r) {
+    t.read(s.piece.offset, s.piece.length, s.buf.data(), [&loop, &s, &on_read](ssize_t r) {
       asio::post(loop, [&s, &on_read, r] { on_read(s, r); });
     });
   };
 
+  progress(options.stage, done_bytes, stats.allocated);
   for (auto& s : slots) start_next(s);
-  if (in_flight == 0) guard.reset();
+  check_finished();
   loop.run();
+  workers.join();
+  committer.join();
   if (!failure.ok()) return failure;
-  int r = rbd_flush(dst);
-  if (r < 0) return Status::Error(r, "flush of " + dst_label + " failed: " + ceph_strerror(r));
-  if (pieces.empty()) progress(options.stage, 0, 0);
+  if (t.flush) {
+    Status s = t.flush();
+    if (!s.ok()) return s;
+  }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;
+}
+
+Writer rbd_writer(rbd_image_t dst) {
+  return [dst](uint64_t offset, size_t len, const char* buf, IoDone done) {
+    start_rbd_aio(std::move(done),
+                  [&](rbd_completion_t c) { return rbd_aio_write(dst, offset, len, buf, c); });
+  };
+}
+
+Reader rbd_reader(rbd_image_t src) {
+  return [src](uint64_t offset, size_t len, char* buf, IoDone done) {
+    start_rbd_aio(std::move(done),
+                  [&](rbd_completion_t c) { return rbd_aio_read(src, offset, len, buf, c); });
+  };
+}
+
+std::function<Status()> rbd_flusher(rbd_image_t dst, const std::string& label) {
+  return [dst, label]() -> Status {
+    int r = rbd_flush(dst);
+    if (r < 0) return Status::Error(r, "flush of " + label + " failed: " + ceph_strerror(r));
+    return Status::Ok();
+  };
 }
 
 Result<uint64_t> object_size(rbd_image_t image, const std::string& label) {
@@ -254,14 +423,18 @@ Result<CopyStats> copy_image_data(rbd_image_t src, const std::string& src_label,
   if (!chunk.ok()) return chunk.status();
   auto extents = allocated_extents(src, src_label);
   if (!extents.ok()) return extents.status();
-  Reader read = [src](uint64_t offset, size_t len, char* buf, ReadDone done) {
-    start_rbd_aio(std::move(done),
-                  [&](rbd_completion_t c) { return rbd_aio_read(src, offset, len, buf, c); });
-  };
+  Transfer t;
+  t.pieces = chunk_pieces(*extents, *chunk, size);
+  t.chunk = *chunk;
+  t.size = size;
+  t.read = rbd_reader(src);
+  t.write = rbd_writer(dst);
+  t.flush = rbd_flusher(dst, dst_label);
+  t.src_label = src_label;
+  t.dst_label = dst_label;
   CopyStats stats;
   stats.size = size;
-  return run_pipeline(chunk_pieces(*extents, *chunk, size), *chunk, read, dst, src_label, dst_label,
-                      progress, options, stats);
+  return run_pipeline(t, progress, options, stats);
 }
 
 Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size, rbd_image_t dst,
@@ -293,8 +466,12 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
   }
 
   // pread blocks: it runs on a pool, never on the event loop.
-  asio::thread_pool readers(std::min<size_t>(4, std::max<size_t>(1, options.depth)));
-  Reader read = [fd, &readers](uint64_t offset, size_t len, char* buf, ReadDone done) {
+  asio::thread_pool readers(2);
+  Transfer t;
+  t.pieces = chunk_pieces(extents, *chunk, size);
+  t.chunk = *chunk;
+  t.size = size;
+  t.read = [fd, &readers](uint64_t offset, size_t len, char* buf, IoDone done) {
     asio::post(readers, [fd, offset, len, buf, done = std::move(done)] {
       size_t got = 0;
       while (got < len) {
@@ -310,12 +487,95 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
       done(static_cast<ssize_t>(got));
     });
   };
+  t.write = rbd_writer(dst);
+  t.flush = rbd_flusher(dst, dst_label);
+  t.src_label = path;
+  t.dst_label = dst_label;
   CopyStats stats;
   stats.size = size;
-  auto result = run_pipeline(chunk_pieces(extents, *chunk, size), *chunk, read, dst, path,
-                             dst_label, progress, options, stats);
+  auto result = run_pipeline(t, progress, options, stats);
   readers.join();
   return result;
+}
+
+Result<CopyStats> download_image_data(rbd_image_t src, const std::string& src_label, int fd,
+                                      const std::string& path, const Progress& progress,
+                                      const CopyOptions& options) {
+  uint64_t size = 0;
+  int r = rbd_get_size(src, &size);
+  if (r < 0) {
+    return Status::Error(r, "cannot read the size of " + src_label + ": " + ceph_strerror(r));
+  }
+  auto chunk =
+      options.chunk_size ? Result<uint64_t>(options.chunk_size) : object_size(src, src_label);
+  if (!chunk.ok()) return chunk.status();
+  auto extents = allocated_extents(src, src_label);
+  if (!extents.ok()) return extents.status();
+  // The file gets its size first, as one hole; only data is written into it.
+  if (::ftruncate(fd, static_cast<off_t>(size)) < 0) {
+    return Status::Error(errno, "cannot size " + path + " to " + std::to_string(size) +
+                                    " bytes: " + std::strerror(errno));
+  }
+  // pwrite blocks: it runs on a pool, never on the event loop.
+  asio::thread_pool writers(2);
+  Transfer t;
+  t.pieces = chunk_pieces(*extents, *chunk, size);
+  t.chunk = *chunk;
+  t.size = size;
+  t.read = rbd_reader(src);
+  t.write = [fd, &writers](uint64_t offset, size_t len, const char* buf, IoDone done) {
+    asio::post(writers, [fd, offset, len, buf, done = std::move(done)] {
+      size_t put = 0;
+      while (put < len) {
+        ssize_t n = ::pwrite(fd, buf + put, len - put, static_cast<off_t>(offset + put));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          done(-errno);
+          return;
+        }
+        put += static_cast<size_t>(n);
+      }
+      done(static_cast<ssize_t>(put));
+    });
+  };
+  t.flush = [fd, path]() -> Status {
+    if (::fdatasync(fd) < 0) {
+      return Status::Error(errno, "cannot flush " + path + ": " + std::strerror(errno));
+    }
+    return Status::Ok();
+  };
+  t.src_label = src_label;
+  t.dst_label = path;
+  CopyStats stats;
+  stats.size = size;
+  auto result = run_pipeline(t, progress, options, stats);
+  writers.join();
+  return result;
+}
+
+Result<CopyStats> digest_image_data(rbd_image_t image, const std::string& label,
+                                    uint64_t chunk_size,
+                                    const std::function<void(const ChunkDigest&)>& on_chunk,
+                                    const Progress& progress, const CopyOptions& options) {
+  uint64_t size = 0;
+  int r = rbd_get_size(image, &size);
+  if (r < 0) return Status::Error(r, "cannot read the size of " + label + ": " + ceph_strerror(r));
+  if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + label);
+  auto extents = allocated_extents(image, label);
+  if (!extents.ok()) return extents.status();
+  Transfer t;
+  t.pieces = chunk_pieces(*extents, chunk_size, size);
+  t.chunk = chunk_size;
+  t.size = size;
+  t.read = rbd_reader(image);
+  t.on_chunk = on_chunk;
+  t.src_label = label;
+  CopyStats stats;
+  stats.size = size;
+  CopyOptions read_only = options;
+  read_only.record = nullptr;
+  read_only.confirmed.clear();
+  return run_pipeline(t, progress, read_only, stats);
 }
 
 }  // namespace rbdvol::plugin

@@ -1,43 +1,70 @@
-// The copy engine: moves image bytes into an RBD image in chunks, many reads
-// and writes in flight at once. Only allocated extents of the source are read
-// (librbd's diff iteration for an RBD source, SEEK_DATA/SEEK_HOLE for a
-// file), chunks that are all zeros are not written, and a written chunk is
-// trimmed of leading and trailing zero blocks, so the destination stays thin.
-// Memory is bounded by depth x chunk size whatever the image size.
+// The copy engine: moves image bytes in chunks, many reads and writes in
+// flight at once. Only allocated extents of the source are read (librbd's
+// diff iteration for an RBD source, SEEK_DATA/SEEK_HOLE for a file), chunks
+// that are all zeros are not written, and a written chunk is trimmed of
+// leading and trailing zero blocks, so the destination stays thin (an image)
+// or sparse (a file). Memory is bounded by depth x chunk size whatever the
+// image size.
 //
-// The destination must read as zeros where nothing is written (a new image):
-// the engine never writes zeros.
+// The destination must read as zeros where nothing is written (a new image,
+// a new file): the engine never writes zeros.
+//
+// Every chunk gets a SHA-256 of its whole bytes (holes read as zeros), or is
+// marked all zeros. With CopyOptions::record, those digests go to the caller
+// once the chunk's data is flushed to the destination, in batches, so a
+// record written from them never claims data that is not there (see
+// chunk_record.h), and a transfer killed half way can resume from it.
 //
 // Structure: one Boost.Asio io_context run on the calling thread is the event
-// loop. librbd's completion callbacks only post to it; file reads (blocking
-// pread) run on a small thread pool and post their result back. The loop does
-// the zero check and submits the next aio call, and nothing on it blocks.
+// loop. librbd's completion callbacks only post to it; file reads and writes
+// (blocking pread/pwrite) and the digests run on a small thread pool, the
+// flush-then-record step on a thread of its own, and each posts its result
+// back. Nothing on the loop blocks.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "plugin/ceph_handles.h"
+#include "plugin/chunk_record.h"
 #include "plugin/driver.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
 
 struct CopyOptions {
-  size_t depth = 16;           // chunks in flight (each holds one chunk buffer)
-  uint64_t chunk_size = 0;     // 0: the destination's object size
+  // Chunks in flight, each holding one chunk buffer. 8 x 4 MiB keeps a copy's
+  // peak resident memory well under 100 MiB (docs/driver-abi.md, "The copy
+  // engine") at about the speed of 16.
+  size_t depth = 8;
+  uint64_t chunk_size = 0;     // 0: the destination's object size (the source's for a file)
   const char* stage = "copy";  // the progress stage reported
+  // Chunks the destination already holds (a resumed transfer), by index:
+  // neither read nor written again.
+  std::vector<bool> confirmed;
+  // Receives the digests of chunks whose data has been flushed to the
+  // destination, in order of completion, in batches; first, once, the runs of
+  // chunks that are holes of the source. Called on a worker thread, one call
+  // at a time. A failure stops the transfer with that status.
+  std::function<Status(const std::vector<ChunkDigest>&)> record;
+  // Test hook (RBDVOL_FAULT): the process kills itself with SIGKILL once this
+  // many chunks are recorded. 0: never.
+  uint64_t kill_after_chunks = 0;
 };
 
 struct CopyStats {
-  uint64_t size = 0;       // the source's size
-  uint64_t allocated = 0;  // bytes of the source in allocated extents (read)
+  uint64_t size = 0;  // the source's size
+  uint64_t chunk_size = 0;
+  uint64_t chunks = 0;     // chunks of the source, holes included
+  uint64_t allocated = 0;  // bytes of the source in allocated extents (read or confirmed)
   uint64_t written = 0;    // bytes written to the destination
   uint64_t chunks_read = 0;
   uint64_t chunks_written = 0;
-  uint64_t chunks_zero = 0;  // read, found all zeros, not written
+  uint64_t chunks_zero = 0;               // read, found all zeros, not written
+  uint64_t chunks_skipped_confirmed = 0;  // already recorded (resume): not read, not written
   double seconds = 0;
 };
 
@@ -47,7 +74,8 @@ CopyOptions default_copy_options(const char* stage);
 
 // Copies the open image `src` (at whatever snapshot it was opened at; a clone
 // is read through its parent) into `dst`, which must be at least as large.
-// Progress: `done` / `total` are allocated bytes processed / to process.
+// Progress: `done` / `total` are allocated bytes processed / to process
+// (confirmed chunks count as done from the start).
 Result<CopyStats> copy_image_data(rbd_image_t src, const std::string& src_label, rbd_image_t dst,
                                   const std::string& dst_label, const Progress& progress,
                                   const CopyOptions& options);
@@ -56,6 +84,22 @@ Result<CopyStats> copy_image_data(rbd_image_t src, const std::string& src_label,
 Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size, rbd_image_t dst,
                                  const std::string& dst_label, const Progress& progress,
                                  const CopyOptions& options);
+
+// Copies the open image `src` into the regular file `fd`, which must be empty
+// and is sized to the image first: holes and zero chunks stay holes.
+// Chunks of the source's object size unless options say otherwise; ends
+// with fdatasync.
+Result<CopyStats> download_image_data(rbd_image_t src, const std::string& src_label, int fd,
+                                      const std::string& path, const Progress& progress,
+                                      const CopyOptions& options);
+
+// Reads the allocated extents of `image` in chunks of `chunk_size` and calls
+// `on_chunk` (on the calling thread) with the digest of each chunk that has
+// any; chunks it is not called for are holes (zeros). Writes nothing.
+Result<CopyStats> digest_image_data(rbd_image_t image, const std::string& label,
+                                    uint64_t chunk_size,
+                                    const std::function<void(const ChunkDigest&)>& on_chunk,
+                                    const Progress& progress, const CopyOptions& options);
 
 // The allocated extents of `image` as (offset, length), sorted, from
 // rbd_diff_iterate2 against no snapshot, parent data included.

@@ -51,6 +51,8 @@ Result<Json> Driver::call(const std::string& op, const Json& request, const Prog
       {"image.create_from_volume", image_create_from_volume},
       {"backend.show", backend_show},
       {"backend.auth", backend_auth},
+      {"image.verify", image_verify},
+      {"image.download", image_download},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

@@ -5,6 +5,7 @@
 // (one getenv) in normal use. The points are listed in docs/driver-abi.md.
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -19,6 +20,18 @@ inline Status inject_fault(const char* point) {
   const std::string list = std::string(",") + env + ",";
   if (list.find(std::string(",") + point + ",") == std::string::npos) return Status::Ok();
   return Status::Error(EIO, std::string("injected fault at ") + point + " (RBDVOL_FAULT)");
+}
+
+// The N of "point=N" in RBDVOL_FAULT (a test hook that takes a count, such
+// as image.copy:kill-after-chunk=N); 0 when the list does not hold it.
+inline uint64_t fault_count(const char* point) {
+  const char* env = std::getenv("RBDVOL_FAULT");
+  if (!env || !*env) return 0;
+  const std::string list = std::string(",") + env;
+  const std::string key = std::string(",") + point + "=";
+  const auto at = list.find(key);
+  if (at == std::string::npos) return 0;
+  return std::strtoull(list.c_str() + at + key.size(), nullptr, 10);
 }
 
 }  // namespace rbdvol::plugin

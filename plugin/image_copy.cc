@@ -3,8 +3,10 @@
 #include "plugin/image_copy.h"
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
+#include "plugin/chunk_record.h"
 #include "plugin/copy_engine.h"
 #include "plugin/fault_injection.h"
 #include "plugin/naming.h"
@@ -77,9 +79,9 @@ std::vector<std::string> split_backends(const Json& value) {
 
 }  // namespace
 
-Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
-                      const std::string& src_snap, rados_ioctx_t dst_io,
-                      const std::string& dst_name, const Progress& progress, CopyStats* stats) {
+Status create_image_like(rados_ioctx_t src_io, const std::string& src_name,
+                         const std::string& src_snap, rados_ioctx_t dst_io,
+                         const std::string& dst_name) {
   uint64_t size = 0;
   int order = 0;
   {
@@ -109,6 +111,14 @@ Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
     return Status::Error(r,
                          "cannot create " + image_spec(dst_io, dst_name) + ": " + ceph_strerror(r));
   }
+  return Status::Ok();
+}
+
+Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
+                      const std::string& src_snap, rados_ioctx_t dst_io,
+                      const std::string& dst_name, const Progress& progress, CopyStats* stats) {
+  Status created = create_image_like(src_io, src_name, src_snap, dst_io, dst_name);
+  if (!created.ok()) return created;
   Status s = copy_into(src_io, src_name, src_snap, dst_io, dst_name, progress, stats);
   if (!s.ok()) {
     Status undo = remove_image_and_snapshots(dst_io, dst_name);
@@ -122,9 +132,88 @@ Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
   return Status::Ok();
 }
 
+namespace {
+
+// Copies src_io/src_name@snap's data into dst_name, which exists (created by
+// the caller, or a partial copy being resumed), recording chunk digests as it
+// goes; then its metadata, the record's completion, and the protected
+// snapshot last, so the copy is listed only once complete.
+Status fill_image_copy(rados_ioctx_t src_io, const std::string& src_name, rados_ioctx_t dst_io,
+                       const std::string& rbd_name, const ChunkRecordHeader& header,
+                       const std::vector<bool>& confirmed, const Progress& progress,
+                       CopyStats* stats) {
+  rbd_image_t raw = nullptr;
+  int r = rbd_open_read_only(src_io, src_name.c_str(), &raw, kImageSnapshot.c_str());
+  if (r < 0) {
+    return Status::Error(
+        r, "cannot open " + snap_spec(src_io, src_name, kImageSnapshot) + ": " + ceph_strerror(r));
+  }
+  ImagePtr src(raw);
+  auto dst = open_image(dst_io, rbd_name, false);
+  if (!dst.ok()) return dst.status();
+  CopyOptions options = default_copy_options("copy");
+  options.chunk_size = header.chunk_size;
+  options.confirmed = confirmed;
+  options.record = [dst_io, rbd_name](const std::vector<ChunkDigest>& digests) {
+    return record_chunk_digests(dst_io, rbd_name, digests);
+  };
+  options.kill_after_chunks = fault_count("image.copy:kill-after-chunk");
+  auto copied = copy_image_data(src.get(), snap_spec(src_io, src_name, kImageSnapshot), dst->get(),
+                                image_spec(dst_io, rbd_name), progress, options);
+  if (!copied.ok()) return copied.status();
+  if (stats) *stats = *copied;
+  Status s = inject_fault("image.copy:after-data");
+  if (!s.ok()) return s;
+  s = copy_image_metadata(src.get(), dst->get());
+  if (!s.ok()) return s;
+  r = rbd_metadata_remove(dst->get(), meta::kIncomplete.c_str());
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(r, "cannot remove " + meta::kIncomplete + " of " +
+                                image_spec(dst_io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  s = complete_chunk_record(dst_io, rbd_name, header);
+  if (!s.ok()) return s;
+  s = inject_fault("image.copy:before-snapshot");
+  if (!s.ok()) return s;
+  r = rbd_snap_create(dst->get(), kImageSnapshot.c_str());
+  if (r < 0) {
+    return Status::Error(r, "cannot create snapshot " + image_spec(dst_io, rbd_name) + "@" +
+                                kImageSnapshot + ": " + ceph_strerror(r));
+  }
+  r = rbd_snap_protect(dst->get(), kImageSnapshot.c_str());
+  if (r < 0) {
+    return Status::Error(r, "cannot protect snapshot " + image_spec(dst_io, rbd_name) + "@" +
+                                kImageSnapshot + ": " + ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
+// The partial copy `rbd_name` in dst_io's pool, left by a run that did not
+// finish: its record's header, or EBUSY when it has no record (not one of
+// ours to continue) or its owner is still running on this host.
+Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& rbd_name,
+                                       const std::string& backend) {
+  auto header = read_chunk_record_header(dst_io, rbd_name);
+  if (!header.ok()) return header.status();
+  if (!*header) {
+    return Status::Busy("backend " + backend + " already has " + image_spec(dst_io, rbd_name) +
+                        " without its protected snapshot and without a chunk record: another "
+                        "copy is in progress, or one was interrupted (remove it with rbd rm if "
+                        "no copy is running)");
+  }
+  if (owner_is_alive_here((*header)->owner)) {
+    return Status::Busy("backend " + backend + ": " + image_spec(dst_io, rbd_name) +
+                        " is being copied by process " + (*header)->owner + " (started " +
+                        (*header)->started_at + ")");
+  }
+  return **header;
+}
+
+}  // namespace
+
 Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& image,
                                             Cluster& target, const Progress& progress,
-                                            CopyStats* stats) {
+                                            CopyStats* stats, bool resume) {
   const std::string rbd_name = kImagePrefix + image.id;
   for (const auto& l : image.locations) {
     if (l.backend == target.id()) return l;
@@ -133,7 +222,41 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   if (!dst_io.ok()) return dst_io.status();
   auto holds = pool_holds_image(dst_io->get(), image.id);
   if (!holds.ok()) return holds.status().Prefixed("backend " + target.id());
-  if (*holds) return ImageLocation{target.id(), target.backend().image_pool, rbd_name};
+  const ImageLocation copy{target.id(), target.backend().image_pool, rbd_name};
+  if (*holds) return copy;
+
+  // A partial copy from a run that died: continued with `resume`, else named.
+  std::optional<ChunkRecordHeader> partial;
+  std::vector<bool> confirmed;
+  Status exists = image_exists(dst_io->get(), rbd_name);
+  if (exists.ok()) {
+    auto header = partial_copy(dst_io->get(), rbd_name, target.id());
+    if (!header.ok()) return header.status();
+    auto digests = read_chunk_digests(dst_io->get(), rbd_name, *header);
+    if (!digests.ok()) return digests.status();
+    uint64_t done = 0;
+    for (const auto& d : *digests) {
+      confirmed.push_back(d.has_value());
+      done += d.has_value();
+    }
+    if (!resume) {
+      return Status::Exists(
+          "backend " + target.id() + " has a partial copy " + image_spec(dst_io->get(), rbd_name) +
+          " of image " + image.id + " left by an interrupted run (" + header->owner + ", started " +
+          header->started_at + ", " + std::to_string(done) + " of " +
+          std::to_string(header->chunks()) +
+          " chunks confirmed): run the copy again with --resume (request field resume) to "
+          "continue it, or remove it with rbd rm");
+    }
+    Status s = break_exclusive_lock(dst_io->get(), rbd_name);
+    if (!s.ok()) return s;
+    header->owner = this_process_owner();
+    s = write_chunk_record_header(dst_io->get(), rbd_name, *header, false);
+    if (!s.ok()) return s;
+    partial = *header;
+  } else if (exists.err() != ENOENT) {
+    return exists.Prefixed("backend " + target.id());
+  }
 
   // The first backend holding it that answers is the source.
   Status last = Status::NotFound("image " + image.id + " has no location to copy from");
@@ -145,50 +268,72 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
       last = src_io.status();
       continue;
     }
-    Status s = copy_rbd_image(src_io->get(), l.rbd_name, kImageSnapshot, dst_io->get(), rbd_name,
-                              progress, stats);
-    if (s.err() == EEXIST) {
-      return Status::Busy("backend " + target.id() + " already has " +
-                          image_spec(dst_io->get(), rbd_name) +
-                          " without its protected snapshot: another copy is in progress, or "
-                          "one was interrupted (remove it with rbd rm if no copy is running)");
+    const std::string source_label =
+        "backend " + l.backend + " " + snap_spec(src_io->get(), l.rbd_name, kImageSnapshot);
+    ChunkRecordHeader header;
+    if (partial) {
+      header = *partial;
+    } else {
+      Status s =
+          create_image_like(src_io->get(), l.rbd_name, kImageSnapshot, dst_io->get(), rbd_name);
+      if (s.err() == EEXIST) {
+        return Status::Busy("backend " + target.id() + " already has " +
+                            image_spec(dst_io->get(), rbd_name) +
+                            ": another copy started at the same time");
+      }
+      if (!s.ok()) return s.Prefixed("image " + image.id + " to backend " + target.id());
+      auto started = [&]() -> Result<ChunkRecordHeader> {
+        auto dst = open_image(dst_io->get(), rbd_name, false);
+        if (!dst.ok()) return dst.status();
+        rbd_image_info_t info{};
+        int r = rbd_stat(dst->get(), &info, sizeof(info));
+        if (r < 0) {
+          return Status::Error(
+              r, "cannot stat " + image_spec(dst_io->get(), rbd_name) + ": " + ceph_strerror(r));
+        }
+        auto h =
+            start_chunk_record(dst_io->get(), rbd_name, info.size, info.obj_size, source_label);
+        if (!h.ok()) return h.status();
+        Status m = metadata_set(dst->get(), meta::kIncomplete,
+                                "copy of " + source_label + " by " + h->owner + " since " +
+                                    h->started_at + "; see " + chunk_record_object(rbd_name));
+        if (!m.ok()) return m;
+        return h;
+      }();
+      if (!started.ok()) {
+        Status undo = remove_image_and_snapshots(dst_io->get(), rbd_name);
+        return started.status().Prefixed(
+            "image " + image.id + " to backend " + target.id() +
+            (undo.ok() ? " (the new image was removed)"
+                       : " (removing the new image failed too: " + undo.message() + ")"));
+      }
+      header = *started;
     }
-    if (!s.ok()) {
-      return Status::Error(s.err(), "image " + image.id + " from backend " + l.backend +
-                                        " to backend " + target.id() + ": " + s.message());
-    }
-    // Metadata, then the protected snapshot last: only then is the copy listed.
-    auto finish = [&]() -> Status {
+    if (partial) {
+      // A resumed copy must continue the same source: same size, same chunks.
       auto src = open_image(src_io->get(), l.rbd_name, true);
       if (!src.ok()) return src.status();
-      auto dst = open_image(dst_io->get(), rbd_name, false);
-      if (!dst.ok()) return dst.status();
-      Status m = copy_image_metadata(src->get(), dst->get());
-      if (!m.ok()) return m;
-      m = inject_fault("image.copy:before-snapshot");
-      if (!m.ok()) return m;
-      int r = rbd_snap_create(dst->get(), kImageSnapshot.c_str());
-      if (r < 0) {
-        return Status::Error(r, "cannot create snapshot " + image_spec(dst_io->get(), rbd_name) +
-                                    "@" + kImageSnapshot + ": " + ceph_strerror(r));
+      auto size = image_size(src->get());
+      if (!size.ok()) return size.status();
+      if (*size != header.size) {
+        return Status::Invalid("the partial copy " + image_spec(dst_io->get(), rbd_name) +
+                               " records " + std::to_string(header.size) +
+                               " bytes, but the source " + source_label + " has " +
+                               std::to_string(*size) + "; remove it with rbd rm");
       }
-      r = rbd_snap_protect(dst->get(), kImageSnapshot.c_str());
-      if (r < 0) {
-        return Status::Error(r, "cannot protect snapshot " + image_spec(dst_io->get(), rbd_name) +
-                                    "@" + kImageSnapshot + ": " + ceph_strerror(r));
-      }
-      return Status::Ok();
-    };
-    s = finish();
+    }
+    Status s = fill_image_copy(src_io->get(), l.rbd_name, dst_io->get(), rbd_name, header,
+                               confirmed, progress, stats);
     if (!s.ok()) {
       Status undo = remove_image_and_snapshots(dst_io->get(), rbd_name);
       return Status::Error(
           s.err(),
-          "image " + image.id + " to backend " + target.id() + ": " + s.message() +
+          "image " + image.id + " from backend " + l.backend + " to backend " + target.id() + ": " +
+              s.message() +
               (undo.ok() ? " (the partial copy was removed)"
                          : " (removing the partial copy failed too: " + undo.message() + ")"));
     }
-    return ImageLocation{target.id(), target.backend().image_pool, rbd_name};
+    return copy;
   }
   return last.Prefixed("image " + image.id + " to backend " + target.id());
 }
@@ -203,6 +348,8 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
   if (targets.empty()) return Status::Invalid("'to' names no backend");
   auto all_or_nothing = optional_bool(request, "all_or_nothing", true);
   if (!all_or_nothing.ok()) return all_or_nothing.status();
+  auto resume = optional_bool(request, "resume", false);
+  if (!resume.ok()) return resume.status();
   std::vector<Cluster*> clusters;
   for (const auto& t : targets) {
     Cluster* c = driver.cluster(t);
@@ -223,7 +370,7 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
       continue;
     }
     CopyStats stats;
-    auto copy = copy_image_to_backend(driver, *image, *c, progress, &stats);
+    auto copy = copy_image_to_backend(driver, *image, *c, progress, &stats, *resume);
     if (!copy.ok()) {
       failed.push_back({{"backend", c->id()}, {"error", copy.status().message()}});
       if (failure.ok()) failure = copy.status();
@@ -236,7 +383,12 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
                       {"image", copy->rbd_name},
                       {"bytes_read", stats.allocated},
                       {"bytes_written", stats.written},
+                      {"chunks", stats.chunks},
+                      {"chunk_size", stats.chunk_size},
+                      {"chunks_written", stats.chunks_written},
                       {"chunks_zero", stats.chunks_zero},
+                      {"chunks_skipped_confirmed", stats.chunks_skipped_confirmed},
+                      {"resumed", stats.chunks_skipped_confirmed > 0},
                       {"seconds", stats.seconds}});
   }
   if (!failure.ok() && *all_or_nothing) {

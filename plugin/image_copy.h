@@ -9,15 +9,26 @@
 namespace rbdvol::plugin {
 
 // Copies `image` from a backend that holds it into `target`'s image pool as
-// the same image-<uuid> with its metadata and its protected snapshot, all or
-// nothing (a copy that fails half way is removed). The source is read at its
-// snapshot `snap`, so it is consistent. When `target` already holds the
-// image, returns its location and copies nothing. EBUSY when target's pool
-// has image-<uuid> without its protected snapshot (another copy in progress,
-// or one interrupted); that image is left alone. Returns where the copy is.
+// the same image-<uuid> with its metadata and its protected snapshot. The
+// source is read at its snapshot `snap`, so it is consistent. Chunk digests
+// are recorded with the copy as its data lands (chunk_record.h); the image is
+// marked rbdvol.incomplete until its snapshot is made. A copy that fails is
+// removed; one whose process was killed stays, unlisted, as a partial copy.
+// When `target` already holds the image, returns its location and copies
+// nothing. A partial copy left by a dead run is continued when `resume`
+// (confirmed chunks are neither read nor written again), else EEXIST names
+// it. EBUSY when the partial copy's process still runs on this host, or when
+// it has no chunk record (not ours to continue); it is left alone. Returns
+// where the copy is.
 Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& image,
                                             Cluster& target, const Progress& progress,
-                                            CopyStats* stats = nullptr);
+                                            CopyStats* stats = nullptr, bool resume = false);
+
+// Creates `dst_name` in `dst_io`'s pool with the size and object size of
+// `src_name`@`src_snap` ("" = head). EEXIST when it exists.
+Status create_image_like(rados_ioctx_t src_io, const std::string& src_name,
+                         const std::string& src_snap, rados_ioctx_t dst_io,
+                         const std::string& dst_name);
 
 // Creates `dst_name` in `dst_io`'s pool (same cluster or another) with the
 // size and object size of `src_name` in `src_io`'s pool, read at snapshot

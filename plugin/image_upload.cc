@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <optional>
 
+#include "plugin/catalog.h"
+#include "plugin/chunk_record.h"
 #include "plugin/copy_engine.h"
 #include "plugin/fault_injection.h"
 #include "plugin/image_file.h"
@@ -36,6 +39,40 @@ class FileDescriptor {
   int fd_;
 };
 
+// What an upload's chunk record names as its source: the file by absolute
+// path, size and modification time, so a resumed upload continues only the
+// same file as it was.
+std::string file_source(const std::string& path, const struct stat& st) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  const std::string absolute = real ? real : path;
+  std::free(real);
+  return "file " + absolute + " (" + std::to_string(st.st_size) + " bytes, modified " +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ")";
+}
+
+// A partial upload of `source` in `io`'s pool left by a dead run: an
+// image-<uuid> without its protected snapshot whose chunk record names
+// `source` and whose process no longer runs on this host.
+Result<std::optional<std::pair<std::string, ChunkRecordHeader>>> find_partial_upload(
+    rados_ioctx_t io, const std::string& source) {
+  using Found = std::optional<std::pair<std::string, ChunkRecordHeader>>;
+  auto names = list_images(io);
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
+    const std::string uuid = name.substr(kImagePrefix.size());
+    if (!is_uuid(uuid)) continue;
+    auto header = read_chunk_record_header(io, name);
+    if (!header.ok() || !*header) continue;
+    if ((*header)->source != source || (*header)->state != "incomplete") continue;
+    if (owner_is_alive_here((*header)->owner)) continue;
+    auto holds = pool_holds_image(io, uuid);
+    if (!holds.ok() || *holds) continue;
+    return Found(std::make_pair(name, **header));
+  }
+  return Found();
+}
+
 }  // namespace
 
 Result<Json> image_upload(Driver& driver, const Json& request, const Progress& progress) {
@@ -45,6 +82,8 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   if (!name.ok()) return name.status();
   auto backend_id = optional_string(request, "backend");
   if (!backend_id.ok()) return backend_id.status();
+  auto resume = optional_bool(request, "resume", false);
+  if (!resume.ok()) return resume.status();
   const std::string backend = backend_id->empty() ? driver.config().default_backend : *backend_id;
   Cluster* cluster = driver.cluster(backend);
   if (!cluster) return Status::NotFound("backend '" + backend + "' is not an enabled backend");
@@ -89,30 +128,81 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
 
   auto io = cluster->open_image_pool();
   if (!io.ok()) return io.status();
-  const std::string uuid = new_uuid();
+  const std::string source = file_source(*path, st);
+  std::optional<std::pair<std::string, ChunkRecordHeader>> partial;
+  if (*resume) {
+    auto found = find_partial_upload(io->get(), source);
+    if (!found.ok()) return found.status().Prefixed("backend " + backend);
+    partial = *found;
+  }
+  const std::string uuid = partial ? partial->first.substr(kImagePrefix.size()) : new_uuid();
   const std::string rbd_name = kImagePrefix + uuid;
   const std::string label = "backend " + backend + " " + image_spec(io->get(), rbd_name);
-  int order = 0;  // the cluster's default object size
-  int r = rbd_create(io->get(), rbd_name.c_str(), size, &order);
-  if (r < 0) {
-    return Status::Error(r, "cannot create image " + image_spec(io->get(), rbd_name) +
-                                " on backend " + backend + ": " + ceph_strerror(r));
+  int r = 0;
+  if (partial) {
+    Status s = break_exclusive_lock(io->get(), rbd_name);
+    if (!s.ok()) return s;
+    partial->second.owner = this_process_owner();
+    s = write_chunk_record_header(io->get(), rbd_name, partial->second, false);
+    if (!s.ok()) return s;
+  } else {
+    int order = 0;  // the cluster's default object size
+    r = rbd_create(io->get(), rbd_name.c_str(), size, &order);
+    if (r < 0) {
+      return Status::Error(r, "cannot create image " + image_spec(io->get(), rbd_name) +
+                                  " on backend " + backend + ": " + ceph_strerror(r));
+    }
   }
+  CopyStats stats;
   std::string checksum;
   auto fill = [&]() -> Status {
     auto image = open_image(io->get(), rbd_name, false);
     if (!image.ok()) return image.status();
     // The digest reads the whole raw content in order (holes included) on its
     // own thread while the engine copies the allocated chunks.
+    rbd_image_info_t info{};
+    r = rbd_stat(image->get(), &info, sizeof(info));
+    if (r < 0) return Status::Error(r, "cannot stat " + label + ": " + ceph_strerror(r));
+    std::vector<bool> confirmed;
+    Result<ChunkRecordHeader> record =
+        partial ? Result<ChunkRecordHeader>(partial->second)
+                : start_chunk_record(io->get(), rbd_name, size, info.obj_size, source);
+    if (!record.ok()) return record.status();
+    if (partial) {
+      if (record->size != size || info.size != size) {
+        return Status::Invalid("the partial upload " + label + " has another size than " + *path);
+      }
+      auto digests = read_chunk_digests(io->get(), rbd_name, *record);
+      if (!digests.ok()) return digests.status();
+      for (const auto& d : *digests) confirmed.push_back(d.has_value());
+    }
+    Status s = metadata_set(image->get(), meta::kIncomplete,
+                            "upload of " + source + " by " + record->owner + " since " +
+                                record->started_at + "; see " + chunk_record_object(rbd_name));
+    if (!s.ok()) return s;
+    CopyOptions options = default_copy_options("upload");
+    options.chunk_size = record->chunk_size;
+    options.confirmed = confirmed;
+    options.kill_after_chunks = fault_count("image.upload:kill-after-chunk");
+    options.record = [pool = io->get(), rbd_name](const std::vector<ChunkDigest>& digests) {
+      return record_chunk_digests(pool, rbd_name, digests);
+    };
     auto digest =
         std::async(std::launch::async, [&] { return sha256_of_file(raw_fd, raw_path, size); });
-    auto copied = copy_file_data(raw_fd, raw_path, size, image->get(), label, progress,
-                                 default_copy_options("upload"));
+    auto copied = copy_file_data(raw_fd, raw_path, size, image->get(), label, progress, options);
     auto sum = digest.get();
     if (!copied.ok()) return copied.status();
     if (!sum.ok()) return sum.status();
     checksum = *sum;
-    Status s = inject_fault("image.upload:after-write");
+    stats = *copied;
+    s = inject_fault("image.upload:after-write");
+    if (!s.ok()) return s;
+    r = rbd_metadata_remove(image->get(), meta::kIncomplete.c_str());
+    if (r < 0 && r != -ENOENT) {
+      return Status::Error(
+          r, "cannot remove " + meta::kIncomplete + " of " + label + ": " + ceph_strerror(r));
+    }
+    s = complete_chunk_record(io->get(), rbd_name, *record);
     if (!s.ok()) return s;
     for (const auto& [key, value] :
          {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, *format},
@@ -141,11 +231,21 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     return Status::Error(s.err(), "upload of " + *path + " into backend " + backend +
                                       " failed: " + s.message() + note);
   }
-  return Json{{"id", uuid},           {"name", *name},
-              {"backend", backend},   {"pool", cluster->backend().image_pool},
-              {"image", rbd_name},    {"size", size},
-              {"format", *format},    {"file_size", file_size},
-              {"checksum", checksum}, {"snapshot", kImageSnapshot}};
+  return Json{{"id", uuid},
+              {"name", *name},
+              {"backend", backend},
+              {"pool", cluster->backend().image_pool},
+              {"image", rbd_name},
+              {"size", size},
+              {"format", *format},
+              {"file_size", file_size},
+              {"checksum", checksum},
+              {"snapshot", kImageSnapshot},
+              {"chunks", stats.chunks},
+              {"chunks_written", stats.chunks_written},
+              {"chunks_zero", stats.chunks_zero},
+              {"chunks_skipped_confirmed", stats.chunks_skipped_confirmed},
+              {"resumed", partial.has_value()}};
 }
 
 }  // namespace rbdvol::plugin

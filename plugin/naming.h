@@ -40,6 +40,10 @@ inline const std::string kImageSourceSize = "rbdvol.source_size";
 inline const std::string kImageChecksum = "rbdvol.checksum";
 // The volume an image was made from (image.create_from_volume).
 inline const std::string kImageSourceVolume = "rbdvol.source_volume";
+// Set on an image whose data is still being transferred (image.copy,
+// image.upload): what it is a copy of and who writes it. Removed before its
+// protected snapshot is made, so clones never carry it.
+inline const std::string kIncomplete = "rbdvol.incomplete";
 }  // namespace meta
 
 // "a, b, c" (or "(none)"): how messages list names, tags and features.

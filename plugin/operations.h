@@ -31,5 +31,7 @@ Result<Json> image_delete(Driver&, const Json& request, const Progress&);
 Result<Json> image_create_from_volume(Driver&, const Json& request, const Progress&);
 Result<Json> backend_show(Driver&, const Json& request, const Progress&);
 Result<Json> backend_auth(Driver&, const Json& request, const Progress&);
+Result<Json> image_verify(Driver&, const Json& request, const Progress&);
+Result<Json> image_download(Driver&, const Json& request, const Progress&);
 
 }  // namespace rbdvol::plugin

@@ -1,5 +1,7 @@
 #include "plugin/rbd_image.h"
 
+#include "plugin/chunk_record.h"
+
 #include <cerrno>
 #include <cstring>
 
@@ -140,6 +142,30 @@ Result<std::vector<std::string>> list_images(rados_ioctx_t io) {
   }
 }
 
+Status break_exclusive_lock(rados_ioctx_t io, const std::string& rbd_name) {
+  auto image = open_image(io, rbd_name, false);
+  if (!image.ok()) return image.status();
+  rbd_lock_mode_t mode;
+  char* owners[8] = {nullptr};
+  size_t count = 8;
+  int r = rbd_lock_get_owners(image->get(), &mode, owners, &count);
+  if (r == -ENOENT || (r == 0 && count == 0)) return Status::Ok();
+  if (r < 0) {
+    return Status::Error(
+        r, "cannot read the lock owners of " + image_spec(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  Status s;
+  for (size_t i = 0; i < count && s.ok(); ++i) {
+    r = rbd_lock_break(image->get(), mode, owners[i]);
+    if (r < 0 && r != -ENOENT) {
+      s = Status::Error(r, "cannot break the lock " + std::string(owners[i]) + " on " +
+                               image_spec(io, rbd_name) + ": " + ceph_strerror(r));
+    }
+  }
+  rbd_lock_get_owners_cleanup(owners, count);
+  return s;
+}
+
 Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name) {
   {
     auto image = open_image(io, name, false);
@@ -168,7 +194,9 @@ Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name) {
     return Status::Error(r,
                          "cannot remove image " + image_spec(io, name) + ": " + ceph_strerror(r));
   }
-  return Status::Ok();
+  // Its chunk record goes with it (an image removed before this existed may
+  // have left one: ENOENT or not, it is removed here).
+  return remove_chunk_record(io, name);
 }
 
 }  // namespace rbdvol::plugin

@@ -48,8 +48,15 @@ Result<ParentInfo> parent_of(rbd_image_t image);
 // Names of the images in `io`'s pool.
 Result<std::vector<std::string>> list_images(rados_ioctx_t io);
 
-// Removes an image together with its snapshots (unprotecting them). Used to
-// undo a create that failed half way; ENOENT counts as success.
+// Breaks the exclusive lock on an image (librbd blocklists the holder's
+// client). For a lock left by a process known to be dead: librbd would wait
+// for the dead client's watch to expire (30 s) before letting anyone write.
+// No lock is success.
+Status break_exclusive_lock(rados_ioctx_t io, const std::string& name);
+
+// Removes an image together with its snapshots (unprotecting them) and its
+// chunk record (chunk_record.h). Used to undo a create that failed half way;
+// ENOENT counts as success.
 Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name);
 
 }  // namespace rbdvol::plugin

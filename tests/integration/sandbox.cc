@@ -210,6 +210,8 @@ void CephView::remove_image(const std::string& pool_name, const std::string& ima
   if (n > 0) rbd_snap_list_end(snaps);
   rbd_close(img);
   rbd_remove(io, image.c_str());
+  // The chunk digests rbdvol records with an image it wrote.
+  rados_remove(io, ("rbdvol_chunks." + image).c_str());
 }
 
 std::string CephView::key() {

@@ -56,7 +56,7 @@ class CephView {
   std::string parent_of(const std::string& pool, const std::string& image);
   uint64_t features(const std::string& pool, const std::string& image);
   int watcher_count(const std::string& pool, const std::string& image);
-  // Removes an image and its snapshots, if it is there (test cleanup).
+  // Removes an image, its snapshots and its chunk record, if there (test cleanup).
   void remove_image(const std::string& pool, const std::string& image);
   // The backend user's cephx key, as in its keyring.
   std::string key();

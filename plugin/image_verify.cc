@@ -1,0 +1,119 @@
+// image.verify: reads each copy of an image (or the one in `backend`) at its
+// protected snapshot and checks every chunk against the digests recorded
+// with that copy when its data was written (chunk_record.h).
+#include <algorithm>
+
+#include "plugin/catalog.h"
+#include "plugin/chunk_record.h"
+#include "plugin/copy_engine.h"
+#include "plugin/naming.h"
+#include "plugin/operations.h"
+#include "plugin/rbd_image.h"
+#include "plugin/request.h"
+
+namespace rbdvol::plugin {
+
+namespace {
+
+std::string describe(const std::optional<ChunkDigest>& d) {
+  if (!d) return "not recorded";
+  return d->zero ? "zero" : "sha256:" + hex_of(d->sha256);
+}
+
+// One copy checked: its answer entry.
+Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Progress& progress) {
+  auto io = cluster.open_pool(where.pool);
+  if (!io.ok()) return io.status();
+  const std::string label = "backend " + where.backend + " " +
+                            image_spec(io->get(), where.rbd_name) + "@" + kImageSnapshot;
+  Json entry = {{"backend", where.backend}, {"pool", where.pool}, {"image", where.rbd_name}};
+  auto header = read_chunk_record_header(io->get(), where.rbd_name);
+  if (!header.ok()) return header.status();
+  if (!*header) {
+    // Images uploaded or copied before chunk records existed, and images made
+    // from volumes by a clone and flatten, have none.
+    entry["state"] = "unrecorded";
+    entry["ok"] = false;
+    entry["mismatches"] = Json::array();
+    return entry;
+  }
+  auto expected = read_chunk_digests(io->get(), where.rbd_name, **header);
+  if (!expected.ok()) return expected.status();
+
+  rbd_image_t raw = nullptr;
+  int r = rbd_open_read_only(io->get(), where.rbd_name.c_str(), &raw, kImageSnapshot.c_str());
+  if (r < 0) return Status::Error(r, "cannot open " + label + ": " + ceph_strerror(r));
+  ImagePtr image(raw);
+  auto size = image_size(image.get());
+  if (!size.ok()) return size.status();
+  if (*size != (*header)->size) {
+    return Status::Error(EIO, label + " has " + std::to_string(*size) +
+                                  " bytes but its chunk record " + std::to_string((*header)->size));
+  }
+  // What the copy holds now; chunks never reported are holes (zeros).
+  std::vector<std::optional<ChunkDigest>> found(expected->size());
+  auto read = digest_image_data(
+      image.get(), label, (*header)->chunk_size,
+      [&](const ChunkDigest& d) {
+        if (d.index < found.size()) found[d.index] = d;
+      },
+      progress, default_copy_options("verify"));
+  if (!read.ok()) return read.status();
+
+  Json mismatches = Json::array();
+  for (uint64_t i = 0; i < expected->size(); ++i) {
+    ChunkDigest zero;
+    zero.index = i;
+    zero.offset = i * (*header)->chunk_size;
+    zero.length = std::min((*header)->chunk_size, (*header)->size - zero.offset);
+    zero.zero = true;
+    const ChunkDigest actual = found[i] ? *found[i] : zero;
+    const auto& want = (*expected)[i];
+    const bool same =
+        want && want->zero == actual.zero && (want->zero || want->sha256 == actual.sha256);
+    if (same) continue;
+    mismatches.push_back({{"index", i},
+                          {"offset", zero.offset},
+                          {"length", zero.length},
+                          {"expected", describe(want)},
+                          {"found", describe(actual)}});
+  }
+  entry["state"] = (*header)->state;
+  entry["chunks"] = expected->size();
+  entry["chunk_size"] = (*header)->chunk_size;
+  entry["chunks_read"] = read->chunks_read;
+  entry["bytes_read"] = read->allocated;
+  entry["seconds"] = read->seconds;
+  entry["ok"] = mismatches.empty() && (*header)->state == "complete";
+  entry["mismatches"] = mismatches;
+  return entry;
+}
+
+}  // namespace
+
+Result<Json> image_verify(Driver& driver, const Json& request, const Progress& progress) {
+  auto id = required_string(request, "id");
+  if (!id.ok()) return id.status();
+  auto only = optional_string(request, "backend");
+  if (!only.ok()) return only.status();
+  if (!only->empty() && !driver.cluster(*only)) {
+    return Status::NotFound("backend '" + *only + "' is not an enabled backend");
+  }
+  auto image = find_image(driver, *id);
+  if (!image.ok()) return image.status();
+  Json copies = Json::array();
+  bool all_ok = true;
+  for (const auto& l : image->locations) {
+    if (!only->empty() && l.backend != *only) continue;
+    auto entry = verify_copy(*driver.cluster(l.backend), l, progress);
+    if (!entry.ok()) return entry.status().Prefixed("verify of image " + image->id);
+    all_ok = all_ok && (*entry)["ok"].get<bool>();
+    copies.push_back(*entry);
+  }
+  if (copies.empty()) {
+    return Status::NotFound("image " + image->id + " has no copy in backend " + *only);
+  }
+  return Json{{"id", image->id}, {"name", image->name}, {"ok", all_ok}, {"copies", copies}};
+}
+
+}  // namespace rbdvol::plugin
