@@ -10,17 +10,6 @@ namespace {
 // broken header, not a real chain.
 constexpr int kMaxWalk = 256;
 
-Result<ImagePtr> open_at_snapshot(rados_ioctx_t io, const std::string& image,
-                                  const std::string& snap) {
-  rbd_image_t handle = nullptr;
-  int r = rbd_open_read_only(io, image.c_str(), &handle, snap.c_str());
-  if (r < 0) {
-    return Status::Error(
-        r, "cannot open " + image_spec(io, image) + "@" + snap + ": " + ceph_strerror(r));
-  }
-  return ImagePtr(handle);
-}
-
 }  // namespace
 
 Result<IoCtxPtr> sibling_pool(rados_ioctx_t io, const std::string& pool) {
@@ -32,7 +21,7 @@ Result<IoCtxPtr> sibling_pool(rados_ioctx_t io, const std::string& pool) {
 
 Result<std::vector<LinkedImage>> snapshot_children(rados_ioctx_t io, const std::string& image,
                                                    const std::string& snap) {
-  auto opened = open_at_snapshot(io, image, snap);
+  auto opened = open_image_at(io, image, snap);
   if (!opened.ok()) return opened.status();
   size_t max = 8;
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -77,11 +66,9 @@ Result<std::vector<std::string>> flatten_children(rados_ioctx_t io, const std::s
       return Status::Error(r, "cannot open clone " + child.spec() + ": " + ceph_strerror(r));
     }
     ImagePtr child_image(handle);
-    r = rbd_flatten(child_image.get());
-    if (r < 0) {
-      return Status::Error(r, "cannot flatten clone " + child.spec() + " of " +
-                                  image_spec(io, image) + "@" + snap + ": " + ceph_strerror(r));
-    }
+    Status flattened_ok = flatten_image(
+        child_image.get(), "clone " + child.spec() + " of " + image_spec(io, image) + "@" + snap);
+    if (!flattened_ok.ok()) return flattened_ok;
     flattened.push_back(child.spec());
   }
   return flattened;
@@ -97,7 +84,7 @@ Result<int> clone_depth(rados_ioctx_t io, rbd_image_t image) {
     }
     auto pool = sibling_pool(io, parent->pool);
     if (!pool.ok()) return pool.status();
-    auto ancestor = open_at_snapshot(pool->get(), parent->image, parent->snapshot);
+    auto ancestor = open_image_at(pool->get(), parent->image, parent->snapshot);
     if (!ancestor.ok()) return ancestor.status();
     parent = parent_of(ancestor->get());
     if (!parent.ok()) return parent.status();

@@ -26,14 +26,9 @@ std::string snap_spec(rados_ioctx_t io, const std::string& name, const std::stri
 Status copy_into(rados_ioctx_t src_io, const std::string& src_name, const std::string& src_snap,
                  rados_ioctx_t dst_io, const std::string& dst_name, const Progress& progress,
                  CopyStats* stats) {
-  rbd_image_t raw = nullptr;
-  int r = rbd_open_read_only(src_io, src_name.c_str(), &raw,
-                             src_snap.empty() ? nullptr : src_snap.c_str());
-  if (r < 0) {
-    return Status::Error(
-        r, "cannot open " + snap_spec(src_io, src_name, src_snap) + ": " + ceph_strerror(r));
-  }
-  ImagePtr src(raw);
+  auto opened = open_image_at(src_io, src_name, src_snap);
+  if (!opened.ok()) return opened.status();
+  ImagePtr src = std::move(opened).value();
   auto dst = open_image(dst_io, dst_name, false);
   if (!dst.ok()) return dst.status();
   auto copied =
@@ -85,16 +80,11 @@ Status create_image_like(rados_ioctx_t src_io, const std::string& src_name,
   uint64_t size = 0;
   int order = 0;
   {
-    rbd_image_t raw = nullptr;
-    int r = rbd_open_read_only(src_io, src_name.c_str(), &raw,
-                               src_snap.empty() ? nullptr : src_snap.c_str());
-    if (r < 0) {
-      return Status::Error(
-          r, "cannot open " + snap_spec(src_io, src_name, src_snap) + ": " + ceph_strerror(r));
-    }
-    ImagePtr src(raw);
+    auto opened = open_image_at(src_io, src_name, src_snap);
+    if (!opened.ok()) return opened.status();
+    ImagePtr src = std::move(opened).value();
     rbd_image_info_t info{};
-    r = rbd_stat(src.get(), &info, sizeof(info));
+    int r = rbd_stat(src.get(), &info, sizeof(info));
     if (r < 0) {
       return Status::Error(
           r, "cannot stat " + snap_spec(src_io, src_name, src_snap) + ": " + ceph_strerror(r));
@@ -142,13 +132,9 @@ Status fill_image_copy(rados_ioctx_t src_io, const std::string& src_name, rados_
                        const std::string& rbd_name, const ChunkRecordHeader& header,
                        const std::vector<bool>& confirmed, const Progress& progress,
                        CopyStats* stats) {
-  rbd_image_t raw = nullptr;
-  int r = rbd_open_read_only(src_io, src_name.c_str(), &raw, kImageSnapshot.c_str());
-  if (r < 0) {
-    return Status::Error(
-        r, "cannot open " + snap_spec(src_io, src_name, kImageSnapshot) + ": " + ceph_strerror(r));
-  }
-  ImagePtr src(raw);
+  auto opened = open_image_at(src_io, src_name, kImageSnapshot);
+  if (!opened.ok()) return opened.status();
+  ImagePtr src = std::move(opened).value();
   auto dst = open_image(dst_io, rbd_name, false);
   if (!dst.ok()) return dst.status();
   CopyOptions options = default_copy_options("copy");
@@ -166,7 +152,7 @@ Status fill_image_copy(rados_ioctx_t src_io, const std::string& src_name, rados_
   if (!s.ok()) return s;
   s = copy_image_metadata(src.get(), dst->get());
   if (!s.ok()) return s;
-  r = rbd_metadata_remove(dst->get(), meta::kIncomplete.c_str());
+  int r = rbd_metadata_remove(dst->get(), meta::kIncomplete.c_str());
   if (r < 0 && r != -ENOENT) {
     return Status::Error(r, "cannot remove " + meta::kIncomplete + " of " +
                                 image_spec(dst_io, rbd_name) + ": " + ceph_strerror(r));

@@ -101,21 +101,8 @@ Status clone_and_flatten(rados_ioctx_t vol_io, const std::string& vol_name, cons
   if (!s.ok()) return s;
   auto image = open_image(img_io, rbd_name, false);
   if (!image.ok()) return image.status();
-  struct Ctx {
-    const Progress* progress;
-  } ctx{&progress};
-  r = rbd_flatten_with_progress(
-      image->get(),
-      [](uint64_t done, uint64_t total, void* arg) -> int {
-        (*static_cast<Ctx*>(arg)->progress)("flatten", done, total);
-        return 0;
-      },
-      &ctx);
-  if (r < 0) {
-    return Status::Error(
-        r, "cannot flatten " + image_spec(img_io, rbd_name) + ": " + ceph_strerror(r));
-  }
-  return Status::Ok();
+  return flatten_image(image->get(), image_spec(img_io, rbd_name),
+                       [&](uint64_t done, uint64_t total) { progress("flatten", done, total); });
 }
 
 }  // namespace

@@ -23,17 +23,13 @@ struct Child {
 
 // The clones of image@snap in one cluster (any pool), trash included.
 Result<std::vector<Child>> children_of(rados_ioctx_t io, const std::string& rbd_name) {
-  rbd_image_t raw = nullptr;
-  int r = rbd_open_read_only(io, rbd_name.c_str(), &raw, kImageSnapshot.c_str());
-  if (r < 0) {
-    return Status::Error(r, "cannot open " + image_spec(io, rbd_name) + "@" + kImageSnapshot +
-                                ": " + ceph_strerror(r));
-  }
-  ImagePtr image(raw);
+  auto opened = open_image_at(io, rbd_name, kImageSnapshot);
+  if (!opened.ok()) return opened.status();
+  ImagePtr image = std::move(opened).value();
   size_t max = 16;
   for (;;) {
     std::vector<rbd_linked_image_spec_t> specs(max);
-    r = rbd_list_children3(image.get(), specs.data(), &max);
+    int r = rbd_list_children3(image.get(), specs.data(), &max);
     if (r == -ERANGE) continue;
     if (r < 0) {
       return Status::Error(r, "cannot list the clones of " + image_spec(io, rbd_name) + "@" +
@@ -64,21 +60,8 @@ Status flatten_child(Cluster& cluster, const Child& child, const Progress& progr
         r, "cannot open clone " + child_label(cluster.id(), child) + ": " + ceph_strerror(r));
   }
   ImagePtr image(raw);
-  struct Ctx {
-    const Progress* progress;
-  } ctx{&progress};
-  r = rbd_flatten_with_progress(
-      image.get(),
-      [](uint64_t done, uint64_t total, void* arg) -> int {
-        (*static_cast<Ctx*>(arg)->progress)("flatten", done, total);
-        return 0;
-      },
-      &ctx);
-  if (r < 0) {
-    return Status::Error(
-        r, "cannot flatten clone " + child_label(cluster.id(), child) + ": " + ceph_strerror(r));
-  }
-  return Status::Ok();
+  return flatten_image(image.get(), "clone " + child_label(cluster.id(), child),
+                       [&](uint64_t done, uint64_t total) { progress("flatten", done, total); });
 }
 
 }  // namespace

@@ -40,13 +40,12 @@ Result<Json> image_download(Driver& driver, const Json& request, const Progress&
     }
     const std::string label =
         "backend " + l.backend + " " + image_spec(io->get(), l.rbd_name) + "@" + kImageSnapshot;
-    rbd_image_t raw = nullptr;
-    int r = rbd_open_read_only(io->get(), l.rbd_name.c_str(), &raw, kImageSnapshot.c_str());
-    if (r < 0) {
-      last = Status::Error(r, "cannot open " + label + ": " + ceph_strerror(r));
+    auto opened = open_image_at(io->get(), l.rbd_name, kImageSnapshot);
+    if (!opened.ok()) {
+      last = opened.status().Prefixed("backend " + l.backend);
       continue;
     }
-    ImagePtr src(raw);
+    ImagePtr src = std::move(opened).value();
     // A new file only: the engine writes data and leaves the rest as holes,
     // which is right only for a file that holds nothing yet.
     const int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -40,10 +40,9 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
   auto expected = read_chunk_digests(io->get(), where.rbd_name, **header);
   if (!expected.ok()) return expected.status();
 
-  rbd_image_t raw = nullptr;
-  int r = rbd_open_read_only(io->get(), where.rbd_name.c_str(), &raw, kImageSnapshot.c_str());
-  if (r < 0) return Status::Error(r, "cannot open " + label + ": " + ceph_strerror(r));
-  ImagePtr image(raw);
+  auto opened = open_image_at(io->get(), where.rbd_name, kImageSnapshot);
+  if (!opened.ok()) return opened.status().Prefixed("backend " + where.backend);
+  ImagePtr image = std::move(opened).value();
   auto size = image_size(image.get());
   if (!size.ok()) return size.status();
   if (*size != (*header)->size) {

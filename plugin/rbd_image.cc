@@ -23,6 +23,29 @@ Result<ImagePtr> open_image(rados_ioctx_t io, const std::string& name, bool read
   return ImagePtr(image);
 }
 
+Result<ImagePtr> open_image_at(rados_ioctx_t io, const std::string& name, const std::string& snap) {
+  rbd_image_t image = nullptr;
+  int r = rbd_open_read_only(io, name.c_str(), &image, snap.empty() ? nullptr : snap.c_str());
+  if (r < 0) {
+    return Status::Error(r, "cannot open " + image_spec(io, name) +
+                                (snap.empty() ? "" : "@" + snap) + ": " + ceph_strerror(r));
+  }
+  return ImagePtr(image);
+}
+
+Status flatten_image(rbd_image_t image, const std::string& label,
+                     const std::function<void(uint64_t done, uint64_t total)>& progress) {
+  auto report = [](uint64_t done, uint64_t total, void* arg) -> int {
+    auto* fn = static_cast<const std::function<void(uint64_t, uint64_t)>*>(arg);
+    if (*fn) (*fn)(done, total);
+    return 0;
+  };
+  int r = rbd_flatten_with_progress(
+      image, report, const_cast<std::function<void(uint64_t, uint64_t)>*>(&progress));
+  if (r < 0) return Status::Error(r, "cannot flatten " + label + ": " + ceph_strerror(r));
+  return Status::Ok();
+}
+
 Status image_exists(rados_ioctx_t io, const std::string& name) {
   auto image = open_image(io, name, true);
   return image.ok() ? Status::Ok() : image.status();

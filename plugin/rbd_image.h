@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,6 +17,15 @@ namespace rbdvol::plugin {
 std::string image_spec(rados_ioctx_t io, const std::string& name);
 
 Result<ImagePtr> open_image(rados_ioctx_t io, const std::string& name, bool read_only);
+
+// Opens `name` read-only at snapshot `snap` ("" = its head); errors name
+// pool/image@snap.
+Result<ImagePtr> open_image_at(rados_ioctx_t io, const std::string& name, const std::string& snap);
+
+// Flattens a clone, reporting progress(done, total) in librbd's units
+// (objects) when given; errors name `label`.
+Status flatten_image(rbd_image_t image, const std::string& label,
+                     const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
 
 // ENOENT when the image does not exist.
 Status image_exists(rados_ioctx_t io, const std::string& name);

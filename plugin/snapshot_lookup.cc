@@ -31,12 +31,7 @@ Result<SnapshotHandle> locate_snapshot(Driver& driver, const std::string& id) {
     if (!names.ok()) return names.status();
     for (const auto& name : *names) {
       if (name.compare(0, kVolumePrefix.size(), kVolumePrefix) != 0) continue;
-      rbd_image_t handle = nullptr;
-      int r = rbd_open_read_only(io->get(), name.c_str(), &handle, rbd_snap.c_str());
-      if (r == 0) {
-        rbd_close(handle);
-        return Found{std::move(io).value(), name};
-      }
+      if (open_image_at(io->get(), name, rbd_snap).ok()) return Found{std::move(io).value(), name};
     }
     return Status::NotFound("not in backend " + c->id());
   });

@@ -100,15 +100,12 @@ Result<Source> resolve_source(Driver& driver, const std::string& image_ref,
     source.rbd_snap = found->rbd_snap;
     source.label = "snapshot " + found->uuid;
     source.volume = std::move(found->volume);
-    rbd_image_t handle = nullptr;
-    int r = rbd_open_read_only(source.volume->io.get(), source.volume->rbd_name.c_str(), &handle,
-                               source.rbd_snap.c_str());
-    if (r < 0) {
-      return Status::Error(r, "cannot open snapshot " + found->uuid + " of volume " +
-                                  source.volume->uuid + " on backend " +
-                                  source.volume->cluster->id() + ": " + ceph_strerror(r));
+    auto opened = open_image_at(source.volume->io.get(), source.volume->rbd_name, source.rbd_snap);
+    if (!opened.ok()) {
+      return opened.status().Prefixed("snapshot " + found->uuid + " on backend " +
+                                      source.volume->cluster->id());
     }
-    ImagePtr at_snap(handle);
+    ImagePtr at_snap = std::move(opened).value();
     auto size = image_size(at_snap.get());
     if (!size.ok()) return size.status().Prefixed(source.label);
     source.size = *size;
@@ -229,8 +226,8 @@ Status limit_clone_depth(rados_ioctx_t io, const std::string& rbd_name, int max_
   if (!parent.ok()) return parent.status();
   Status s = inject_fault("volume.create:before-flatten");
   if (!s.ok()) return s;
-  int r = rbd_flatten(image->get());
-  if (r < 0) return Status::Error(r, "cannot flatten: " + ceph_strerror(r));
+  s = flatten_image(image->get(), "the new clone");
+  if (!s.ok()) return s;
   answer["flattened"] = true;
   answer["flatten_reason"] = "the clone chain would be " + std::to_string(*depth) +
                              " deep, more than max_clone_depth " + std::to_string(max_depth);
