@@ -1,8 +1,8 @@
 #include "attach/attach_volume.h"
 
-#include <chrono>
 #include <set>
-#include <thread>
+
+#include "attach/live_detach.h"
 
 namespace rbdvol::attach {
 
@@ -14,6 +14,30 @@ Result<std::string> json_string(const nlohmann::json& j, const char* key) {
     return Status::Invalid(std::string("connection info has no string '") + key + "'");
   }
   return it->get<std::string>();
+}
+
+// A domain as attach and detach need it: whether it runs, its definition
+// and (when running) its live XML.
+struct DomainXml {
+  bool running = false;
+  std::string persistent_xml;
+  std::string live_xml;  // empty when not running
+};
+
+Result<DomainXml> read_domain(Hypervisor& hv, const std::string& domain) {
+  DomainXml d;
+  auto running = hv.is_running(domain);
+  if (!running.ok()) return running.status();
+  d.running = *running;
+  auto persistent = hv.domain_xml(domain, true);
+  if (!persistent.ok()) return persistent.status();
+  d.persistent_xml = std::move(persistent).value();
+  if (d.running) {
+    auto live = hv.domain_xml(domain, false);
+    if (!live.ok()) return live.status();
+    d.live_xml = std::move(live).value();
+  }
+  return d;
 }
 
 // Whether `xml` has a disk with RBD source `source`, and its target dev.
@@ -61,25 +85,20 @@ Result<std::string> free_target_dev(const std::string& persistent_xml, const std
 }
 
 Result<AttachedDisk> attach_one(Hypervisor& hv, const std::string& domain, xmlpatch::RbdDisk disk) {
-  auto running = hv.is_running(domain);
-  if (!running.ok()) return running.status();
-  auto persistent_xml = hv.domain_xml(domain, true);
-  if (!persistent_xml.ok()) return persistent_xml.status();
-  std::string live_xml;
-  if (*running) {
-    auto live = hv.domain_xml(domain, false);
-    if (!live.ok()) return live.status();
-    live_xml = std::move(live).value();
-  }
+  auto state = read_domain(hv, domain);
+  if (!state.ok()) return state.status();
+  const bool running = state->running;
+  const std::string& live_xml = state->live_xml;
+  const std::string& persistent_xml = state->persistent_xml;
   const std::string source = disk.pool + "/" + disk.image;
-  for (const std::string* xml : {&*persistent_xml, &live_xml}) {
+  for (const std::string* xml : {&persistent_xml, &live_xml}) {
     if (xml->empty()) continue;
     auto dev = target_of_source(*xml, source);
     if (dev.ok()) {
       return Status::Exists("domain " + domain + " already has " + source + " as " + *dev);
     }
   }
-  auto dev = free_target_dev(*persistent_xml, live_xml, disk.target_bus);
+  auto dev = free_target_dev(persistent_xml, live_xml, disk.target_bus);
   if (!dev.ok()) return dev.status();
   disk.target_dev = *dev;
   auto disk_xml = xmlpatch::build_rbd_disk_xml(disk);
@@ -87,33 +106,27 @@ Result<AttachedDisk> attach_one(Hypervisor& hv, const std::string& domain, xmlpa
   // A transient domain has no definition: it gets the disk live only.
   auto persistent = hv.is_persistent(domain);
   if (!persistent.ok()) return persistent.status();
-  Status s = hv.attach_device(domain, *disk_xml, *running, *persistent);
+  Status s = hv.attach_device(domain, *disk_xml, running, *persistent);
   if (!s.ok()) return s;
-  return AttachedDisk{domain, *dev, *running, *persistent};
+  return AttachedDisk{domain, *dev, running, *persistent};
 }
 
 // Detaches `source` from one domain. Returns what was done.
 Result<DetachedDisk> detach_one(Hypervisor& hv, const std::string& domain,
                                 const std::string& source, int live_wait_ms) {
-  auto running = hv.is_running(domain);
-  if (!running.ok()) return running.status();
-  auto persistent_xml = hv.domain_xml(domain, true);
-  if (!persistent_xml.ok()) return persistent_xml.status();
-  std::string live_xml;
-  if (*running) {
-    auto live = hv.domain_xml(domain, false);
-    if (!live.ok()) return live.status();
-    live_xml = std::move(live).value();
-  }
+  auto state = read_domain(hv, domain);
+  if (!state.ok()) return state.status();
+  const std::string& live_xml = state->live_xml;
+  const std::string& persistent_xml = state->persistent_xml;
   const xmlpatch::DiskSelector which{"", source};
-  auto in_persistent = xmlpatch::disk_xml_of(*persistent_xml, which);
+  auto in_persistent = xmlpatch::disk_xml_of(persistent_xml, which);
   auto in_live = live_xml.empty() ? Result<std::string>(Status::NotFound("not running"))
                                   : xmlpatch::disk_xml_of(live_xml, which);
   if (!in_persistent.ok() && !in_live.ok()) {
     return Status::NotFound("domain " + domain + " has no disk with rbd source " + source);
   }
   DetachedDisk out{domain, "", false};
-  auto dev = target_of_source(in_live.ok() ? live_xml : *persistent_xml, source);
+  auto dev = target_of_source(in_live.ok() ? live_xml : persistent_xml, source);
   if (dev.ok()) out.target_dev = *dev;
   auto persistent = hv.is_persistent(domain);
   if (!persistent.ok()) return persistent.status();
@@ -122,20 +135,11 @@ Result<DetachedDisk> detach_one(Hypervisor& hv, const std::string& domain,
     if (!s.ok()) return s;
   }
   if (in_live.ok()) {
-    Status s = hv.detach_device(domain, *in_live, true, false);
-    if (!s.ok()) return s;
-    // A live detach is a request to the guest; wait a little for it.
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(live_wait_ms);
-    for (;;) {
-      auto now_xml = hv.domain_xml(domain, false);
-      if (!now_xml.ok() || !target_of_source(*now_xml, source).ok()) break;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        out.live_pending = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    auto gone = detach_live_and_wait(
+        hv, domain, *in_live,
+        [&](const std::string& xml) { return target_of_source(xml, source).ok(); }, live_wait_ms);
+    if (!gone.ok()) return gone.status();
+    out.live_pending = !*gone;
   }
   return out;
 }

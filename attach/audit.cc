@@ -1,8 +1,8 @@
 #include "attach/audit.h"
 
-#include <chrono>
+#include "attach/live_detach.h"
+
 #include <map>
-#include <thread>
 
 namespace rbdvol::attach {
 
@@ -98,19 +98,18 @@ std::string refit_live_disk(Hypervisor& hv, const std::string& domain, const std
   if (!fixed_doc.ok()) return "cannot fix: " + fixed_doc.status().message();
   auto new_disk = xmlpatch::disk_xml_of(*fixed_doc, which);
   if (!new_disk.ok()) return "cannot fix: " + new_disk.status().message();
-  Status s = hv.detach_device(domain, *old_disk, true, false);
-  if (!s.ok()) return "cannot detach the live disk: " + s.message();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(live_wait_ms);
-  for (;;) {
-    auto now_xml = hv.domain_xml(domain, false);
-    if (now_xml.ok() && !has_rbd_disk(*now_xml, b.disk.target_dev, b.disk.source_name)) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return "live detach requested, but the guest has not released the disk (a virtio disk "
-             "needs the guest's answer); the fix takes effect at the next boot";
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto gone = detach_live_and_wait(
+      hv, domain, *old_disk,
+      [&](const std::string& xml) {
+        return has_rbd_disk(xml, b.disk.target_dev, b.disk.source_name);
+      },
+      live_wait_ms);
+  if (!gone.ok()) return "cannot detach the live disk: " + gone.status().message();
+  if (!*gone) {
+    return "live detach requested, but the guest has not released the disk (a virtio disk "
+           "needs the guest's answer); the fix takes effect at the next boot";
   }
-  s = hv.attach_device(domain, *new_disk, true, false);
+  Status s = hv.attach_device(domain, *new_disk, true, false);
   if (!s.ok()) {
     return "the live disk was detached but attaching the corrected one failed (the definition "
            "still has it; it comes back at the next boot): " +

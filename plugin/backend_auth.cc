@@ -67,8 +67,9 @@ std::string conf_value(rados_t cluster, const char* option) {
 Result<Json> backend_auth(Driver& driver, const Json& request, const Progress&) {
   auto id = required_string(request, "backend");
   if (!id.ok()) return id.status();
-  Cluster* cluster = driver.cluster(*id);
-  if (!cluster) return Status::NotFound("backend '" + *id + "' is not an enabled backend");
+  auto found = driver.enabled_cluster(*id);
+  if (!found.ok()) return found.status();
+  Cluster* cluster = *found;
   auto rados = cluster->connect();
   if (!rados.ok()) return rados.status();
   const auto& b = cluster->backend();

@@ -8,14 +8,9 @@ namespace rbdvol::plugin {
 Result<Json> backend_show(Driver& driver, const Json& request, const Progress&) {
   auto id = required_string(request, "id");
   if (!id.ok()) return id.status();
-  Cluster* cluster = driver.cluster(*id);
-  if (!cluster) {
-    std::string known;
-    for (auto& c : driver.clusters()) known += (known.empty() ? "" : ", ") + c->id();
-    return Status::NotFound("backend '" + *id + "' is not an enabled backend (enabled: " + known +
-                            ")");
-  }
-  return backend_report(driver, *cluster);
+  auto cluster = driver.enabled_cluster(*id);
+  if (!cluster.ok()) return cluster.status();
+  return backend_report(driver, **cluster);
 }
 
 }  // namespace rbdvol::plugin

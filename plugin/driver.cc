@@ -26,6 +26,14 @@ Cluster* Driver::cluster(const std::string& backend_id) {
   return nullptr;
 }
 
+Result<Cluster*> Driver::enabled_cluster(const std::string& backend_id) {
+  if (Cluster* c = cluster(backend_id)) return c;
+  std::string enabled;
+  for (auto& c : clusters_) enabled += (enabled.empty() ? "" : ", ") + c->id();
+  return Status::NotFound("backend '" + backend_id +
+                          "' is not an enabled backend (enabled: " + enabled + ")");
+}
+
 Result<Json> Driver::call(const std::string& op, const Json& request, const Progress& progress) {
   static const std::map<std::string, Operation> operations = {
       {"backend.list", backend_list},

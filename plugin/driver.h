@@ -39,6 +39,8 @@ class Driver {
   const config::Config& config() const { return config_; }
   // nullptr when `backend_id` is not an enabled backend.
   Cluster* cluster(const std::string& backend_id);
+  // The same, or ENOENT: "backend 'x' is not an enabled backend (enabled: ...)".
+  Result<Cluster*> enabled_cluster(const std::string& backend_id);
   const std::vector<std::unique_ptr<Cluster>>& clusters() { return clusters_; }
 
   // Runs operation `op`; ENOSYS for an operation this driver does not know.

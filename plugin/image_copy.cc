@@ -338,9 +338,9 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
   if (!resume.ok()) return resume.status();
   std::vector<Cluster*> clusters;
   for (const auto& t : targets) {
-    Cluster* c = driver.cluster(t);
-    if (!c) return Status::NotFound("backend '" + t + "' is not an enabled backend");
-    clusters.push_back(c);
+    auto c = driver.enabled_cluster(t);
+    if (!c.ok()) return c.status();
+    clusters.push_back(*c);
   }
   auto image = find_image(driver, *id);
   if (!image.ok()) return image.status();

@@ -85,8 +85,9 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   auto resume = optional_bool(request, "resume", false);
   if (!resume.ok()) return resume.status();
   const std::string backend = backend_id->empty() ? driver.config().default_backend : *backend_id;
-  Cluster* cluster = driver.cluster(backend);
-  if (!cluster) return Status::NotFound("backend '" + backend + "' is not an enabled backend");
+  auto found = driver.enabled_cluster(backend);
+  if (!found.ok()) return found.status();
+  Cluster* cluster = *found;
 
   FileDescriptor original(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
   if (original.get() < 0) {

@@ -95,8 +95,9 @@ Result<Json> image_verify(Driver& driver, const Json& request, const Progress& p
   if (!id.ok()) return id.status();
   auto only = optional_string(request, "backend");
   if (!only.ok()) return only.status();
-  if (!only->empty() && !driver.cluster(*only)) {
-    return Status::NotFound("backend '" + *only + "' is not an enabled backend");
+  if (!only->empty()) {
+    auto named = driver.enabled_cluster(*only);
+    if (!named.ok()) return named.status();
   }
   auto image = find_image(driver, *id);
   if (!image.ok()) return image.status();
