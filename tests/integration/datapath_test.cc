@@ -25,28 +25,6 @@ namespace {
 
 constexpr uint64_t kChunk = 4 << 20;  // the sandbox's RBD object size
 
-// Removes images (and their chunk records) directly in Ceph when the test
-// ends, however it ends.
-struct Cleanup {
-  std::vector<std::pair<std::string, std::string>> images;  // backend, image in pool images
-  std::vector<std::string> files;
-  ~Cleanup() {
-    for (auto it = images.rbegin(); it != images.rend(); ++it) {
-      CephView ceph(it->first);
-      ceph.remove_image("images", it->second);
-    }
-    for (const auto& f : files) unlink(f.c_str());
-  }
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string sha256_hex(const char* data, size_t len) {
   unsigned char md[32];
   unsigned int n = 0;
@@ -126,40 +104,19 @@ std::string metadata(CephView& ceph, const std::string& image, const std::string
 
 // A sparse file of `size` bytes: 1 MiB of 0xab at 0, 64 KiB of a counting
 // pattern at 9 MiB + 512, 4 KiB of 0x5c at the end; holes elsewhere.
-struct SparseFile {
-  std::string path;
-  uint64_t size;
-  uint64_t data_bytes = (1 << 20) + (64 << 10) + 4096;
-  explicit SparseFile(uint64_t size_) : size(size_) {
-    char tmpl[] = "/tmp/rbdvol-datapath-XXXXXX";
-    int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    path = tmpl;
-    REQUIRE(ftruncate(fd, static_cast<off_t>(size)) == 0);
-    std::string a(1 << 20, '\xab');
-    REQUIRE(pwrite(fd, a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
-    std::string b(64 << 10, '\0');
-    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>(i * 7 + 1);
-    REQUIRE(pwrite(fd, b.data(), b.size(), (9 << 20) + 512) == static_cast<ssize_t>(b.size()));
-    std::string c(4096, '\x5c');
-    REQUIRE(pwrite(fd, c.data(), c.size(), static_cast<off_t>(size - 4096)) == 4096);
-    close(fd);
-  }
-  ~SparseFile() { unlink(path.c_str()); }
-};
 
 }  // namespace
 
 TEST_CASE("an uploaded image downloads into a sparse file with the same bytes",
           "[integration][datapath]") {
-  Cleanup cleanup;
-  SparseFile raw(64 << 20);
+  ImageCleanup cleanup;
+  PatternFile raw(64 << 20);
   auto up =
       rbdvol_json({"image", "upload", raw.path, "--name", "dp-download", "--backend", "fast"});
   const std::string id = up.at("id");
-  cleanup.images.push_back({"fast", "image-" + id});
+  cleanup.add("fast", "images", "image-" + id);
   const std::string out = raw.path + ".downloaded";
-  cleanup.files.push_back(out);
+  cleanup.add_file(out);
 
   auto down = rbdvol_json({"image", "download", id, out});
   CHECK(down.at("backend") == "fast");
@@ -182,13 +139,13 @@ TEST_CASE("an uploaded image downloads into a sparse file with the same bytes",
 
 TEST_CASE("a copy across clusters records each chunk's digest of the source and stays thin",
           "[integration][datapath]") {
-  Cleanup cleanup;
-  SparseFile raw(48 << 20);
+  ImageCleanup cleanup;
+  PatternFile raw(48 << 20);
   auto up = rbdvol_json({"image", "upload", raw.path, "--name", "dp-digests", "--backend", "fast"});
   const std::string id = up.at("id");
   const std::string image = "image-" + id;
-  cleanup.images.push_back({"fast", image});
-  cleanup.images.push_back({"capacity", image});
+  cleanup.add("fast", "images", image);
+  cleanup.add("capacity", "images", image);
 
   auto copied = rbdvol_json({"image", "copy", id, "--to", "capacity"});
   REQUIRE(copied.at("copied").size() == 1);
@@ -232,14 +189,14 @@ TEST_CASE("a copy across clusters records each chunk's digest of the source and 
 
 TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
           "[integration][datapath]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   TempFile file(64 << 20);  // random: 16 chunks of data
   auto up =
       rbdvol_json({"image", "upload", file.path(), "--name", "dp-resume", "--backend", "fast"});
   const std::string id = up.at("id");
   const std::string image = "image-" + id;
-  cleanup.images.push_back({"fast", image});
-  cleanup.images.push_back({"capacity", image});
+  cleanup.add("fast", "images", image);
+  cleanup.add("capacity", "images", image);
 
   // The process kills itself with SIGKILL once 4 chunks are recorded: a real
   // kill, at a point the test can count on.
@@ -280,11 +237,11 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
 
 TEST_CASE("image verify finds exactly the chunk changed behind rbdvol's back",
           "[integration][datapath]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   const std::string id = upload_random_image(24 << 20, "fast", "dp-verify");
   const std::string image = "image-" + id;
-  cleanup.images.push_back({"fast", image});
-  cleanup.images.push_back({"capacity", image});
+  cleanup.add("fast", "images", image);
+  cleanup.add("capacity", "images", image);
   rbdvol_json({"image", "copy", id, "--to", "capacity"});
 
   auto clean = rbdvol_json({"image", "verify", id});
@@ -330,7 +287,7 @@ TEST_CASE("image verify finds exactly the chunk changed behind rbdvol's back",
 
 TEST_CASE("an upload killed half way resumes into the same image with --resume",
           "[integration][datapath]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   TempFile file(48 << 20);  // random: 12 chunks of data
   CephView fast("fast");
   auto images_in_pool = [&] {
@@ -352,7 +309,7 @@ TEST_CASE("an upload killed half way resumes into the same image with --resume",
     if (std::find(before.begin(), before.end(), n) == before.end()) partial = n;
   }
   REQUIRE_FALSE(partial.empty());
-  cleanup.images.push_back({"fast", partial});
+  cleanup.add("fast", "images", partial);
   const size_t confirmed = chunks_of(chunk_record(fast, partial)).size();
   CHECK(confirmed >= 3);
   CHECK(confirmed < 12);

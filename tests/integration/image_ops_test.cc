@@ -16,40 +16,6 @@ using namespace rbdvol::test;
 
 namespace {
 
-// Removes images directly in Ceph when the test ends, however it ends (last
-// added first, so clones go before their parents).
-struct Cleanup {
-  struct Item {
-    std::string backend, pool, image;
-  };
-  std::vector<Item> items;
-  void add(const std::string& backend, const std::string& pool, const std::string& image) {
-    items.push_back({backend, pool, image});
-  }
-  ~Cleanup() {
-    for (auto it = items.rbegin(); it != items.rend(); ++it) {
-      CephView ceph(it->backend);
-      ceph.remove_image(it->pool, it->image);
-    }
-  }
-};
-
-size_t count_images(CephView& ceph, const std::string& pool) {
-  size_t max = 0;
-  rbd_image_spec_t specs[1];
-  int r = rbd_list2(ceph.pool(pool), specs, &max);
-  REQUIRE((r == 0 || r == -ERANGE));
-  return max;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The whole content of pool/image (at `snap` when given).
 std::string read_image(CephView& ceph, const std::string& pool, const std::string& image,
                        const std::string& snap = "") {
@@ -125,28 +91,6 @@ bool snap_is_protected(CephView& ceph, const std::string& pool, const std::strin
 // A sparse raw file of `size` bytes with known data at a few places and
 // holes (zeros) everywhere else: 1 MiB of 0xab at 0, 64 KiB of a counting
 // pattern at 9 MiB + 512, and 4 KiB of 0x5c at the end.
-struct PatternFile {
-  std::string path;
-  uint64_t size;
-  uint64_t data_bytes = (1 << 20) + (64 << 10) + 4096;
-  explicit PatternFile(uint64_t size_, const std::string& suffix = ".raw") : size(size_) {
-    char tmpl[] = "/tmp/rbdvol-pattern-XXXXXX";
-    int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    path = std::string(tmpl) + suffix;
-    REQUIRE(rename(tmpl, path.c_str()) == 0);
-    REQUIRE(ftruncate(fd, static_cast<off_t>(size)) == 0);
-    std::string a(1 << 20, '\xab');
-    REQUIRE(pwrite(fd, a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
-    std::string b(64 << 10, '\0');
-    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>(i * 7 + 1);
-    REQUIRE(pwrite(fd, b.data(), b.size(), (9 << 20) + 512) == static_cast<ssize_t>(b.size()));
-    std::string c(4096, '\x5c');
-    REQUIRE(pwrite(fd, c.data(), c.size(), static_cast<off_t>(size - 4096)) == 4096);
-    close(fd);
-  }
-  ~PatternFile() { unlink(path.c_str()); }
-};
 
 std::string sha256_of(const std::string& path) {
   auto r = run({"sha256sum", path});
@@ -168,18 +112,6 @@ std::vector<std::string> location_backends(const nlohmann::json& image) {
   return out;
 }
 
-// The sandbox's config with one more disk type, in a file of its own.
-struct ExtraConfig {
-  std::string path = "/tmp/rbdvol-image-test-" + std::to_string(getpid()) + ".conf";
-  explicit ExtraConfig(const std::string& extra) {
-    const char* config = std::getenv("RBDVOL_CONFIG");
-    REQUIRE(config != nullptr);
-    std::ofstream out(path);
-    out << read_file(config) << "\n" << extra;
-  }
-  ~ExtraConfig() { unlink(path.c_str()); }
-};
-
 }  // namespace
 
 TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its format and checksum",
@@ -195,7 +127,7 @@ TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its form
   } unlink_qcow2{qcow2};
   REQUIRE(read_file(qcow2).compare(0, 4, "QFI\xfb") == 0);
 
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   auto up = rbdvol_json({"image", "upload", qcow2, "--name", "from-qcow2", "--backend", "fast"});
   const std::string id = up.at("id");
   cleanup.add("fast", "images", "image-" + id);
@@ -226,7 +158,7 @@ TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its form
 
 TEST_CASE("a raw upload reads back the same bytes and image list shows its checksum",
           "[integration][images]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   TempFile file(10 << 20);
   auto up = rbdvol_json({"image", "upload", file.path(), "--name", "raw-checked"});
   const std::string id = up.at("id");
@@ -265,7 +197,7 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
 
 TEST_CASE("an image copied to the other cluster has the same bytes and stays thin",
           "[integration][images]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   PatternFile raw(48 << 20);
   auto up = rbdvol_json({"image", "upload", raw.path, "--name", "to-copy", "--backend", "fast"});
   const std::string id = up.at("id");
@@ -314,7 +246,7 @@ TEST_CASE("an image copied to the other cluster has the same bytes and stays thi
 
 TEST_CASE("an image copy that fails half way leaves nothing in the target backend",
           "[integration][images]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   const std::string id = upload_random_image(12 << 20, "fast", "copy-fails");
   cleanup.add("fast", "images", "image-" + id);
   cleanup.add("capacity", "images", "image-" + id);
@@ -335,7 +267,7 @@ TEST_CASE("an image copy that fails half way leaves nothing in the target backen
 
 TEST_CASE("a volume of type hdd from an image only fast holds copies it once, then clones",
           "[integration][images]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   TempFile file(16 << 20);
   auto up =
       rbdvol_json({"image", "upload", file.path(), "--name", "hdd-source", "--backend", "fast"});
@@ -363,7 +295,7 @@ TEST_CASE("a volume of type hdd from an image only fast holds copies it once, th
 
 TEST_CASE("an image with clones is not deleted, and --force flattens them first",
           "[integration][images]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   TempFile file(8 << 20);
   auto up =
       rbdvol_json({"image", "upload", file.path(), "--name", "has-clones", "--backend", "fast"});
@@ -397,7 +329,7 @@ TEST_CASE("an image with clones is not deleted, and --force flattens them first"
 
 TEST_CASE("an image made from a volume lands on its backend and outlives the volume",
           "[integration][images]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   const std::string source = upload_random_image(8 << 20, "fast", "vol-source");
   cleanup.add("fast", "images", "image-" + source);
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", source});
@@ -433,21 +365,21 @@ TEST_CASE("an image made from a volume lands on its backend and outlives the vol
 
 TEST_CASE("an image from a volume goes to the backend image_store names, through the copy engine",
           "[integration][images]") {
-  ExtraConfig config("[disk_type:ssd-archived]\ntags = media:ssd\nimage_store = capacity\n");
-  Cleanup cleanup;
+  ConfigCopy config("", "[disk_type:ssd-archived]\ntags = media:ssd\nimage_store = capacity\n");
+  ImageCleanup cleanup;
   // A clone of an image, so the copy must read the parent's data too.
   const std::string source = upload_random_image(8 << 20, "fast", "archived-source");
   cleanup.add("fast", "images", "image-" + source);
-  auto volume = rbdvol_json({"--config", config.path, "volume", "create", "--type", "ssd-archived",
-                             "--image", source, "--size", "40M"});
+  auto volume = rbdvol_json({"--config", config.path(), "volume", "create", "--type",
+                             "ssd-archived", "--image", source, "--size", "40M"});
   cleanup.add("fast", "volumes", volume.at("image"));
   CephView fast("fast");
   write_image(fast, "volumes", volume.at("image"), 0, std::string(300000, '\x11'));
   write_image(fast, "volumes", volume.at("image"), 33 << 20, std::string(5000, '\x22'));
   const std::string expected = read_image(fast, "volumes", volume.at("image"));
 
-  auto image = rbdvol_json({"--config", config.path, "image", "create-from-volume", volume.at("id"),
-                            "--name", "archived"});
+  auto image = rbdvol_json({"--config", config.path(), "image", "create-from-volume",
+                            volume.at("id"), "--name", "archived"});
   const std::string id = image.at("id");
   cleanup.add("capacity", "images", "image-" + id);
   CHECK(image.at("backend") == "capacity");
@@ -461,7 +393,7 @@ TEST_CASE("an image from a volume goes to the backend image_store names, through
 
 TEST_CASE("an image from an attached volume is refused unless forced, and a failure leaves nothing",
           "[integration][images]") {
-  Cleanup cleanup;
+  ImageCleanup cleanup;
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   const std::string vol_image = volume.at("image");
   cleanup.add("fast", "volumes", vol_image);

@@ -42,14 +42,77 @@ std::string read_fd(int fd) {
   return out;
 }
 
+}  // namespace
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  INFO("reading " << path);
+  REQUIRE(in);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 
-}  // namespace
+size_t count_images(CephView& ceph, const std::string& pool) {
+  size_t max = 0;
+  rbd_image_spec_t specs[1];
+  int r = rbd_list2(ceph.pool(pool), specs, &max);
+  REQUIRE((r == 0 || r == -ERANGE));
+  if (r == 0) rbd_image_spec_list_cleanup(specs, max);
+  return max;
+}
+
+PatternFile::PatternFile(uint64_t size_, const std::string& suffix) : size(size_) {
+  REQUIRE(size >= (12 << 20));
+  char tmpl[] = "/tmp/rbdvol-pattern-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  path = std::string(tmpl) + suffix;
+  REQUIRE(rename(tmpl, path.c_str()) == 0);
+  REQUIRE(ftruncate(fd, static_cast<off_t>(size)) == 0);
+  std::string a(1 << 20, '\xab');
+  REQUIRE(pwrite(fd, a.data(), a.size(), 0) == static_cast<ssize_t>(a.size()));
+  std::string b(64 << 10, '\0');
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>(i * 7 + 1);
+  REQUIRE(pwrite(fd, b.data(), b.size(), (9 << 20) + 512) == static_cast<ssize_t>(b.size()));
+  std::string c(4096, '\x5c');
+  REQUIRE(pwrite(fd, c.data(), c.size(), static_cast<off_t>(size - 4096)) == 4096);
+  ::close(fd);
+}
+
+PatternFile::~PatternFile() { unlink(path.c_str()); }
+
+void ImageCleanup::add(const std::string& backend, const std::string& pool,
+                       const std::string& image) {
+  items_.push_back({backend, pool, image});
+}
+
+void ImageCleanup::add(const nlohmann::json& created_volume) {
+  add(created_volume.at("backend").get<std::string>(), "volumes",
+      created_volume.at("image").get<std::string>());
+}
+
+void ImageCleanup::add_file(const std::string& path) { files_.push_back(path); }
+
+ImageCleanup::~ImageCleanup() {
+  for (auto it = items_.rbegin(); it != items_.rend(); ++it) {
+    CephView ceph(it->backend);
+    ceph.remove_image(it->pool, it->image);
+  }
+  for (const auto& f : files_) unlink(f.c_str());
+}
+
+ConfigCopy::ConfigCopy(const std::string& default_lines, const std::string& appended) {
+  std::string text = read_file(std::getenv("RBDVOL_CONFIG"));
+  auto at = text.find("[DEFAULT]\n");
+  REQUIRE(at != std::string::npos);
+  if (!default_lines.empty()) text.insert(at + 10, default_lines + "\n");
+  text += "\n" + appended;
+  path_ = "/tmp/rbdvol-test-config-" + std::to_string(::getpid()) + ".conf";
+  std::ofstream(path_) << text;
+}
+
+ConfigCopy::~ConfigCopy() { unlink(path_.c_str()); }
 
 CommandResult run(const std::vector<std::string>& argv) {
   char out_path[] = "/tmp/rbdvol-test-out-XXXXXX";

@@ -91,6 +91,57 @@ class Guest {
   void* dom_ = nullptr;
 };
 
+// The whole content of a file.
+std::string read_file(const std::string& path);
+
+// Every RBD image in a pool, whatever its name or state.
+size_t count_images(CephView& ceph, const std::string& pool);
+
+// A sparse file of `size` bytes (at least 12 MiB) with three known runs of
+// data and holes between them: 1 MiB of 0xab at 0, 64 KiB of a counting
+// pattern at 9 MiB + 512, 4 KiB of 0x5c at the end. Removed when it goes.
+struct PatternFile {
+  explicit PatternFile(uint64_t size, const std::string& suffix = ".raw");
+  ~PatternFile();
+  std::string path;
+  uint64_t size;
+  uint64_t data_bytes = (1 << 20) + (64 << 10) + 4096;
+};
+
+// Removes what a test made, directly in Ceph (images with their snapshots
+// and chunk records) and on disk, when it goes, however the test ends; the
+// last added first, so clones go before their parents.
+class ImageCleanup {
+ public:
+  ImageCleanup() = default;
+  ImageCleanup(const ImageCleanup&) = delete;
+  ImageCleanup& operator=(const ImageCleanup&) = delete;
+  ~ImageCleanup();
+  void add(const std::string& backend, const std::string& pool, const std::string& image);
+  // A volume as volume.create answered it.
+  void add(const nlohmann::json& created_volume);
+  void add_file(const std::string& path);
+
+ private:
+  struct Item {
+    std::string backend, pool, image;
+  };
+  std::vector<Item> items_;
+  std::vector<std::string> files_;
+};
+
+// A copy of the sandbox's config with `default_lines` added to [DEFAULT]
+// and `appended` at the end (removed when the object goes).
+class ConfigCopy {
+ public:
+  explicit ConfigCopy(const std::string& default_lines, const std::string& appended = "");
+  ~ConfigCopy();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // Uploads a random file of `size` bytes as an image into `backend`; returns its id.
 std::string upload_random_image(uint64_t size, const std::string& backend, const std::string& name);
 

@@ -8,7 +8,7 @@
 using namespace rbdvol::test;
 
 TEST_CASE("a snapshot is created with its name, listed, and deleted", "[integration][snapshots]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   cleanup.add(volume);
@@ -53,7 +53,7 @@ TEST_CASE("a snapshot is created with its name, listed, and deleted", "[integrat
 
 TEST_CASE("reverting a volume to a snapshot brings its bytes and size back",
           "[integration][snapshots]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   cleanup.add(volume);
@@ -83,7 +83,7 @@ TEST_CASE("reverting a volume to a snapshot brings its bytes and size back",
 
 TEST_CASE("a volume from a snapshot clones it, and deleting the snapshot flattens the clone first",
           "[integration][snapshots]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   cleanup.add(volume);
@@ -116,7 +116,7 @@ TEST_CASE("a volume from a snapshot clones it, and deleting the snapshot flatten
 }
 
 TEST_CASE("a snapshot create that fails half way leaves no snapshot", "[integration][snapshots]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   cleanup.add(volume);

@@ -5,38 +5,14 @@
 
 using namespace rbdvol::test;
 
-namespace {
-
-// Removes a volume and an image directly in Ceph when the test ends, however it ends.
-struct Cleanup {
-  std::string backend;
-  std::vector<std::pair<std::string, std::string>> images;  // pool, image
-  ~Cleanup() {
-    CephView ceph(backend);
-    for (auto it = images.rbegin(); it != images.rend(); ++it)
-      ceph.remove_image(it->first, it->second);
-  }
-};
-
-// Every RBD image in a pool, whatever its name or state.
-size_t count_images(CephView& ceph, const std::string& pool) {
-  size_t max = 0;
-  rbd_image_spec_t specs[1];
-  int r = rbd_list2(ceph.pool(pool), specs, &max);
-  REQUIRE((r == 0 || r == -ERANGE));
-  return max;
-}
-
-}  // namespace
-
 TEST_CASE("a volume made from an image is a clone of the image's snapshot on the image's cluster",
           "[integration][plugin]") {
-  Cleanup cleanup{"fast", {}};
+  ImageCleanup cleanup;
   const std::string image = upload_random_image(8 << 20, "fast", "clone-source");
-  cleanup.images.push_back({"images", "image-" + image});
+  cleanup.add("fast", "images", "image-" + image);
 
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", image, "--name", "v"});
-  cleanup.images.push_back({"volumes", volume.at("image")});
+  cleanup.add("fast", "volumes", volume.at("image"));
   CHECK(volume.at("method") == "clone");
   CHECK(volume.at("backend") == "fast");
   CHECK(volume.at("reason").get<std::string>().find("already holds image " + image) !=
@@ -74,11 +50,11 @@ TEST_CASE("a volume made from an image is a clone of the image's snapshot on the
 
 TEST_CASE("a multiattach volume has exclusive-lock, object-map, fast-diff and journaling off",
           "[integration][plugin]") {
-  Cleanup cleanup{"fast", {}};
+  ImageCleanup cleanup;
   const std::string image = upload_random_image(4 << 20, "fast", "features-source");
-  cleanup.images.push_back({"images", "image-" + image});
+  cleanup.add("fast", "images", "image-" + image);
   auto volume = rbdvol_json({"volume", "create", "--type", "shared", "--image", image});
-  cleanup.images.push_back({"volumes", volume.at("image")});
+  cleanup.add("fast", "volumes", volume.at("image"));
   CHECK(volume.at("multiattach") == true);
 
   CephView fast("fast");
@@ -95,7 +71,7 @@ TEST_CASE("a multiattach volume has exclusive-lock, object-map, fast-diff and jo
 
   SECTION("a volume of a type that is not multiattach keeps them") {
     auto plain = rbdvol_json({"volume", "create", "--type", "ssd", "--image", image});
-    cleanup.images.push_back({"volumes", plain.at("image")});
+    cleanup.add("fast", "volumes", plain.at("image"));
     CHECK((fast.features("volumes", plain.at("image")) & RBD_FEATURE_EXCLUSIVE_LOCK) != 0);
   }
 }
@@ -143,9 +119,9 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
     CHECK(count_images(fast, "images") == images_before);
   }
   SECTION("a clone that fails after it was created is removed again") {
-    Cleanup cleanup{"fast", {}};
+    ImageCleanup cleanup;
     const std::string image = upload_random_image(4 << 20, "fast", "half-clone");
-    cleanup.images.push_back({"images", "image-" + image});
+    cleanup.add("fast", "images", "image-" + image);
     const size_t volumes_before = count_images(fast, "volumes");
     setenv("RBDVOL_FAULT", "volume.create:after-create", 1);
     auto r = run_rbdvol({"volume", "create", "--type", "shared", "--image", image});
@@ -155,9 +131,9 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
     CHECK(count_images(fast, "volumes") == volumes_before);
   }
   SECTION("a size smaller than the image") {
-    Cleanup cleanup{"fast", {}};
+    ImageCleanup cleanup;
     const std::string image = upload_random_image(4 << 20, "fast", "small-size");
-    cleanup.images.push_back({"images", "image-" + image});
+    cleanup.add("fast", "images", "image-" + image);
     auto r = run_rbdvol({"volume", "create", "--type", "ssd", "--image", image, "--size", "1M"});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("smaller than image") != std::string::npos);

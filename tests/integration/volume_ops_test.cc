@@ -20,7 +20,7 @@ bool lists(const nlohmann::json& answer, const nlohmann::json& volume) {
 }  // namespace
 
 TEST_CASE("a volume grows with extend and is never shrunk", "[integration][volumes]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   cleanup.add(volume);
   auto grown = rbdvol_json({"volume", "extend", volume.at("id"), "--size", "16M"});
@@ -42,7 +42,7 @@ TEST_CASE("a volume grows with extend and is never shrunk", "[integration][volum
 
 TEST_CASE("volume list finds the volumes of every backend and filters by backend and type",
           "[integration][volumes]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   auto ssd = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M", "--name", "l-ssd"});
   cleanup.add(ssd);
   auto hdd = rbdvol_json({"volume", "create", "--type", "hdd", "--size", "4M", "--name", "l-hdd"});
@@ -69,7 +69,7 @@ TEST_CASE("volume list finds the volumes of every backend and filters by backend
 
 TEST_CASE("a volume made from another volume clones a hidden snapshot that goes with the clone",
           "[integration][volumes]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto source = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   cleanup.add(source);
@@ -114,7 +114,7 @@ TEST_CASE("a volume made from another volume clones a hidden snapshot that goes 
 
 TEST_CASE("a clone chain deeper than max_clone_depth is flattened", "[integration][volumes]") {
   ConfigCopy config("max_clone_depth = 2");
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto create_from = [&](const nlohmann::json& source) {
     auto v = rbdvol_json({"--config", config.path(), "volume", "create", "--type", "ssd",
@@ -152,7 +152,7 @@ TEST_CASE("a clone chain deeper than max_clone_depth is flattened", "[integratio
 
 TEST_CASE("deleting a volume with --cascade keeps the data of every clone of its snapshots",
           "[integration][volumes]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto parent = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   cleanup.add(parent);
@@ -189,7 +189,7 @@ TEST_CASE("deleting a volume with --cascade keeps the data of every clone of its
 
 TEST_CASE("retype between shared and not shared turns the multiattach features off and back on",
           "[integration][volumes]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
   cleanup.add(volume);
@@ -241,7 +241,7 @@ TEST_CASE("retype between shared and not shared turns the multiattach features o
 
 TEST_CASE("a volume from a source on a backend the type does not match is a copy",
           "[integration][volumes]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   CephView capacity("capacity");
   auto source = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M"});
@@ -274,12 +274,12 @@ TEST_CASE("a volume from a source on a backend the type does not match is a copy
 
 TEST_CASE("a create from a volume that fails half way leaves no image and no snapshot",
           "[integration][volumes]") {
-  VolumeCleanup cleanup;
+  ImageCleanup cleanup;
   CephView fast("fast");
   auto source = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   cleanup.add(source);
   auto snap = rbdvol_json({"snapshot", "create", source.at("id")});
-  const size_t volumes_before = count_volume_images(fast);
+  const size_t volumes_before = count_images(fast, "volumes");
   const auto snapshots_before = rbd_snapshots(fast, source.at("image"));
 
   auto fail_at = [&](const char* point, std::vector<std::string> args) {
@@ -290,7 +290,7 @@ TEST_CASE("a create from a volume that fails half way leaves no image and no sna
     CHECK(r.exit_code == 1);
     CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
     CHECK(r.err.find("(removed again)") != std::string::npos);
-    CHECK(count_volume_images(fast) == volumes_before);
+    CHECK(count_images(fast, "volumes") == volumes_before);
     CHECK(rbd_snapshots(fast, source.at("image")) == snapshots_before);
   };
   const std::vector<std::string> from_volume = {"volume", "create",          "--type",
@@ -304,14 +304,14 @@ TEST_CASE("a create from a volume that fails half way leaves no image and no sna
     auto middle =
         rbdvol_json({"volume", "create", "--type", "ssd", "--source-volume", source.at("id")});
     cleanup.add(middle);
-    const size_t with_middle = count_volume_images(fast);
+    const size_t with_middle = count_images(fast, "volumes");
     setenv("RBDVOL_FAULT", "volume.create:before-flatten", 1);
     auto r = run_rbdvol({"--config", config.path(), "volume", "create", "--type", "ssd",
                          "--source-volume", middle.at("id")});
     unsetenv("RBDVOL_FAULT");
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("(removed again)") != std::string::npos);
-    CHECK(count_volume_images(fast) == with_middle);
+    CHECK(count_images(fast, "volumes") == with_middle);
     CHECK(rbd_snapshots(fast, middle.at("image")).empty());
   }
   SECTION("a snapshot protected for the clone is unprotected again") {
