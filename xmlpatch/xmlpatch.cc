@@ -66,7 +66,7 @@ std::string quoted(std::string_view value) {
   return out;
 }
 
-// Escapes for attribute values (both quote styles) and for text content. The
+// Escapes for attribute values (either quote style) and text content alike. The
 // document is kept with its entities undecoded, so whatever we put into it
 // must already be escaped.
 std::string escape_attr(std::string_view v) {
@@ -87,26 +87,6 @@ std::string escape_attr(std::string_view v) {
         break;
       case '"':
         out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string escape_text(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
         break;
       default:
         out += c;
@@ -893,7 +873,7 @@ Result<std::string> build_rbd_disk_xml(const RbdDisk& disk) {
     x += "  <target dev='" + escape_attr(disk.target_dev) + "' bus='" +
          escape_attr(disk.target_bus) + "'/>\n";
     if (disk.shareable) x += "  <shareable/>\n";
-    if (!disk.serial.empty()) x += "  <serial>" + escape_text(disk.serial) + "</serial>\n";
+    if (!disk.serial.empty()) x += "  <serial>" + escape_attr(disk.serial) + "</serial>\n";
     x += "</disk>";
     return x;
   });
