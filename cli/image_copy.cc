@@ -11,8 +11,8 @@ Command image_copy_command() {
   c.words = "image copy";
   c.usage = "ID --to BACKEND[,BACKEND...] [--keep-partial] [--resume]";
   c.summary =
-      "Copy an image into more backends (the same image-<uuid> with its protected snapshot); "
-      "all or nothing.";
+      "Copy an image into more backends (the same image-<uuid> with its metadata); all or "
+      "nothing. The first volume cloned from a copy makes its protected snapshot 'snap'.";
   c.options = {
       {"to", true, "the backends to copy into, comma separated (required)", "BACKENDS"},
       {"keep-partial", false,
@@ -37,7 +37,7 @@ Command image_copy_command() {
       const std::string id = a.at("id");
       for (const auto& cp : a.at("copied")) {
         std::printf(
-            "copied image %s to backend %s as %s/%s@snap (%llu chunks written, %llu "
+            "copied image %s to backend %s as %s/%s (%llu chunks written, %llu "
             "already confirmed)\n",
             id.c_str(), cp.at("backend").get<std::string>().c_str(),
             cp.at("pool").get<std::string>().c_str(), cp.at("image").get<std::string>().c_str(),

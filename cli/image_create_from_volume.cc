@@ -26,7 +26,7 @@ Command image_create_from_volume_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf(
-          "created image %s (%s, %s) from volume %s on backend %s as %s/%s@snap (%s)\n",
+          "created image %s (%s, %s) from volume %s on backend %s as %s/%s (%s)\n",
           a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
           human_size(a.at("size")).c_str(), a.at("source_volume").get<std::string>().c_str(),
           a.at("backend").get<std::string>().c_str(), a.at("pool").get<std::string>().c_str(),

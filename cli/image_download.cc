@@ -11,8 +11,8 @@ Command image_download_command() {
   c.words = "image download";
   c.usage = "ID FILE [--backend ID]";
   c.summary =
-      "Write an image's raw content (its snapshot 'snap') into a new sparse FILE: holes stay "
-      "holes.";
+      "Write an image's raw content (at its snapshot 'snap' when a volume made it, else its head: "
+      "the same bytes) into a new sparse FILE: holes stay holes.";
   c.options = {
       {"backend", true, "read this backend's copy (default: the first that answers)", "ID"}};
   c.min_positional = c.max_positional = 2;

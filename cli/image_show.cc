@@ -28,9 +28,11 @@ Command image_show_command() {
       if (a.contains("source_volume")) {
         std::printf("from:      volume %s\n", text("source_volume").c_str());
       }
+      std::printf("snapshot:  %s (volumes clone it; made by the first volume from each copy)\n",
+                  text("snapshot").c_str());
       std::printf("locations:\n");
       for (const auto& l : a.at("locations")) {
-        std::printf("  %-12s %s/%s@snap\n", l.at("backend").get<std::string>().c_str(),
+        std::printf("  %-12s %s/%s\n", l.at("backend").get<std::string>().c_str(),
                     l.at("pool").get<std::string>().c_str(),
                     l.at("image").get<std::string>().c_str());
       }

@@ -12,7 +12,9 @@ Command image_upload_command() {
   c.usage = "FILE --name NAME [--backend ID] [--resume]";
   c.summary =
       "Upload a raw or qcow2 image file (told apart by content; qcow2 is stored as raw) as "
-      "image-<uuid> with a protected snapshot 'snap'.";
+      "image-<uuid>. Its protected snapshot 'snap', which volumes clone, is made by the first "
+      "volume created from it: a snapshot costs a monitor commit that an image never cloned does "
+      "not need.";
   c.options = {{"name", true, "the image's name (required)", "NAME"},
                {"backend", true, "the backend to upload into (default: the default backend)", "ID"},
                {"resume", false,
@@ -31,7 +33,7 @@ Command image_upload_command() {
                  [&](const char*, uint64_t done, uint64_t total) { display.update(done, total); });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
-      std::printf("uploaded image %s (%s, %s, from %s) to backend %s as %s/%s@snap\n",
+      std::printf("uploaded image %s (%s, %s, from %s) to backend %s as %s/%s\n",
                   a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
                   human_size(a.at("size")).c_str(), a.at("format").get<std::string>().c_str(),
                   a.at("backend").get<std::string>().c_str(),

@@ -11,8 +11,10 @@ Command image_verify_command() {
   c.words = "image verify";
   c.usage = "ID [--backend ID]";
   c.summary =
-      "Read each copy of an image (at its snapshot 'snap') and check every chunk against the "
-      "digests recorded when it was written; exit status 1 when any differs.";
+      "Read each copy of an image (at its snapshot 'snap' when a volume made it, else its head: "
+      "the same bytes) and check every chunk against the "
+      "digests recorded with it (a copy carries those of the upload); exit status 1 when any "
+      "differs.";
   c.options = {{"backend", true, "check only this backend's copy", "ID"}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {

@@ -1,6 +1,5 @@
 // rbdvol: drives the rbdvol plugin (loaded through its C ABI, exactly as a
 // volume service loads it) and attaches volumes to libvirt domains.
-#include <malloc.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -162,11 +161,6 @@ int run(int argc, char** argv) {
 }  // namespace rbdvol::cli
 
 int main(int argc, char** argv) {
-  // The copy engine's chunk buffers (ours and librbd's, 4 MiB each) would
-  // otherwise make glibc raise its mmap threshold and keep freed chunks in
-  // per-thread arenas, adding tens of MiB of peak RSS that varies run to run.
-  // A fixed threshold maps them and gives them back on free.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   try {
     return rbdvol::cli::run(argc, argv);
   } catch (const std::exception& e) {

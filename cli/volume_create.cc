@@ -17,7 +17,10 @@ Command volume_create_command() {
       "copy-on-write clone on a backend that holds the source.";
   c.options = {
       {"type", true, "the disk type (required)", "TYPE"},
-      {"image", true, "the source image, by id or unique name", "ID"},
+      {"image", true,
+       "the source image, by id or unique name (the first volume from a copy of it makes the "
+       "copy's snapshot 'snap')",
+       "ID"},
       {"snapshot", true, "the source snapshot, by id", "ID"},
       {"source-volume", true, "the source volume, by id", "ID"},
       {"size", true, "size with a unit: 10G, 512M (default: the source's size)", "SIZE"},

@@ -58,20 +58,17 @@ Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid) {
     if (image.status().err() == ENOENT) return false;
     return image.status();
   }
-  int is_protected = 0;
-  int r = rbd_snap_is_protected(image->get(), kImageSnapshot.c_str(), &is_protected);
-  if (r == -ENOENT) return false;
-  if (r < 0) {
-    return Status::Error(r, "cannot read snapshot " + image_spec(io, kImagePrefix + uuid) + "@" +
-                                kImageSnapshot + ": " + ceph_strerror(r));
-  }
-  return is_protected != 0;
+  auto complete = metadata_get(image->get(), meta::kComplete);
+  if (complete.ok()) return true;
+  if (complete.status().err() == ENOENT) return false;
+  return complete.status().Prefixed(image_spec(io, kImagePrefix + uuid));
 }
 
 namespace {
 
 // The record of the copy of image-<uuid> in `io`'s pool; nullopt when the pool
-// holds no complete copy (none, or one still being written: no protected snap).
+// holds no complete copy (none, or one still being written: no rbdvol.complete).
+// Its fields come from one read of its metadata.
 Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::string& uuid,
                                                    const ImageLocation& where) {
   auto image = open_image(io, where.rbd_name, true);
@@ -79,23 +76,20 @@ Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::
     if (image.status().err() == ENOENT) return std::optional<ImageRecord>();
     return image.status();
   }
-  int is_protected = 0;
-  int r = rbd_snap_is_protected(image->get(), kImageSnapshot.c_str(), &is_protected);
-  if (r == -ENOENT || (r == 0 && !is_protected)) return std::optional<ImageRecord>();
-  if (r < 0) {
-    return Status::Error(r, "cannot read snapshot " + image_spec(io, where.rbd_name) + "@" +
-                                kImageSnapshot + ": " + ceph_strerror(r));
-  }
+  auto values = metadata_list(image->get(), meta::kPrefix);
+  if (!values.ok()) return values.status().Prefixed(image_spec(io, where.rbd_name));
+  if (values->count(meta::kComplete) == 0) return std::optional<ImageRecord>();
+  auto value = [&](const std::string& key, const std::string& otherwise) {
+    auto it = values->find(key);
+    return it == values->end() ? otherwise : it->second;
+  };
   ImageRecord rec;
   rec.id = uuid;
   auto size = image_size(image->get());
   rec.size = size.ok() ? *size : 0;
-  auto n = metadata_get(image->get(), meta::kName);
-  rec.name = n.ok() ? *n : "";
-  auto f = metadata_get(image->get(), meta::kImageFormat);
-  rec.format = f.ok() ? *f : "raw";
-  auto sum = metadata_get(image->get(), meta::kImageChecksum);
-  rec.checksum = sum.ok() ? *sum : "";
+  rec.name = value(meta::kName, "");
+  rec.format = value(meta::kImageFormat, "raw");
+  rec.checksum = value(meta::kImageChecksum, "");
   rec.locations.push_back(where);
   return std::optional<ImageRecord>(std::move(rec));
 }

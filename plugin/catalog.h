@@ -41,9 +41,9 @@ struct ImageCatalog {
   std::vector<std::pair<std::string, std::string>> unreachable;  // backend, error
 };
 
-// Every image (an "image-<uuid>" with its protected snapshot) in every
-// backend's image pool. Images still being uploaded (no protected snapshot
-// yet) are not listed.
+// Every image (an "image-<uuid>" with rbdvol.complete, naming.h) in every
+// backend's image pool. Copies still being written, or left half way (no
+// rbdvol.complete), are not listed.
 // With `only_uuid`, just that image is looked for (one probe per backend).
 ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid = "");
 
@@ -54,7 +54,8 @@ Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name);
 // The answer form of an image: id, name, size, format, locations.
 Json image_record_json(const ImageRecord& rec);
 
-// True when `io`'s pool holds image-<uuid> with its protected snapshot.
+// True when `io`'s pool holds a complete copy of image-<uuid> (one with
+// rbdvol.complete); false when it holds none or a partial one.
 Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid);
 
 }  // namespace rbdvol::plugin

@@ -2,7 +2,10 @@
 
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <rados/librados.hpp>
+#include <rbd/librbd.hpp>
 
 #include <algorithm>
 #include <array>
@@ -22,38 +25,61 @@ namespace asio = boost::asio;
 
 namespace {
 
-// An I/O starts reading or writing `len` bytes at `offset` and later calls
-// `done` with the byte count or a negative errno, from any thread.
+using ceph::bufferlist;
+
+struct Extent {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// An I/O starts reading `len` bytes at `offset` into `out` (a reader) or
+// writing `data` at `offset` (a writer), and later calls `done` with the
+// byte count or a negative errno, from any thread. The buffer list stays
+// alive and untouched until then.
 using IoDone = std::function<void(ssize_t)>;
-using Reader = std::function<void(uint64_t offset, size_t len, char* buf, IoDone done)>;
-using Writer = std::function<void(uint64_t offset, size_t len, const char* buf, IoDone done)>;
+using Reader = std::function<void(uint64_t offset, size_t len, bufferlist* out, IoDone done)>;
+using Writer = std::function<void(uint64_t offset, bufferlist* data, IoDone done)>;
 
 // librbd calls this on one of its own threads: hand the result over and
 // return at once; the work happens on the event loop.
-void on_rbd_aio_complete(rbd_completion_t c, void* arg) {
+void on_rbd_aio_complete(librbd::completion_t c, void* arg) {
   std::unique_ptr<IoDone> done(static_cast<IoDone*>(arg));
-  ssize_t r = rbd_aio_get_return_value(c);
-  rbd_aio_release(c);
+  auto* completion = static_cast<librbd::RBD::AioCompletion*>(c);
+  const ssize_t r = completion->get_return_value();
+  completion->release();
   (*done)(r);
 }
 
 // Submits `submit(completion)`; when that fails the completion is released
 // and `done` is called with the error at once.
-void start_rbd_aio(IoDone done, const std::function<int(rbd_completion_t)>& submit) {
+void start_rbd_aio(IoDone done, const std::function<int(librbd::RBD::AioCompletion*)>& submit) {
   auto* arg = new IoDone(std::move(done));
-  rbd_completion_t c = nullptr;
-  int r = rbd_aio_create_completion(arg, on_rbd_aio_complete, &c);
+  auto* c = new librbd::RBD::AioCompletion(arg, on_rbd_aio_complete);
+  const int r = submit(c);
   if (r < 0) {
-    std::unique_ptr<IoDone> owned(arg);
-    (*owned)(r);
-    return;
-  }
-  r = submit(c);
-  if (r < 0) {
-    rbd_aio_release(c);
+    c->release();
     std::unique_ptr<IoDone> owned(arg);
     (*owned)(r);
   }
+}
+
+// An image opened with the C++ API for the engine's own reads or writes.
+struct OpenImage {
+  librados::IoCtx io;
+  librbd::Image image;
+  std::string label;
+};
+
+Result<std::unique_ptr<OpenImage>> open_for_engine(const ImageRef& ref, bool read_only) {
+  auto opened = std::make_unique<OpenImage>();
+  opened->label = ref.label;
+  librados::IoCtx::from_rados_ioctx_t(ref.io, opened->io);
+  librbd::RBD rbd;
+  const char* snap = ref.snap.empty() ? nullptr : ref.snap.c_str();
+  const int r = read_only ? rbd.open_read_only(opened->io, opened->image, ref.name.c_str(), snap)
+                          : rbd.open(opened->io, opened->image, ref.name.c_str(), snap);
+  if (r < 0) return Status::Error(r, "cannot open " + ref.label + ": " + ceph_strerror(r));
+  return opened;
 }
 
 // The extents cut at chunk boundaries; within one chunk, the span from the
@@ -160,16 +186,23 @@ std::vector<ChunkDigest> hole_runs(const std::vector<Extent>& pieces, uint64_t c
   return runs;
 }
 
-// Runs the pipeline: `depth` slots, each reading one piece, digesting it,
-// then (unless it is all zeros) writing it, then taking the next piece.
+// Runs the pipeline: `depth` slots, each reading one piece, checking it for
+// zeros and digesting it (when digests are wanted), then (unless it is all
+// zeros) writing it, then taking the next piece.
 Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
                                const CopyOptions& options, CopyStats stats) {
   const auto start = std::chrono::steady_clock::now();
   const uint64_t chunk = t.chunk;
   stats.chunk_size = chunk;
   stats.chunks = (t.size + chunk - 1) / chunk;
+  const bool want_digests = options.record || t.on_chunk;
   auto is_confirmed = [&](uint64_t index) {
     return index < options.confirmed.size() && options.confirmed[index];
+  };
+  auto known_digest = [&](uint64_t index) -> const ChunkDigest* {
+    if (index >= options.source_digests.size()) return nullptr;
+    const auto& d = options.source_digests[index];
+    return d && !d->zero ? &*d : nullptr;
   };
   std::vector<Extent> todo;
   uint64_t done_bytes = 0;
@@ -195,12 +228,14 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
 
   asio::io_context loop(1);
   auto guard = asio::make_work_guard(loop);
-  // Digests, and for a file the blocking reads and writes, run here.
+  // Zero checks and digests, and for a file the blocking reads and writes,
+  // run here.
   asio::thread_pool workers(2);
   // Flush, then record: one batch at a time, in order.
   asio::thread_pool committer(1);
   struct Slot {
-    std::vector<char> buf;
+    bufferlist data;     // the piece as read
+    bufferlist written;  // the part of it being written
     Extent piece;
     ChunkDigest digest;
   };
@@ -246,6 +281,8 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
     });
   };
   auto slot_done = [&](Slot& s) {
+    s.data.clear();
+    s.written.clear();
     --in_flight;
     start_next(s);
     maybe_commit();
@@ -265,8 +302,9 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
     }
     slot_done(s);
   };
-  auto on_digested = [&](Slot& s, size_t b, size_t e) {
+  auto on_checked = [&](Slot& s, size_t b, size_t e, bool hashed) {
     if (b == e) ++stats.chunks_zero;
+    if (hashed) ++stats.chunks_hashed;
     if (b == e || !t.write || !failure.ok()) {
       if (failure.ok()) confirm(s);
       slot_done(s);
@@ -274,39 +312,51 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
     }
     ++stats.chunks_written;
     stats.written += e - b;
-    t.write(s.piece.offset + b, e - b, s.buf.data() + b, [&loop, &s, &on_written](ssize_t wr) {
+    s.written.substr_of(s.data, static_cast<unsigned>(b), static_cast<unsigned>(e - b));
+    t.write(s.piece.offset + b, &s.written, [&loop, &s, &on_written](ssize_t wr) {
       asio::post(loop, [&s, &on_written, wr] { on_written(s, wr); });
     });
   };
   auto on_read = [&](Slot& s, ssize_t r) {
-    if (r < 0 || static_cast<uint64_t>(r) != s.piece.length) {
+    if (r < 0 || static_cast<uint64_t>(r) != s.piece.length || s.data.length() != s.piece.length) {
       fail(r < 0 ? static_cast<int>(r) : EIO, "read of " + t.src_label, s.piece);
       slot_done(s);
       return;
     }
     ++stats.chunks_read;
     Slot* slot = &s;
-    asio::post(workers, [slot, chunk, size = t.size, &loop, &on_digested] {
-      ChunkDigest& d = slot->digest;
-      d = ChunkDigest();
-      d.index = slot->piece.offset / chunk;
-      d.offset = d.index * chunk;
-      d.length = std::min(chunk, size - d.offset);
-      const auto span = nonzero_span(slot->buf.data(), slot->piece.length);
-      d.zero = span.first == span.second;
-      if (!d.zero) {
-        d.sha256 = chunk_sha256(d.offset, d.length, slot->piece.offset, slot->buf.data(),
-                                slot->piece.length);
-      }
-      asio::post(loop, [slot, span, &on_digested] { on_digested(*slot, span.first, span.second); });
-    });
+    asio::post(
+        workers, [slot, chunk, size = t.size, want_digests, &known_digest, &loop, &on_checked] {
+          ChunkDigest& d = slot->digest;
+          d = ChunkDigest();
+          d.index = slot->piece.offset / chunk;
+          d.offset = d.index * chunk;
+          d.length = std::min(chunk, size - d.offset);
+          // One contiguous buffer: what a whole-object read gives; a read
+          // assembled from pieces (a sparse object) is joined here.
+          const char* bytes = slot->data.c_str();
+          const auto span = nonzero_span(bytes, slot->piece.length);
+          d.zero = span.first == span.second;
+          bool hashed = false;
+          if (!d.zero && want_digests) {
+            if (const ChunkDigest* known = known_digest(d.index)) {
+              d.sha256 = known->sha256;
+            } else {
+              d.sha256 =
+                  chunk_sha256(d.offset, d.length, slot->piece.offset, bytes, slot->piece.length);
+              hashed = true;
+            }
+          }
+          asio::post(loop, [slot, span, hashed, &on_checked] {
+            on_checked(*slot, span.first, span.second, hashed);
+          });
+        });
   };
   start_next = [&](Slot& s) {
     if (!failure.ok() || next >= todo.size()) return;
     s.piece = todo[next++];
-    if (s.buf.size() < chunk) s.buf.resize(chunk);
     ++in_flight;
-    t.read(s.piece.offset, s.piece.length, s.buf.data(), [&loop, &s, &on_read](ssize_t r) {
+    t.read(s.piece.offset, s.piece.length, &s.data, [&loop, &s, &on_read](ssize_t r) {
       asio::post(loop, [&s, &on_read, r] { on_read(s, r); });
     });
   };
@@ -326,64 +376,59 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
   return stats;
 }
 
-Writer rbd_writer(rbd_image_t dst) {
-  return [dst](uint64_t offset, size_t len, const char* buf, IoDone done) {
-    start_rbd_aio(std::move(done),
-                  [&](rbd_completion_t c) { return rbd_aio_write(dst, offset, len, buf, c); });
+Reader rbd_reader(librbd::Image& src) {
+  return [&src](uint64_t offset, size_t len, bufferlist* out, IoDone done) {
+    start_rbd_aio(std::move(done), [&](librbd::RBD::AioCompletion* c) {
+      return src.aio_read2(offset, len, *out, c, LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
+    });
   };
 }
 
-Reader rbd_reader(rbd_image_t src) {
-  return [src](uint64_t offset, size_t len, char* buf, IoDone done) {
-    start_rbd_aio(std::move(done),
-                  [&](rbd_completion_t c) { return rbd_aio_read(src, offset, len, buf, c); });
+Writer rbd_writer(librbd::Image& dst) {
+  return [&dst](uint64_t offset, bufferlist* data, IoDone done) {
+    start_rbd_aio(std::move(done), [&](librbd::RBD::AioCompletion* c) {
+      return dst.aio_write2(offset, data->length(), *data, c, 0);
+    });
   };
 }
 
-std::function<Status()> rbd_flusher(rbd_image_t dst, const std::string& label) {
-  return [dst, label]() -> Status {
-    int r = rbd_flush(dst);
+std::function<Status()> rbd_flusher(librbd::Image& dst, const std::string& label) {
+  return [&dst, label]() -> Status {
+    int r = dst.flush();
     if (r < 0) return Status::Error(r, "flush of " + label + " failed: " + ceph_strerror(r));
     return Status::Ok();
   };
 }
 
-Result<uint64_t> object_size(rbd_image_t image, const std::string& label) {
-  rbd_image_info_t info{};
-  int r = rbd_stat(image, &info, sizeof(info));
+Result<uint64_t> image_size_of(librbd::Image& image, const std::string& label) {
+  uint64_t size = 0;
+  int r = image.size(&size);
+  if (r < 0) return Status::Error(r, "cannot read the size of " + label + ": " + ceph_strerror(r));
+  return size;
+}
+
+Result<uint64_t> object_size(librbd::Image& image, const std::string& label) {
+  librbd::image_info_t info{};
+  int r = image.stat(info, sizeof(info));
   if (r < 0) return Status::Error(r, "cannot stat " + label + ": " + ceph_strerror(r));
   return info.obj_size;
 }
 
-Result<uint64_t> check_fits(rbd_image_t dst, const std::string& dst_label, uint64_t size) {
-  uint64_t dst_size = 0;
-  int r = rbd_get_size(dst, &dst_size);
-  if (r < 0)
-    return Status::Error(r, "cannot read the size of " + dst_label + ": " + ceph_strerror(r));
-  if (dst_size < size) {
-    return Status::Invalid(dst_label + " (" + std::to_string(dst_size) +
+Status check_fits(librbd::Image& dst, const std::string& dst_label, uint64_t size) {
+  auto dst_size = image_size_of(dst, dst_label);
+  if (!dst_size.ok()) return dst_size.status();
+  if (*dst_size < size) {
+    return Status::Invalid(dst_label + " (" + std::to_string(*dst_size) +
                            " bytes) is smaller than the source (" + std::to_string(size) +
                            " bytes)");
   }
-  return dst_size;
+  return Status::Ok();
 }
 
-}  // namespace
-
-CopyOptions default_copy_options(const char* stage) {
-  CopyOptions options;
-  options.stage = stage;
-  if (const char* env = std::getenv("RBDVOL_COPY_DEPTH")) {
-    long depth = std::strtol(env, nullptr, 10);
-    if (depth >= 1 && depth <= 256) options.depth = static_cast<size_t>(depth);
-  }
-  return options;
-}
-
-Result<std::vector<Extent>> allocated_extents(rbd_image_t image, const std::string& label) {
-  uint64_t size = 0;
-  int r = rbd_get_size(image, &size);
-  if (r < 0) return Status::Error(r, "cannot read the size of " + label + ": " + ceph_strerror(r));
+// The allocated extents of `image` as (offset, length), sorted, from
+// diff_iterate2 against no snapshot, parent data included.
+Result<std::vector<Extent>> allocated_extents(librbd::Image& image, const std::string& label,
+                                              uint64_t size) {
   std::vector<Extent> extents;
   auto cb = [](uint64_t off, size_t len, int exists, void* arg) -> int {
     auto* out = static_cast<std::vector<Extent>*>(arg);
@@ -398,7 +443,7 @@ Result<std::vector<Extent>> allocated_extents(rbd_image_t image, const std::stri
   // Against no snapshot, whole_object = false: the extents that hold data
   // (parent data included for a clone), not the object map's whole objects,
   // which would also count objects left by a discard.
-  r = rbd_diff_iterate2(image, nullptr, 0, size, 1, 0, cb, &extents);
+  int r = image.diff_iterate2(nullptr, 0, size, true, false, cb, &extents);
   if (r < 0) {
     return Status::Error(r,
                          "cannot list the allocated extents of " + label + ": " + ceph_strerror(r));
@@ -408,42 +453,70 @@ Result<std::vector<Extent>> allocated_extents(rbd_image_t image, const std::stri
   return extents;
 }
 
-Result<CopyStats> copy_image_data(rbd_image_t src, const std::string& src_label, rbd_image_t dst,
-                                  const std::string& dst_label, const Progress& progress,
-                                  const CopyOptions& options) {
-  uint64_t size = 0;
-  int r = rbd_get_size(src, &size);
-  if (r < 0) {
-    return Status::Error(r, "cannot read the size of " + src_label + ": " + ceph_strerror(r));
-  }
-  auto fits = check_fits(dst, dst_label, size);
-  if (!fits.ok()) return fits.status();
-  auto chunk =
-      options.chunk_size ? Result<uint64_t>(options.chunk_size) : object_size(dst, dst_label);
+// The transfer of an open RBD source: its size, chunk size and pieces.
+Result<Transfer> rbd_source(OpenImage& src, uint64_t chunk_size) {
+  auto size = image_size_of(src.image, src.label);
+  if (!size.ok()) return size.status();
+  auto chunk = chunk_size ? Result<uint64_t>(chunk_size) : object_size(src.image, src.label);
   if (!chunk.ok()) return chunk.status();
-  auto extents = allocated_extents(src, src_label);
+  if (*chunk == 0) return Status::Invalid("chunk size 0 for " + src.label);
+  auto extents = allocated_extents(src.image, src.label, *size);
   if (!extents.ok()) return extents.status();
   Transfer t;
-  t.pieces = chunk_pieces(*extents, *chunk, size);
+  t.pieces = chunk_pieces(*extents, *chunk, *size);
   t.chunk = *chunk;
-  t.size = size;
-  t.read = rbd_reader(src);
-  t.write = rbd_writer(dst);
-  t.flush = rbd_flusher(dst, dst_label);
-  t.src_label = src_label;
-  t.dst_label = dst_label;
+  t.size = *size;
+  t.read = rbd_reader(src.image);
+  t.src_label = src.label;
+  return t;
+}
+
+// Runs `t` into the open image `dst`.
+Result<CopyStats> run_into_image(Transfer t, OpenImage& dst, const Progress& progress,
+                                 const CopyOptions& options) {
+  Status fits = check_fits(dst.image, dst.label, t.size);
+  if (!fits.ok()) return fits;
+  t.write = rbd_writer(dst.image);
+  t.flush = rbd_flusher(dst.image, dst.label);
+  t.dst_label = dst.label;
   CopyStats stats;
-  stats.size = size;
+  stats.size = t.size;
   return run_pipeline(t, progress, options, stats);
 }
 
-Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size, rbd_image_t dst,
-                                 const std::string& dst_label, const Progress& progress,
+}  // namespace
+
+CopyOptions default_copy_options(const char* stage) {
+  CopyOptions options;
+  options.stage = stage;
+  if (const char* env = std::getenv("RBDVOL_COPY_DEPTH")) {
+    long depth = std::strtol(env, nullptr, 10);
+    if (depth >= 1 && depth <= 256) options.depth = static_cast<size_t>(depth);
+  }
+  return options;
+}
+
+Result<CopyStats> copy_image_data(const ImageRef& src_ref, const ImageRef& dst_ref,
+                                  const Progress& progress, const CopyOptions& options) {
+  auto src = open_for_engine(src_ref, true);
+  if (!src.ok()) return src.status();
+  auto dst = open_for_engine(dst_ref, false);
+  if (!dst.ok()) return dst.status();
+  auto chunk = options.chunk_size ? Result<uint64_t>(options.chunk_size)
+                                  : object_size((*dst)->image, dst_ref.label);
+  if (!chunk.ok()) return chunk.status();
+  auto t = rbd_source(**src, *chunk);
+  if (!t.ok()) return t.status();
+  return run_into_image(std::move(t).value(), **dst, progress, options);
+}
+
+Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
+                                 const ImageRef& dst_ref, const Progress& progress,
                                  const CopyOptions& options) {
-  auto fits = check_fits(dst, dst_label, size);
-  if (!fits.ok()) return fits.status();
-  auto chunk =
-      options.chunk_size ? Result<uint64_t>(options.chunk_size) : object_size(dst, dst_label);
+  auto dst = open_for_engine(dst_ref, false);
+  if (!dst.ok()) return dst.status();
+  auto chunk = options.chunk_size ? Result<uint64_t>(options.chunk_size)
+                                  : object_size((*dst)->image, dst_ref.label);
   if (!chunk.ok()) return chunk.status();
 
   // The file's data extents; a file system without SEEK_DATA gives one.
@@ -465,17 +538,19 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
     pos = hole;
   }
 
-  // pread blocks: it runs on a pool, never on the event loop.
+  // pread blocks: it runs on a pool, never on the event loop. Each piece is
+  // read into a page-aligned buffer of its own, which the write then sends.
   asio::thread_pool readers(2);
   Transfer t;
   t.pieces = chunk_pieces(extents, *chunk, size);
   t.chunk = *chunk;
   t.size = size;
-  t.read = [fd, &readers](uint64_t offset, size_t len, char* buf, IoDone done) {
-    asio::post(readers, [fd, offset, len, buf, done = std::move(done)] {
+  t.read = [fd, &readers](uint64_t offset, size_t len, bufferlist* out, IoDone done) {
+    asio::post(readers, [fd, offset, len, out, done = std::move(done)] {
+      ceph::bufferptr buf(ceph::buffer::create_page_aligned(static_cast<unsigned>(len)));
       size_t got = 0;
       while (got < len) {
-        ssize_t n = ::pread(fd, buf + got, len - got, static_cast<off_t>(offset + got));
+        ssize_t n = ::pread(fd, buf.c_str() + got, len - got, static_cast<off_t>(offset + got));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
           done(-errno);
@@ -484,58 +559,49 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
         if (n == 0) break;
         got += static_cast<size_t>(n);
       }
+      buf.set_length(static_cast<unsigned>(got));
+      out->push_back(std::move(buf));
       done(static_cast<ssize_t>(got));
     });
   };
-  t.write = rbd_writer(dst);
-  t.flush = rbd_flusher(dst, dst_label);
   t.src_label = path;
-  t.dst_label = dst_label;
-  CopyStats stats;
-  stats.size = size;
-  auto result = run_pipeline(t, progress, options, stats);
+  auto result = run_into_image(std::move(t), **dst, progress, options);
   readers.join();
   return result;
 }
 
-Result<CopyStats> download_image_data(rbd_image_t src, const std::string& src_label, int fd,
-                                      const std::string& path, const Progress& progress,
-                                      const CopyOptions& options) {
-  uint64_t size = 0;
-  int r = rbd_get_size(src, &size);
-  if (r < 0) {
-    return Status::Error(r, "cannot read the size of " + src_label + ": " + ceph_strerror(r));
-  }
-  auto chunk =
-      options.chunk_size ? Result<uint64_t>(options.chunk_size) : object_size(src, src_label);
-  if (!chunk.ok()) return chunk.status();
-  auto extents = allocated_extents(src, src_label);
-  if (!extents.ok()) return extents.status();
+Result<CopyStats> download_image_data(const ImageRef& src_ref, int fd, const std::string& path,
+                                      const Progress& progress, const CopyOptions& options) {
+  auto src = open_for_engine(src_ref, true);
+  if (!src.ok()) return src.status();
+  auto source = rbd_source(**src, options.chunk_size);
+  if (!source.ok()) return source.status();
+  Transfer t = std::move(source).value();
   // The file gets its size first, as one hole; only data is written into it.
-  if (::ftruncate(fd, static_cast<off_t>(size)) < 0) {
-    return Status::Error(errno, "cannot size " + path + " to " + std::to_string(size) +
+  if (::ftruncate(fd, static_cast<off_t>(t.size)) < 0) {
+    return Status::Error(errno, "cannot size " + path + " to " + std::to_string(t.size) +
                                     " bytes: " + std::strerror(errno));
   }
   // pwrite blocks: it runs on a pool, never on the event loop.
   asio::thread_pool writers(2);
-  Transfer t;
-  t.pieces = chunk_pieces(*extents, *chunk, size);
-  t.chunk = *chunk;
-  t.size = size;
-  t.read = rbd_reader(src);
-  t.write = [fd, &writers](uint64_t offset, size_t len, const char* buf, IoDone done) {
-    asio::post(writers, [fd, offset, len, buf, done = std::move(done)] {
-      size_t put = 0;
-      while (put < len) {
-        ssize_t n = ::pwrite(fd, buf + put, len - put, static_cast<off_t>(offset + put));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          done(-errno);
-          return;
+  t.write = [fd, &writers](uint64_t offset, bufferlist* data, IoDone done) {
+    asio::post(writers, [fd, offset, data, done = std::move(done)] {
+      uint64_t at = offset;
+      for (const auto& piece : data->buffers()) {
+        size_t put = 0;
+        while (put < piece.length()) {
+          ssize_t n =
+              ::pwrite(fd, piece.c_str() + put, piece.length() - put, static_cast<off_t>(at + put));
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) {
+            done(-errno);
+            return;
+          }
+          put += static_cast<size_t>(n);
         }
-        put += static_cast<size_t>(n);
+        at += piece.length();
       }
-      done(static_cast<ssize_t>(put));
+      done(static_cast<ssize_t>(at - offset));
     });
   };
   t.flush = [fd, path]() -> Status {
@@ -544,37 +610,30 @@ Result<CopyStats> download_image_data(rbd_image_t src, const std::string& src_la
     }
     return Status::Ok();
   };
-  t.src_label = src_label;
   t.dst_label = path;
   CopyStats stats;
-  stats.size = size;
+  stats.size = t.size;
   auto result = run_pipeline(t, progress, options, stats);
   writers.join();
   return result;
 }
 
-Result<CopyStats> digest_image_data(rbd_image_t image, const std::string& label,
-                                    uint64_t chunk_size,
+Result<CopyStats> digest_image_data(const ImageRef& ref, uint64_t chunk_size,
                                     const std::function<void(const ChunkDigest&)>& on_chunk,
                                     const Progress& progress, const CopyOptions& options) {
-  uint64_t size = 0;
-  int r = rbd_get_size(image, &size);
-  if (r < 0) return Status::Error(r, "cannot read the size of " + label + ": " + ceph_strerror(r));
-  if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + label);
-  auto extents = allocated_extents(image, label);
-  if (!extents.ok()) return extents.status();
-  Transfer t;
-  t.pieces = chunk_pieces(*extents, chunk_size, size);
-  t.chunk = chunk_size;
-  t.size = size;
-  t.read = rbd_reader(image);
+  if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + ref.label);
+  auto image = open_for_engine(ref, true);
+  if (!image.ok()) return image.status();
+  auto source = rbd_source(**image, chunk_size);
+  if (!source.ok()) return source.status();
+  Transfer t = std::move(source).value();
   t.on_chunk = on_chunk;
-  t.src_label = label;
   CopyStats stats;
-  stats.size = size;
+  stats.size = t.size;
   CopyOptions read_only = options;
   read_only.record = nullptr;
   read_only.confirmed.clear();
+  read_only.source_digests.clear();  // verifying: every chunk is hashed from its bytes
   return run_pipeline(t, progress, read_only, stats);
 }
 

@@ -9,11 +9,17 @@
 // The destination must read as zeros where nothing is written (a new image,
 // a new file): the engine never writes zeros.
 //
-// Every chunk gets a SHA-256 of its whole bytes (holes read as zeros), or is
-// marked all zeros. With CopyOptions::record, those digests go to the caller
+// When the caller records digests (CopyOptions::record) or wants them
+// (digest_image_data), every chunk gets a SHA-256 of its whole bytes (holes
+// read as zeros), or is marked all zeros; a chunk whose digest the source's
+// own record already holds is not hashed again. The digests go to the caller
 // once the chunk's data is flushed to the destination, in batches, so a
 // record written from them never claims data that is not there (see
-// chunk_record.h), and a transfer killed half way can resume from it.
+// chunk_record.h), and a transfer killed half way can resume from it. A
+// download records nothing and hashes nothing.
+//
+// Bytes are moved in buffer lists, never copied by the engine: an RBD read
+// hands over the buffers the reply arrived in, and an RBD write sends them.
 //
 // Structure: one Boost.Asio io_context run on the calling thread is the event
 // loop. librbd's completion callbacks only post to it; file reads and writes
@@ -25,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +41,16 @@
 #include "status/status.h"
 
 namespace rbdvol::plugin {
+
+// An RBD image the engine opens itself with librbd's C++ API, whose reads
+// and writes take buffer lists: a chunk goes from the source's reply to the
+// destination's request without being copied in between.
+struct ImageRef {
+  rados_ioctx_t io = nullptr;
+  std::string name;
+  std::string snap;   // "": the head
+  std::string label;  // how messages name it: "backend fast images/image-...@snap"
+};
 
 struct CopyOptions {
   // Chunks in flight, each holding one chunk buffer. 8 x 4 MiB keeps a copy's
@@ -45,6 +62,10 @@ struct CopyOptions {
   // Chunks the destination already holds (a resumed transfer), by index:
   // neither read nor written again.
   std::vector<bool> confirmed;
+  // The source's own chunk record, by index (an image rbdvol wrote carries
+  // one), in chunks of the same size: a chunk with a digest there is not
+  // hashed again, its digest is carried over. Chunks without one are hashed.
+  std::vector<std::optional<ChunkDigest>> source_digests;
   // Receives the digests of chunks whose data has been flushed to the
   // destination, in order of completion, in batches; first, once, the runs of
   // chunks that are holes of the source. Called on a worker thread, one call
@@ -65,6 +86,7 @@ struct CopyStats {
   uint64_t chunks_written = 0;
   uint64_t chunks_zero = 0;               // read, found all zeros, not written
   uint64_t chunks_skipped_confirmed = 0;  // already recorded (resume): not read, not written
+  uint64_t chunks_hashed = 0;             // digests computed (the others carried over)
   double seconds = 0;
 };
 
@@ -72,41 +94,29 @@ struct CopyStats {
 // so benchmarks can vary it without a rebuild.
 CopyOptions default_copy_options(const char* stage);
 
-// Copies the open image `src` (at whatever snapshot it was opened at; a clone
-// is read through its parent) into `dst`, which must be at least as large.
-// Progress: `done` / `total` are allocated bytes processed / to process
-// (confirmed chunks count as done from the start).
-Result<CopyStats> copy_image_data(rbd_image_t src, const std::string& src_label, rbd_image_t dst,
-                                  const std::string& dst_label, const Progress& progress,
-                                  const CopyOptions& options);
+// Copies `src` (a clone is read through its parent) into the image `dst`,
+// which must be at least as large and read as zeros. Progress: `done` /
+// `total` are allocated bytes processed / to process (confirmed chunks count
+// as done from the start).
+Result<CopyStats> copy_image_data(const ImageRef& src, const ImageRef& dst,
+                                  const Progress& progress, const CopyOptions& options);
 
 // Copies the first `size` bytes of the regular file `fd` into `dst`.
-Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size, rbd_image_t dst,
-                                 const std::string& dst_label, const Progress& progress,
+Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
+                                 const ImageRef& dst, const Progress& progress,
                                  const CopyOptions& options);
 
-// Copies the open image `src` into the regular file `fd`, which must be empty
-// and is sized to the image first: holes and zero chunks stay holes.
-// Chunks of the source's object size unless options say otherwise; ends
-// with fdatasync.
-Result<CopyStats> download_image_data(rbd_image_t src, const std::string& src_label, int fd,
-                                      const std::string& path, const Progress& progress,
-                                      const CopyOptions& options);
+// Copies `src` into the regular file `fd`, which must be empty and is sized
+// to the image first: holes and zero chunks stay holes. Chunks of the
+// source's object size unless options say otherwise; ends with fdatasync.
+Result<CopyStats> download_image_data(const ImageRef& src, int fd, const std::string& path,
+                                      const Progress& progress, const CopyOptions& options);
 
 // Reads the allocated extents of `image` in chunks of `chunk_size` and calls
 // `on_chunk` (on the calling thread) with the digest of each chunk that has
 // any; chunks it is not called for are holes (zeros). Writes nothing.
-Result<CopyStats> digest_image_data(rbd_image_t image, const std::string& label,
-                                    uint64_t chunk_size,
+Result<CopyStats> digest_image_data(const ImageRef& image, uint64_t chunk_size,
                                     const std::function<void(const ChunkDigest&)>& on_chunk,
                                     const Progress& progress, const CopyOptions& options);
-
-// The allocated extents of `image` as (offset, length), sorted, from
-// rbd_diff_iterate2 against no snapshot, parent data included.
-struct Extent {
-  uint64_t offset = 0;
-  uint64_t length = 0;
-};
-Result<std::vector<Extent>> allocated_extents(rbd_image_t image, const std::string& label);
 
 }  // namespace rbdvol::plugin

@@ -26,24 +26,37 @@ std::string snap_spec(rados_ioctx_t io, const std::string& name, const std::stri
 Status copy_into(rados_ioctx_t src_io, const std::string& src_name, const std::string& src_snap,
                  rados_ioctx_t dst_io, const std::string& dst_name, const Progress& progress,
                  CopyStats* stats) {
-  auto opened = open_image_at(src_io, src_name, src_snap);
-  if (!opened.ok()) return opened.status();
-  ImagePtr src = std::move(opened).value();
-  auto dst = open_image(dst_io, dst_name, false);
-  if (!dst.ok()) return dst.status();
-  auto copied =
-      copy_image_data(src.get(), snap_spec(src_io, src_name, src_snap), dst->get(),
-                      image_spec(dst_io, dst_name), progress, default_copy_options("copy"));
+  auto copied = copy_image_data({src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)},
+                                {dst_io, dst_name, "", image_spec(dst_io, dst_name)}, progress,
+                                default_copy_options("copy"));
   if (!copied.ok()) return copied.status();
   if (stats) *stats = *copied;
   return inject_fault("image.copy:after-data");
 }
 
-// Copies every rbdvol.* metadata key of the source image onto the copy.
+// The digests of the source copy's own chunk record, when it has a complete
+// one in chunks of the same size and for the same image size (every image
+// rbdvol uploaded or copied): the copy carries them over instead of hashing
+// every chunk again; `image verify` checks the copy's bytes against them.
+// Empty when there is no such record: the engine hashes.
+Result<std::vector<std::optional<ChunkDigest>>> source_chunk_digests(
+    rados_ioctx_t src_io, const std::string& src_name, const ChunkRecordHeader& copy) {
+  auto header = read_chunk_record_header(src_io, src_name);
+  if (!header.ok()) return header.status();
+  if (!*header || (*header)->state != "complete" || (*header)->chunk_size != copy.chunk_size ||
+      (*header)->size != copy.size) {
+    return std::vector<std::optional<ChunkDigest>>();
+  }
+  return read_chunk_digests(src_io, src_name, **header);
+}
+
+// Copies the rbdvol.* metadata keys of the source image onto the copy, but
+// not rbdvol.complete nor rbdvol.incomplete: the copy sets its own state.
 Status copy_image_metadata(rbd_image_t src, rbd_image_t dst) {
   auto values = metadata_list(src, meta::kPrefix);
   if (!values.ok()) return values.status();
   for (const auto& [key, value] : *values) {
+    if (key == meta::kComplete || key == meta::kIncomplete) continue;
     Status s = metadata_set(dst, key, value);
     if (!s.ok()) return s;
   }
@@ -124,29 +137,37 @@ Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
 
 namespace {
 
-// Copies src_io/src_name@snap's data into dst_name, which exists (created by
-// the caller, or a partial copy being resumed), recording chunk digests as it
-// goes; then its metadata, the record's completion, and the protected
-// snapshot last, so the copy is listed only once complete.
+// Copies src_io/src_name's data (at `snap` if it has it, else its head: the
+// same bytes) into dst_name, which exists (created by the caller, or a partial
+// copy being resumed), recording chunk digests as it goes; then its metadata,
+// the record's completion, and rbdvol.complete last, so the copy is listed
+// only once complete. It makes no snapshot: the first volume cloned from the
+// copy does.
 Status fill_image_copy(rados_ioctx_t src_io, const std::string& src_name, rados_ioctx_t dst_io,
                        const std::string& rbd_name, const ChunkRecordHeader& header,
                        const std::vector<bool>& confirmed, const Progress& progress,
                        CopyStats* stats) {
-  auto opened = open_image_at(src_io, src_name, kImageSnapshot);
+  std::string src_snap;
+  auto opened = open_image_data(src_io, src_name, &src_snap);
   if (!opened.ok()) return opened.status();
   ImagePtr src = std::move(opened).value();
-  auto dst = open_image(dst_io, rbd_name, false);
-  if (!dst.ok()) return dst.status();
   CopyOptions options = default_copy_options("copy");
   options.chunk_size = header.chunk_size;
   options.confirmed = confirmed;
+  auto carried = source_chunk_digests(src_io, src_name, header);
+  if (!carried.ok()) return carried.status();
+  options.source_digests = std::move(carried).value();
   options.record = [dst_io, rbd_name](const std::vector<ChunkDigest>& digests) {
     return record_chunk_digests(dst_io, rbd_name, digests);
   };
   options.kill_after_chunks = fault_count("image.copy:kill-after-chunk");
-  auto copied = copy_image_data(src.get(), snap_spec(src_io, src_name, kImageSnapshot), dst->get(),
-                                image_spec(dst_io, rbd_name), progress, options);
+  auto copied =
+      copy_image_data({src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)},
+                      {dst_io, rbd_name, "", image_spec(dst_io, rbd_name)}, progress, options);
   if (!copied.ok()) return copied.status();
+  // Opened once the engine closed its own handle: no exclusive lock to pass.
+  auto dst = open_image(dst_io, rbd_name, false);
+  if (!dst.ok()) return dst.status();
   if (stats) *stats = *copied;
   Status s = inject_fault("image.copy:after-data");
   if (!s.ok()) return s;
@@ -159,19 +180,9 @@ Status fill_image_copy(rados_ioctx_t src_io, const std::string& src_name, rados_
   }
   s = complete_chunk_record(dst_io, rbd_name, header);
   if (!s.ok()) return s;
-  s = inject_fault("image.copy:before-snapshot");
+  s = inject_fault("image.copy:before-complete");
   if (!s.ok()) return s;
-  r = rbd_snap_create(dst->get(), kImageSnapshot.c_str());
-  if (r < 0) {
-    return Status::Error(r, "cannot create snapshot " + image_spec(dst_io, rbd_name) + "@" +
-                                kImageSnapshot + ": " + ceph_strerror(r));
-  }
-  r = rbd_snap_protect(dst->get(), kImageSnapshot.c_str());
-  if (r < 0) {
-    return Status::Error(r, "cannot protect snapshot " + image_spec(dst_io, rbd_name) + "@" +
-                                kImageSnapshot + ": " + ceph_strerror(r));
-  }
-  return Status::Ok();
+  return metadata_set(dst->get(), meta::kComplete, utc_now_iso8601());
 }
 
 // The partial copy `rbd_name` in dst_io's pool, left by a run that did not
@@ -183,7 +194,8 @@ Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& 
   if (!header.ok()) return header.status();
   if (!*header) {
     return Status::Busy("backend " + backend + " already has " + image_spec(dst_io, rbd_name) +
-                        " without its protected snapshot and without a chunk record: another "
+                        " without " + meta::kComplete +
+                        " and without a chunk record: another "
                         "copy is in progress, or one was interrupted (remove it with rbd rm if "
                         "no copy is running)");
   }
@@ -255,13 +267,13 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
       continue;
     }
     const std::string source_label =
-        "backend " + l.backend + " " + snap_spec(src_io->get(), l.rbd_name, kImageSnapshot);
+        "backend " + l.backend + " " + image_spec(src_io->get(), l.rbd_name);
     ChunkRecordHeader header;
     if (partial) {
       header = *partial;
     } else {
-      Status s =
-          create_image_like(src_io->get(), l.rbd_name, kImageSnapshot, dst_io->get(), rbd_name);
+      // Its head has the size and object size of `snap` (never written again).
+      Status s = create_image_like(src_io->get(), l.rbd_name, "", dst_io->get(), rbd_name);
       if (s.err() == EEXIST) {
         return Status::Busy("backend " + target.id() + " already has " +
                             image_spec(dst_io->get(), rbd_name) +
@@ -347,6 +359,7 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
 
   Json copied = Json::array(), skipped = Json::array(), failed = Json::array();
   std::vector<Cluster*> made;  // copies this call made, for all-or-nothing
+  std::vector<ImageLocation> added;
   Status failure;
   for (Cluster* c : clusters) {
     const bool held = std::any_of(image->locations.begin(), image->locations.end(),
@@ -364,6 +377,7 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
       continue;
     }
     made.push_back(c);
+    added.push_back(*copy);
     copied.push_back({{"backend", copy->backend},
                       {"pool", copy->pool},
                       {"image", copy->rbd_name},
@@ -374,6 +388,7 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
                       {"chunks_written", stats.chunks_written},
                       {"chunks_zero", stats.chunks_zero},
                       {"chunks_skipped_confirmed", stats.chunks_skipped_confirmed},
+                      {"chunks_hashed", stats.chunks_hashed},
                       {"resumed", stats.chunks_skipped_confirmed > 0},
                       {"seconds", stats.seconds}});
   }
@@ -390,8 +405,10 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
         "copy of image " + image->id + " failed, nothing kept: " + failure.message() +
             (undone.empty() ? "" : " (copies made by this call:" + undone.substr(1) + ")"));
   }
-  auto now = find_image(driver, image->id);
-  Json answer = image_record_json(now.ok() ? *now : *image);
+  // The record as found, with the copies this call made.
+  ImageRecord now = *image;
+  now.locations.insert(now.locations.end(), added.begin(), added.end());
+  Json answer = image_record_json(now);
   answer["copied"] = copied;
   answer["skipped"] = skipped;
   answer["failed"] = failed;

@@ -9,11 +9,13 @@
 namespace rbdvol::plugin {
 
 // Copies `image` from a backend that holds it into `target`'s image pool as
-// the same image-<uuid> with its metadata and its protected snapshot. The
-// source is read at its snapshot `snap`, so it is consistent. Chunk digests
-// are recorded with the copy as its data lands (chunk_record.h); the image is
-// marked rbdvol.incomplete until its snapshot is made. A copy that fails is
-// removed; one whose process was killed stays, unlisted, as a partial copy.
+// the same image-<uuid> with its metadata, rbdvol.complete last. No snapshot
+// is made (the first volume cloned from the copy makes it). The source is read
+// at its snapshot `snap` when it has one, else at its head (the same bytes: a
+// complete copy is never written). Chunk digests are recorded with the copy
+// as its data lands (chunk_record.h); the image is marked rbdvol.incomplete
+// while its data is copied. A copy that fails is removed; one whose process
+// was killed stays, unlisted (no rbdvol.complete), as a partial copy.
 // When `target` already holds the image, returns its location and copies
 // nothing. A partial copy left by a dead run is continued when `resume`
 // (confirmed chunks are neither read nor written again), else EEXIST names

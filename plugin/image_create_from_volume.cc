@@ -4,7 +4,9 @@
 // consistent point in time. On the same cluster no data passes through rbdvol:
 // the snapshot is cloned into the image pool and librbd flattens the clone,
 // so the image keeps no dependency on the volume. Into another backend the
-// copy engine copies it. The temporary snapshot is removed in both cases.
+// copy engine copies it. The temporary snapshot is removed in both cases. The
+// image is marked rbdvol.complete last; its snapshot `snap` is made by the
+// first volume cloned from it.
 #include "plugin/attachments.h"
 #include "plugin/catalog.h"
 #include "plugin/fault_injection.h"
@@ -42,7 +44,8 @@ Status remove_snapshot(rados_ioctx_t io, const std::string& name, const std::str
 }
 
 // A clone carries its parent's image metadata: the volume's keys are dropped
-// and the image's set. The protected snapshot comes last.
+// (a volume never has rbdvol.complete, so the image is not listed before this
+// ends) and the image's set. rbdvol.complete comes last.
 Status finish_image(rados_ioctx_t io, const std::string& rbd_name,
                     const std::vector<std::pair<std::string, std::string>>& values) {
   auto image = open_image(io, rbd_name, false);
@@ -60,19 +63,9 @@ Status finish_image(rados_ioctx_t io, const std::string& rbd_name,
     Status s = metadata_set(image->get(), key, value);
     if (!s.ok()) return s;
   }
-  Status s = inject_fault("image.create_from_volume:before-snapshot");
+  Status s = inject_fault("image.create_from_volume:before-complete");
   if (!s.ok()) return s;
-  int r = rbd_snap_create(image->get(), kImageSnapshot.c_str());
-  if (r < 0) {
-    return Status::Error(r, "cannot create snapshot " + image_spec(io, rbd_name) + "@" +
-                                kImageSnapshot + ": " + ceph_strerror(r));
-  }
-  r = rbd_snap_protect(image->get(), kImageSnapshot.c_str());
-  if (r < 0) {
-    return Status::Error(r, "cannot protect snapshot " + image_spec(io, rbd_name) + "@" +
-                                kImageSnapshot + ": " + ceph_strerror(r));
-  }
-  return Status::Ok();
+  return metadata_set(image->get(), meta::kComplete, utc_now_iso8601());
 }
 
 // Clone of vol@snap into the image pool, flattened by librbd.

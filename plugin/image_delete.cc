@@ -21,10 +21,13 @@ struct Child {
   bool trash = false;
 };
 
-// The clones of image@snap in one cluster (any pool), trash included.
+// The clones of image@snap in one cluster (any pool), trash included. None
+// when the image has no `snap` (no volume was ever made from this copy).
 Result<std::vector<Child>> children_of(rados_ioctx_t io, const std::string& rbd_name) {
-  auto opened = open_image_at(io, rbd_name, kImageSnapshot);
+  std::string snap;
+  auto opened = open_image_data(io, rbd_name, &snap);
   if (!opened.ok()) return opened.status();
+  if (snap.empty()) return std::vector<Child>();
   ImagePtr image = std::move(opened).value();
   size_t max = 16;
   for (;;) {

@@ -1,6 +1,7 @@
-// image.download: an image's content (its protected snapshot, in one
-// backend) written into a new local file that stays sparse: holes and zero
-// chunks of the image are not written.
+// image.download: an image's content (one backend's copy, at its snapshot
+// `snap` when a volume made it, else its head: the same bytes) written into a
+// new local file that stays sparse: holes and zero chunks of the image are
+// not written.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -39,14 +40,15 @@ Result<Json> image_download(Driver& driver, const Json& request, const Progress&
       last = io.status();
       continue;
     }
-    const std::string label =
-        "backend " + l.backend + " " + image_spec(io->get(), l.rbd_name) + "@" + kImageSnapshot;
-    auto opened = open_image_at(io->get(), l.rbd_name, kImageSnapshot);
+    std::string snap;
+    auto opened = open_image_data(io->get(), l.rbd_name, &snap);
     if (!opened.ok()) {
       last = opened.status().Prefixed("backend " + l.backend);
       continue;
     }
-    ImagePtr src = std::move(opened).value();
+    opened->reset();  // the engine opens it itself; this said which snapshot
+    const std::string label = "backend " + l.backend + " " + image_spec(io->get(), l.rbd_name) +
+                              (snap.empty() ? "" : "@" + snap);
     // A new file only: the engine writes data and leaves the rest as holes,
     // which is right only for a file that holds nothing yet.
     const int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -55,7 +57,7 @@ Result<Json> image_download(Driver& driver, const Json& request, const Progress&
       return Status::Error(err, "cannot create " + *path + ": " + std::strerror(err) +
                                     (err == EEXIST ? " (download never overwrites a file)" : ""));
     }
-    auto copied = download_image_data(src.get(), label, fd, *path, progress,
+    auto copied = download_image_data({io->get(), l.rbd_name, snap, label}, fd, *path, progress,
                                       default_copy_options("download"));
     Status s = copied.ok() ? inject_fault("image.download:after-data") : copied.status();
     if (::close(fd) < 0 && s.ok()) {

@@ -1,7 +1,8 @@
-// image.upload: a raw or qcow2 file becomes image-<uuid> with its protected
-// snapshot in one backend's image pool. The format comes from the file's
-// content; qcow2 is converted to a sparse raw file first. All or nothing: a
-// failure removes what was created.
+// image.upload: a raw or qcow2 file becomes image-<uuid> in one backend's
+// image pool, marked rbdvol.complete last (its snapshot `snap` is made by the
+// first volume cloned from it). The format comes from the file's content;
+// qcow2 is converted to a sparse raw file first. All or nothing: a failure
+// removes what was created.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,8 +52,9 @@ std::string file_source(const std::string& path, const struct stat& st) {
 }
 
 // A partial upload of `source` in `io`'s pool left by a dead run: an
-// image-<uuid> without its protected snapshot whose chunk record names
-// `source` and whose process no longer runs on this host.
+// image-<uuid> without rbdvol.complete whose chunk record names `source` and
+// whose process no longer runs on this host. Its record may be complete (the
+// run died after its data, before rbdvol.complete): then nothing is sent again.
 Result<std::optional<std::pair<std::string, ChunkRecordHeader>>> find_partial_upload(
     rados_ioctx_t io, const std::string& source) {
   using Found = std::optional<std::pair<std::string, ChunkRecordHeader>>;
@@ -64,7 +66,7 @@ Result<std::optional<std::pair<std::string, ChunkRecordHeader>>> find_partial_up
     if (!is_uuid(uuid)) continue;
     auto header = read_chunk_record_header(io, name);
     if (!header.ok() || !*header) continue;
-    if ((*header)->source != source || (*header)->state != "incomplete") continue;
+    if ((*header)->source != source) continue;
     if (owner_is_alive_here((*header)->owner)) continue;
     auto holds = pool_holds_image(io, uuid);
     if (!holds.ok() || *holds) continue;
@@ -190,7 +192,8 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     };
     auto digest =
         std::async(std::launch::async, [&] { return sha256_of_file(raw_fd, raw_path, size); });
-    auto copied = copy_file_data(raw_fd, raw_path, size, image->get(), label, progress, options);
+    auto copied =
+        copy_file_data(raw_fd, raw_path, size, {io->get(), rbd_name, "", label}, progress, options);
     auto sum = digest.get();
     if (!copied.ok()) return copied.status();
     if (!sum.ok()) return sum.status();
@@ -213,16 +216,12 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
       s = metadata_set(image->get(), key, value);
       if (!s.ok()) return s;
     }
-    // The protected snapshot comes last: an image without it is not listed,
-    // so nobody clones a half-written image.
-    r = rbd_snap_create(image->get(), kImageSnapshot.c_str());
-    if (r < 0)
-      return Status::Error(r, "cannot create snapshot " + kImageSnapshot + ": " + ceph_strerror(r));
-    r = rbd_snap_protect(image->get(), kImageSnapshot.c_str());
-    if (r < 0)
-      return Status::Error(r,
-                           "cannot protect snapshot " + kImageSnapshot + ": " + ceph_strerror(r));
-    return Status::Ok();
+    // rbdvol.complete comes last: an image without it is not listed, so
+    // nobody clones a half-written image. No snapshot: the first volume
+    // cloned from the image makes it.
+    s = inject_fault("image.upload:before-complete");
+    if (!s.ok()) return s;
+    return metadata_set(image->get(), meta::kComplete, utc_now_iso8601());
   };
   Status s = fill();
   if (!s.ok()) {

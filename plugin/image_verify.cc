@@ -1,6 +1,7 @@
 // image.verify: reads each copy of an image (or the one in `backend`) at its
-// protected snapshot and checks every chunk against the digests recorded
-// with that copy when its data was written (chunk_record.h).
+// snapshot `snap` when a volume made it, else at its head (the same bytes),
+// and checks every chunk against the digests recorded with that copy when its
+// data was written (chunk_record.h).
 #include <algorithm>
 
 #include "plugin/catalog.h"
@@ -24,8 +25,6 @@ std::string describe(const std::optional<ChunkDigest>& d) {
 Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Progress& progress) {
   auto io = cluster.open_pool(where.pool);
   if (!io.ok()) return io.status();
-  const std::string label = "backend " + where.backend + " " +
-                            image_spec(io->get(), where.rbd_name) + "@" + kImageSnapshot;
   Json entry = {{"backend", where.backend}, {"pool", where.pool}, {"image", where.rbd_name}};
   auto header = read_chunk_record_header(io->get(), where.rbd_name);
   if (!header.ok()) return header.status();
@@ -40,9 +39,13 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
   auto expected = read_chunk_digests(io->get(), where.rbd_name, **header);
   if (!expected.ok()) return expected.status();
 
-  auto opened = open_image_at(io->get(), where.rbd_name, kImageSnapshot);
+  std::string snap;
+  auto opened = open_image_data(io->get(), where.rbd_name, &snap);
   if (!opened.ok()) return opened.status().Prefixed("backend " + where.backend);
   ImagePtr image = std::move(opened).value();
+  const std::string label = "backend " + where.backend + " " +
+                            image_spec(io->get(), where.rbd_name) +
+                            (snap.empty() ? "" : "@" + snap);
   auto size = image_size(image.get());
   if (!size.ok()) return size.status();
   if (*size != (*header)->size) {
@@ -52,7 +55,7 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
   // What the copy holds now; chunks never reported are holes (zeros).
   std::vector<std::optional<ChunkDigest>> found(expected->size());
   auto read = digest_image_data(
-      image.get(), label, (*header)->chunk_size,
+      {io->get(), where.rbd_name, snap, label}, (*header)->chunk_size,
       [&](const ChunkDigest& d) {
         if (d.index < found.size()) found[d.index] = d;
       },

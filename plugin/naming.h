@@ -20,7 +20,12 @@ Result<std::string> uuid_from_id(const std::string& id, const std::string& prefi
 
 inline const std::string kVolumePrefix = "volume-";
 inline const std::string kImagePrefix = "image-";
-// The protected snapshot every image carries; volumes are clones of it.
+// The protected snapshot of an image copy that volumes are clones of. Not
+// made when the copy is written: the first volume.create that clones the copy
+// makes and protects it (ensure_image_snapshot in rbd_image.h), because a
+// snapshot costs a monitor commit (0.05-1 s) that a copy never cloned does
+// not need. Readers of an image's bytes read it when it is there, else the
+// image's head: the same bytes, since a complete copy is never written again.
 inline const std::string kImageSnapshot = "snap";
 
 namespace meta {
@@ -41,9 +46,19 @@ inline const std::string kImageChecksum = "rbdvol.checksum";
 // The volume an image was made from (image.create_from_volume).
 inline const std::string kImageSourceVolume = "rbdvol.source_volume";
 // Set on an image whose data is still being transferred (image.copy,
-// image.upload): what it is a copy of and who writes it. Removed before its
-// protected snapshot is made, so clones never carry it.
+// image.upload): what it is a copy of and who writes it. Removed before
+// kComplete is set, so a complete copy never has it; image.copy never copies it.
 inline const std::string kIncomplete = "rbdvol.incomplete";
+// Set as the very last step of every producer of an image copy (image.upload,
+// image.copy, image.create_from_volume), after its data, its other metadata,
+// the removal of kIncomplete and the completion of its chunk record: the time
+// (utc_now_iso8601) the copy was completed. An image copy is complete (listed,
+// clonable, copyable, downloadable) if and only if it has this key; one
+// without it is being written or was left half way. image.copy never copies
+// it (the copy sets its own), and a volume never has it (volume.create drops
+// the keys a clone inherits), so an image cloned from a volume is not listed
+// before it is finished either.
+inline const std::string kComplete = "rbdvol.complete";
 }  // namespace meta
 
 // "a, b, c" (or "(none)"): how messages list names, tags and features.

@@ -1,9 +1,12 @@
 #include "plugin/rbd_image.h"
 
 #include "plugin/chunk_record.h"
+#include "plugin/naming.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace rbdvol::plugin {
 
@@ -31,6 +34,55 @@ Result<ImagePtr> open_image_at(rados_ioctx_t io, const std::string& name, const 
                                 (snap.empty() ? "" : "@" + snap) + ": " + ceph_strerror(r));
   }
   return ImagePtr(image);
+}
+
+Result<ImagePtr> open_image_data(rados_ioctx_t io, const std::string& name, std::string* snapshot) {
+  rbd_image_t image = nullptr;
+  int r = rbd_open_read_only(io, name.c_str(), &image, kImageSnapshot.c_str());
+  if (r == 0) {
+    if (snapshot) *snapshot = kImageSnapshot;
+    return ImagePtr(image);
+  }
+  if (r != -ENOENT) {
+    return Status::Error(
+        r, "cannot open " + image_spec(io, name) + "@" + kImageSnapshot + ": " + ceph_strerror(r));
+  }
+  // No snapshot yet (no volume was cloned from this copy), or no image: the
+  // head says which.
+  if (snapshot) *snapshot = "";
+  return open_image_at(io, name, "");
+}
+
+Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name) {
+  const std::string spec = image_spec(io, rbd_name) + "@" + kImageSnapshot;
+  bool created = false;
+  // A snapshot another process is making at the same moment may not be
+  // known yet to this handle (create said EEXIST, protect says ENOENT): a
+  // new handle, a moment later, sees it.
+  for (int attempt = 0;; ++attempt) {
+    auto image = open_image(io, rbd_name, false);
+    if (!image.ok()) return image.status();
+    int is_protected = 0;
+    int r = rbd_snap_is_protected(image->get(), kImageSnapshot.c_str(), &is_protected);
+    if (r == 0 && is_protected) return created;
+    if (r == -ENOENT) {
+      r = rbd_snap_create(image->get(), kImageSnapshot.c_str());
+      if (r == 0) {
+        created = true;
+      } else if (r != -EEXIST) {
+        return Status::Error(r, "cannot create snapshot " + spec + ": " + ceph_strerror(r));
+      }
+    } else if (r < 0) {
+      return Status::Error(r, "cannot read snapshot " + spec + ": " + ceph_strerror(r));
+    }
+    r = rbd_snap_protect(image->get(), kImageSnapshot.c_str());
+    if (r == 0 || r == -EBUSY) return created;  // EBUSY: already protected
+    if (r == -ENOENT && attempt < 5) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
+      continue;
+    }
+    return Status::Error(r, "cannot protect snapshot " + spec + ": " + ceph_strerror(r));
+  }
 }
 
 Status flatten_image(rbd_image_t image, const std::string& label,

@@ -22,6 +22,25 @@ Result<ImagePtr> open_image(rados_ioctx_t io, const std::string& name, bool read
 // pool/image@snap.
 Result<ImagePtr> open_image_at(rados_ioctx_t io, const std::string& name, const std::string& snap);
 
+// Opens an image copy's bytes read-only: at its snapshot kImageSnapshot when
+// it has one, else at its head. Both hold the same bytes (a complete copy is
+// never written again; naming.h). When `snapshot` is given it receives what
+// was opened: kImageSnapshot or "" (the head). ENOENT when the image does not
+// exist; errors name pool/image.
+Result<ImagePtr> open_image_data(rados_ioctx_t io, const std::string& name,
+                                 std::string* snapshot = nullptr);
+
+// Makes the snapshot kImageSnapshot of image copy `rbd_name` if it is absent
+// and protects it, so volumes can be cloned from it. Returns whether this call
+// created it: false when it was there, protected, before the call; always true
+// for the call that made it. Safe against another process doing the same at
+// the same moment: a snapshot it made counts as there (create -EEXIST), and so
+// does a protection it made (protect -EBUSY). In such a race both calls may
+// return true: librbd turns the EEXIST of a create it sent to the image's
+// lock owner into success. Other errors keep librbd's errno and name
+// pool/image@snap and the step that failed.
+Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name);
+
 // Flattens a clone, reporting progress(done, total) in librbd's units
 // (objects) when given; errors name `label`.
 Status flatten_image(rbd_image_t image, const std::string& label,

@@ -1,7 +1,8 @@
 // volume.create: a volume of a disk type, blank, or from an image, a snapshot
 // or another volume. From a source it lands on a matching backend that
 // already holds the source and is a copy-on-write clone: of the image's
-// protected snapshot `snap`, of the snapshot itself, or of a hidden snapshot
+// protected snapshot `snap` (made by the first volume cloned from that copy of
+// the image), of the snapshot itself, or of a hidden snapshot
 // rbdvol-clone-<new uuid> taken of the source volume (as Cinder does). A
 // clone whose chain of parents gets deeper than max_clone_depth is
 // flattened. A source on a backend the disk type does not match is copied.
@@ -400,19 +401,30 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
       parent_io = img_io.get();
       parent_image = kImagePrefix + source->image.id;
       parent_snap = kImageSnapshot;
+      // A copy gets its snapshot from the first volume cloned from it. Not
+      // removed again if the clone fails: other volumes may be cloning it
+      // at the same moment, and it is harmless.
+      auto made = ensure_image_snapshot(parent_io, parent_image);
+      if (!made.ok()) {
+        s = made.status().Prefixed("image " + source->image.id + " on backend " + cluster->id());
+      } else if (*made) {
+        answer["steps"].push_back("snapshot");
+      }
     }
-    rbd_image_options_t opts;
-    rbd_image_options_create(&opts);
-    int r = rbd_clone3(parent_io, parent_image.c_str(), parent_snap.c_str(), vol_io->get(),
-                       rbd_name.c_str(), opts);
-    rbd_image_options_destroy(opts);
-    if (r < 0) {
-      s = Status::Error(r, "cannot clone " + image_spec(parent_io, parent_image) + "@" +
-                               parent_snap + " to " + image_spec(vol_io->get(), rbd_name) + ": " +
-                               ceph_strerror(r));
-    } else {
-      image_made = true;
-      answer["steps"].push_back("clone");
+    if (s.ok()) {
+      rbd_image_options_t opts;
+      rbd_image_options_create(&opts);
+      int r = rbd_clone3(parent_io, parent_image.c_str(), parent_snap.c_str(), vol_io->get(),
+                         rbd_name.c_str(), opts);
+      rbd_image_options_destroy(opts);
+      if (r < 0) {
+        s = Status::Error(r, "cannot clone " + image_spec(parent_io, parent_image) + "@" +
+                                 parent_snap + " to " + image_spec(vol_io->get(), rbd_name) + ": " +
+                                 ceph_strerror(r));
+      } else {
+        image_made = true;
+        answer["steps"].push_back("clone");
+      }
     }
   }
   if (s.ok()) s = inject_fault("volume.create:after-create");

@@ -178,7 +178,7 @@ TEST_CASE("a copy across clusters records each chunk's digest of the source and 
     CHECK(metadata(ceph, image, "rbdvol.incomplete").empty());
   }
   CephView capacity("capacity");
-  CHECK(read_image(capacity, image, "snap") == content);
+  CHECK(read_image(capacity, image) == content);
 
   SECTION("removing the copy removes its record") {
     rbdvol_json({"image", "delete", id, "--backend", "capacity"});
@@ -228,7 +228,7 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
   CHECK(stats.at("chunks_skipped_confirmed") == confirmed);
   CHECK(stats.at("chunks_written") == 16 - confirmed);
   CHECK(stats.at("resumed") == true);
-  CHECK(read_image(capacity, image, "snap") == read_file(file.path()));
+  CHECK(read_image(capacity, image) == read_file(file.path()));
   CHECK(metadata(capacity, image, "rbdvol.incomplete").empty());
   CHECK(chunk_record(capacity, image).at("header").at("state") == "complete");
   auto verified = run_rbdvol({"image", "verify", id, "--backend", "capacity"});
@@ -252,9 +252,10 @@ TEST_CASE("image verify finds exactly the chunk changed behind rbdvol's back",
     CHECK(c.at("chunks_read") == 6);
   }
 
-  // Verify reads snap, what clones see. A RADOS write to the data object
-  // without the image's snapshot context makes no clone of it, so it changes
-  // what snap reads: bit rot, as far as anyone reading the image can tell.
+  // Verify reads what clones see (snap, or the head while no volume made
+  // snap). A RADOS write to the data object without the image's snapshot
+  // context makes no clone of it, so it changes what either reads: bit rot,
+  // as far as anyone reading the image can tell.
   CephView capacity("capacity");
   {
     rbd_image_t img = nullptr;
@@ -320,6 +321,89 @@ TEST_CASE("an upload killed half way resumes into the same image with --resume",
   CHECK(resumed.at("resumed") == true);
   CHECK(resumed.at("chunks_skipped_confirmed") == confirmed);
   CHECK(resumed.at("chunks_written") == 12 - confirmed);
-  CHECK(read_image(fast, partial, "snap") == read_file(file.path()));
+  CHECK(read_image(fast, partial) == read_file(file.path()));
   CHECK(run_rbdvol({"image", "verify", resumed.at("id")}).exit_code == 0);
+}
+
+namespace {
+
+// Writes a few bytes into the RADOS object holding chunk `index` of
+// images/<image> without the image's snapshot context: the bytes anyone
+// reading the image (its head, or snap made later) gets change, as with bit rot.
+void rot_chunk(CephView& ceph, const std::string& image, uint64_t index) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(ceph.pool("images"), image.c_str(), &img, nullptr) == 0);
+  char prefix[64] = {0};
+  REQUIRE(rbd_get_block_name_prefix(img, prefix, sizeof(prefix)) == 0);
+  rbd_close(img);
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), ".%016llx", static_cast<unsigned long long>(index));
+  const std::string object = std::string(prefix) + suffix;
+  REQUIRE(rados_write(ceph.pool("images"), object.c_str(), "rot", 3, 1000) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a copy carries the source's recorded digests, and hashes when the source has none",
+          "[integration][datapath]") {
+  ImageCleanup cleanup;
+  PatternFile raw(48 << 20);  // data in chunks 0, 2 and 11 of 12
+  auto up = rbdvol_json({"image", "upload", raw.path, "--name", "dp-carry", "--backend", "fast"});
+  const std::string id = up.at("id");
+  const std::string image = "image-" + id;
+  cleanup.add("fast", "images", image);
+  cleanup.add("capacity", "images", image);
+  const std::string content = read_file(raw.path);
+  CephView fast("fast");
+  CephView capacity("capacity");
+
+  SECTION(
+      "with the source's record, no chunk is hashed again; verify on the copy checks "
+      "its bytes against the upload's digests") {
+    // Rot in the source after its upload: the copy moves the bytes as they
+    // are, with the digests of what was uploaded.
+    rot_chunk(fast, image, 2);
+    auto copied = rbdvol_json({"image", "copy", id, "--to", "capacity"});
+    const auto& stats = copied.at("copied")[0];
+    CHECK(stats.at("chunks_written") == 3);
+    CHECK(stats.at("chunks_hashed") == 0);
+    const auto source = chunks_of(chunk_record(fast, image));
+    const auto copy = chunks_of(chunk_record(capacity, image));
+    REQUIRE(copy.size() == 12);
+    for (uint64_t index : {0, 2, 11}) {
+      INFO("chunk " << index);
+      CHECK(copy.at(index).at("sha256") == source.at(index).at("sha256"));
+      CHECK(copy.at(index).at("sha256") ==
+            sha256_hex(content.data() + index * kChunk,
+                       std::min<size_t>(kChunk, content.size() - index * kChunk)));
+    }
+    const std::string rotten = read_image(fast, image);
+    CHECK(rotten != content);
+    CHECK(read_image(capacity, image) == rotten);
+    auto r = run_rbdvol({"--json", "image", "verify", id, "--backend", "capacity"});
+    CHECK(r.exit_code == 1);
+    const auto answer = nlohmann::json::parse(r.out);
+    REQUIRE(answer.at("copies").size() == 1);
+    const auto& mismatches = answer.at("copies")[0].at("mismatches");
+    REQUIRE(mismatches.size() == 1);
+    CHECK(mismatches[0].at("index") == 2);
+  }
+
+  SECTION("without a record on the source, every chunk with data is hashed from its bytes") {
+    REQUIRE(rados_remove(fast.pool("images"), ("rbdvol_chunks." + image).c_str()) == 0);
+    auto copied = rbdvol_json({"image", "copy", id, "--to", "capacity"});
+    const auto& stats = copied.at("copied")[0];
+    CHECK(stats.at("chunks_written") == 3);
+    CHECK(stats.at("chunks_hashed") == 3);
+    const auto copy = chunks_of(chunk_record(capacity, image));
+    REQUIRE(copy.size() == 12);
+    for (uint64_t index : {0, 2, 11}) {
+      INFO("chunk " << index);
+      CHECK(copy.at(index).at("sha256") ==
+            sha256_hex(content.data() + index * kChunk,
+                       std::min<size_t>(kChunk, content.size() - index * kChunk)));
+    }
+    CHECK(read_image(capacity, image) == content);
+    CHECK(run_rbdvol({"image", "verify", id, "--backend", "capacity"}).exit_code == 0);
+  }
 }

@@ -64,30 +64,6 @@ void write_image(CephView& ceph, const std::string& pool, const std::string& ima
   rbd_close(img);
 }
 
-std::vector<std::string> snapshot_names(CephView& ceph, const std::string& pool,
-                                        const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img, nullptr) == 0);
-  rbd_snap_info_t snaps[32];
-  int max = 32;
-  int n = rbd_snap_list(img, snaps, &max);
-  REQUIRE(n >= 0);
-  std::vector<std::string> names;
-  for (int i = 0; i < n; ++i) names.emplace_back(snaps[i].name);
-  rbd_snap_list_end(snaps);
-  rbd_close(img);
-  return names;
-}
-
-bool snap_is_protected(CephView& ceph, const std::string& pool, const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img, nullptr) == 0);
-  int is_protected = 0;
-  int r = rbd_snap_is_protected(img, "snap", &is_protected);
-  rbd_close(img);
-  return r == 0 && is_protected;
-}
-
 // A sparse raw file of `size` bytes with known data at a few places and
 // holes (zeros) everywhere else: 1 MiB of 0xab at 0, 64 KiB of a counting
 // pattern at 9 MiB + 512, and 4 KiB of 0x5c at the end.
@@ -136,8 +112,10 @@ TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its form
   CHECK(up.at("checksum") == sha256_of(raw.path));
 
   CephView fast("fast");
-  CHECK(read_image(fast, "images", "image-" + id, "snap") == read_file(raw.path));
-  CHECK(snap_is_protected(fast, "images", "image-" + id));
+  CHECK(read_image(fast, "images", "image-" + id) == read_file(raw.path));
+  // Complete, and no snapshot: the first volume made from it makes that.
+  CHECK_FALSE(fast.metadata("images", "image-" + id, "rbdvol.complete").empty());
+  CHECK(fast.snapshots("images", "image-" + id).empty());
   // Thin: the holes of the qcow2 image were not written. The data lies in 3
   // of the 6 objects; a memstore OSD reports an object as allocated from its
   // start to its last written byte, so up to 3 objects may count.
@@ -166,7 +144,7 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
   CHECK(up.at("format") == "raw");
   CHECK(up.at("checksum") == sha256_of(file.path()));
   CephView ceph(up.at("backend"));
-  CHECK(read_image(ceph, "images", "image-" + id, "snap") == read_file(file.path()));
+  CHECK(read_image(ceph, "images", "image-" + id) == read_file(file.path()));
 
   bool listed = false;
   const auto list = rbdvol_json({"image", "list"});
@@ -212,8 +190,9 @@ TEST_CASE("an image copied to the other cluster has the same bytes and stays thi
   CHECK(location_backends(copied) == std::vector<std::string>{"capacity", "fast"});
 
   CephView capacity("capacity");
-  CHECK(snap_is_protected(capacity, "images", rbd_name));
-  CHECK(read_image(capacity, "images", rbd_name, "snap") == read_file(raw.path));
+  CHECK(capacity.snapshots("images", rbd_name).empty());
+  CHECK_FALSE(capacity.metadata("images", rbd_name, "rbdvol.complete").empty());
+  CHECK(read_image(capacity, "images", rbd_name) == read_file(raw.path));
   const uint64_t allocated = allocated_bytes(capacity, "images", rbd_name);
   CHECK(allocated >= raw.data_bytes);
   // Not the 48 MiB of the image: at most the 3 objects that hold data (a
@@ -252,7 +231,7 @@ TEST_CASE("an image copy that fails half way leaves nothing in the target backen
   cleanup.add("capacity", "images", "image-" + id);
   CephView capacity("capacity");
   const size_t before = count_images(capacity, "images");
-  for (const char* point : {"image.copy:after-data", "image.copy:before-snapshot"}) {
+  for (const char* point : {"image.copy:after-data", "image.copy:before-complete"}) {
     INFO(point);
     setenv("RBDVOL_FAULT", point, 1);
     auto r = run_rbdvol({"image", "copy", id, "--to", "capacity"});
@@ -279,9 +258,10 @@ TEST_CASE("a volume of type hdd from an image only fast holds copies it once, th
   cleanup.add("capacity", "volumes", first.at("image"));
   CHECK(first.at("backend") == "capacity");
   CHECK(first.at("method") == "copy");
-  CHECK(first.at("steps") == nlohmann::json{"copy", "clone"});
+  // The copy has no snapshot of its own: this first volume made it.
+  CHECK(first.at("steps") == nlohmann::json{"copy", "snapshot", "clone"});
   CephView capacity("capacity");
-  CHECK(snap_is_protected(capacity, "images", "image-" + id));
+  CHECK(capacity.snapshot_protected("images", "image-" + id, "snap"));
   CHECK(capacity.parent_of("volumes", first.at("image")) == "images/image-" + id + "@snap");
   CHECK(read_image(capacity, "volumes", first.at("image")) == read_file(file.path()));
 
@@ -346,10 +326,11 @@ TEST_CASE("an image made from a volume lands on its backend and outlives the vol
   CHECK(image.at("backend") == "fast");  // image_store = same
   CHECK(image.at("method") == "clone-flatten");
   CHECK(image.at("source_volume") == volume.at("id"));
-  CHECK(fast.parent_of("images", "image-" + id) == "");  // no dependency on the volume
-  CHECK(snap_is_protected(fast, "images", "image-" + id));
-  CHECK(snapshot_names(fast, "volumes", vol_image).empty());  // temporary snapshot gone
-  CHECK(read_image(fast, "images", "image-" + id, "snap") == expected);
+  CHECK(fast.parent_of("images", "image-" + id) == "");    // no dependency on the volume
+  CHECK(fast.snapshots("images", "image-" + id).empty());  // made by its first volume
+  CHECK_FALSE(fast.metadata("images", "image-" + id, "rbdvol.complete").empty());
+  CHECK(fast.snapshots("volumes", vol_image).empty());  // temporary snapshot gone
+  CHECK(read_image(fast, "images", "image-" + id) == expected);
   // The volume's own keys did not come along with the clone.
   auto shown = rbdvol_json({"image", "show", id});
   CHECK(shown.at("name") == "from-volume");
@@ -360,6 +341,8 @@ TEST_CASE("an image made from a volume lands on its backend and outlives the vol
   auto clone = rbdvol_json({"volume", "create", "--type", "ssd", "--image", id});
   cleanup.add("fast", "volumes", clone.at("image"));
   CHECK(clone.at("method") == "clone");
+  CHECK(clone.at("steps") == nlohmann::json{"snapshot", "clone"});
+  CHECK(fast.snapshot_protected("images", "image-" + id, "snap"));
   CHECK(read_image(fast, "volumes", clone.at("image")) == expected);
 }
 
@@ -385,10 +368,11 @@ TEST_CASE("an image from a volume goes to the backend image_store names, through
   CHECK(image.at("backend") == "capacity");
   CHECK(image.at("method") == "copy");
   CephView capacity("capacity");
-  CHECK(read_image(capacity, "images", "image-" + id, "snap") == expected);
+  CHECK(read_image(capacity, "images", "image-" + id) == expected);
+  CHECK(capacity.snapshots("images", "image-" + id).empty());
   // Thin: the parent's 8 MiB and what was written, not 40 MiB.
   CHECK(allocated_bytes(capacity, "images", "image-" + id) <= (16 << 20));
-  CHECK(snapshot_names(fast, "volumes", volume.at("image")).empty());
+  CHECK(fast.snapshots("volumes", volume.at("image")).empty());
 }
 
 TEST_CASE("an image from an attached volume is refused unless forced, and a failure leaves nothing",
@@ -424,7 +408,7 @@ TEST_CASE("an image from an attached volume is refused unless forced, and a fail
   }
   SECTION("failures") {
     for (const char* point :
-         {"image.create_from_volume:after-clone", "image.create_from_volume:before-snapshot"}) {
+         {"image.create_from_volume:after-clone", "image.create_from_volume:before-complete"}) {
       INFO(point);
       setenv("RBDVOL_FAULT", point, 1);
       auto r = run_rbdvol({"image", "create-from-volume", volume.at("id"), "--name", "fails"});
@@ -433,7 +417,7 @@ TEST_CASE("an image from an attached volume is refused unless forced, and a fail
       CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
       CHECK(r.err.find("nothing was left behind") != std::string::npos);
       CHECK(count_images(fast, "images") == images_before);
-      CHECK(snapshot_names(fast, "volumes", vol_image).empty());
+      CHECK(fast.snapshots("volumes", vol_image).empty());
     }
   }
 }

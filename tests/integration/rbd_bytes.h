@@ -42,17 +42,7 @@ inline std::string read_bytes(CephView& ceph, const std::string& image, uint64_t
 
 // Names of every RBD snapshot of a volume, hidden ones included.
 inline std::vector<std::string> rbd_snapshots(CephView& ceph, const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool("volumes"), image.c_str(), &img, nullptr) == 0);
-  rbd_snap_info_t snaps[32];
-  int max = 32;
-  int n = rbd_snap_list(img, snaps, &max);
-  rbd_close(img);
-  REQUIRE(n >= 0);
-  std::vector<std::string> names;
-  for (int i = 0; i < n; ++i) names.emplace_back(snaps[i].name);
-  rbd_snap_list_end(snaps);
-  return names;
+  return ceph.snapshots("volumes", image);
 }
 
 }  // namespace rbdvol::test

@@ -222,6 +222,53 @@ bool CephView::image_exists(const std::string& pool_name, const std::string& ima
   return true;
 }
 
+std::vector<std::string> CephView::snapshots(const std::string& pool_name,
+                                             const std::string& image) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  rbd_snap_info_t snaps[32];
+  int max = 32;
+  int n = rbd_snap_list(img, snaps, &max);
+  rbd_close(img);
+  REQUIRE(n >= 0);
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.emplace_back(snaps[i].name);
+  rbd_snap_list_end(snaps);
+  return names;
+}
+
+bool CephView::snapshot_protected(const std::string& pool_name, const std::string& image,
+                                  const std::string& snap) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  int is_protected = 0;
+  int r = rbd_snap_is_protected(img, snap.c_str(), &is_protected);
+  rbd_close(img);
+  return r == 0 && is_protected;
+}
+
+std::string CephView::metadata(const std::string& pool_name, const std::string& image,
+                               const std::string& key) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  char value[4096] = {0};
+  size_t len = sizeof(value);
+  int r = rbd_metadata_get(img, key.c_str(), value, &len);
+  rbd_close(img);
+  if (r == -ENOENT) return "";
+  REQUIRE(r == 0);
+  return value;
+}
+
+bool CephView::object_exists(const std::string& pool_name, const std::string& oid) {
+  uint64_t size = 0;
+  time_t mtime = 0;
+  int r = rados_stat(pool(pool_name), oid.c_str(), &size, &mtime);
+  if (r == -ENOENT) return false;
+  REQUIRE(r == 0);
+  return true;
+}
+
 std::string CephView::parent_of(const std::string& pool_name, const std::string& image) {
   rbd_image_t img = nullptr;
   REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);

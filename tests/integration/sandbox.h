@@ -56,6 +56,15 @@ class CephView {
   std::string parent_of(const std::string& pool, const std::string& image);
   uint64_t features(const std::string& pool, const std::string& image);
   int watcher_count(const std::string& pool, const std::string& image);
+  // Names of the image's RBD snapshots, in the order they were made.
+  std::vector<std::string> snapshots(const std::string& pool, const std::string& image);
+  // True when the image has snapshot `snap` and it is protected.
+  bool snapshot_protected(const std::string& pool, const std::string& image,
+                          const std::string& snap);
+  // The image's metadata value for `key`; "" when it is not set.
+  std::string metadata(const std::string& pool, const std::string& image, const std::string& key);
+  // True when the pool holds the RADOS object `oid` (a chunk record, say).
+  bool object_exists(const std::string& pool, const std::string& oid);
   // Removes an image, its snapshots and its chunk record, if there (test cleanup).
   void remove_image(const std::string& pool, const std::string& image);
   // The backend user's cephx key, as in its keyring.

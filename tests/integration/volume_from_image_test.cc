@@ -19,6 +19,8 @@ TEST_CASE("a volume made from an image is a clone of the image's snapshot on the
         std::string::npos);
   CHECK(volume.at("image") == "volume-" + volume.at("id").get<std::string>());
   CHECK(volume.at("size") == 8 << 20);
+  // The image's first volume makes its snapshot.
+  CHECK(volume.at("steps") == nlohmann::json{"snapshot", "clone"});
 
   CephView fast("fast");
   CHECK(fast.parent_of("volumes", volume.at("image")) == "images/image-" + image + "@snap");
