@@ -102,6 +102,21 @@ std::string metadata(CephView& ceph, const std::string& image, const std::string
   return r == 0 ? std::string(value) : "";
 }
 
+// Writes a few bytes into the RADOS object holding chunk `index` of
+// images/<image> without the image's snapshot context: the bytes anyone
+// reading the image (its head, or snap made later) gets change, as with bit rot.
+void rot_chunk(CephView& ceph, const std::string& image, uint64_t index) {
+  rbd_image_t img = nullptr;
+  REQUIRE(rbd_open_read_only(ceph.pool("images"), image.c_str(), &img, nullptr) == 0);
+  char prefix[64] = {0};
+  REQUIRE(rbd_get_block_name_prefix(img, prefix, sizeof(prefix)) == 0);
+  rbd_close(img);
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), ".%016llx", static_cast<unsigned long long>(index));
+  const std::string object = std::string(prefix) + suffix;
+  REQUIRE(rados_write(ceph.pool("images"), object.c_str(), "rot", 3, 1000) == 0);
+}
+
 // A sparse file of `size` bytes: 1 MiB of 0xab at 0, 64 KiB of a counting
 // pattern at 9 MiB + 512, 4 KiB of 0x5c at the end; holes elsewhere.
 
@@ -253,19 +268,9 @@ TEST_CASE("image verify finds exactly the chunk changed behind rbdvol's back",
   }
 
   // Verify reads what clones see (snap, or the head while no volume made
-  // snap). A RADOS write to the data object without the image's snapshot
-  // context makes no clone of it, so it changes what either reads: bit rot,
-  // as far as anyone reading the image can tell.
+  // snap); rot_chunk changes what either reads.
   CephView capacity("capacity");
-  {
-    rbd_image_t img = nullptr;
-    REQUIRE(rbd_open_read_only(capacity.pool("images"), image.c_str(), &img, nullptr) == 0);
-    char prefix[64] = {0};
-    REQUIRE(rbd_get_block_name_prefix(img, prefix, sizeof(prefix)) == 0);
-    rbd_close(img);
-    const std::string object = std::string(prefix) + ".0000000000000003";
-    REQUIRE(rados_write(capacity.pool("images"), object.c_str(), "rot", 3, 1000) == 0);
-  }
+  rot_chunk(capacity, image, 3);
   auto r = run_rbdvol({"--json", "image", "verify", id});
   CHECK(r.exit_code == 1);
   const auto answer = nlohmann::json::parse(r.out);
@@ -324,25 +329,6 @@ TEST_CASE("an upload killed half way resumes into the same image with --resume",
   CHECK(read_image(fast, partial) == read_file(file.path()));
   CHECK(run_rbdvol({"image", "verify", resumed.at("id")}).exit_code == 0);
 }
-
-namespace {
-
-// Writes a few bytes into the RADOS object holding chunk `index` of
-// images/<image> without the image's snapshot context: the bytes anyone
-// reading the image (its head, or snap made later) gets change, as with bit rot.
-void rot_chunk(CephView& ceph, const std::string& image, uint64_t index) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool("images"), image.c_str(), &img, nullptr) == 0);
-  char prefix[64] = {0};
-  REQUIRE(rbd_get_block_name_prefix(img, prefix, sizeof(prefix)) == 0);
-  rbd_close(img);
-  char suffix[32];
-  std::snprintf(suffix, sizeof(suffix), ".%016llx", static_cast<unsigned long long>(index));
-  const std::string object = std::string(prefix) + suffix;
-  REQUIRE(rados_write(ceph.pool("images"), object.c_str(), "rot", 3, 1000) == 0);
-}
-
-}  // namespace
 
 TEST_CASE("a copy carries the source's recorded digests, and hashes when the source has none",
           "[integration][datapath]") {
