@@ -3,6 +3,7 @@
 
 #include "attach/attach_volume.h"
 #include "cli/command.h"
+#include "cli/libvirt_module_loader.h"
 #include "cli/plugin_ledger.h"
 
 namespace rbdvol::cli {
@@ -25,7 +26,7 @@ Command attach_command() {
     std::vector<std::string> domains(args.positional().begin() + 1, args.positional().end());
     auto driver = ctx.driver();
     if (!driver.ok()) return driver.status();
-    auto hv = attach::connect_libvirt(ctx.libvirt_uri);
+    auto hv = connect_libvirt(ctx.libvirt_uri);
     if (!hv.ok()) return hv.status();
     PluginLedger ledger(ctx, volume);
     attach::AttachOptions options;

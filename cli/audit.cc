@@ -3,6 +3,7 @@
 
 #include "attach/audit.h"
 #include "cli/command.h"
+#include "cli/libvirt_module_loader.h"
 #include "cli/plugin_volume_directory.h"
 
 namespace rbdvol::cli {
@@ -28,7 +29,7 @@ Command audit_command() {
     options.fix = args.has("fix");
     options.live = args.has("live");
     if (options.live && !options.fix) return Status::Invalid("--live only goes with --fix");
-    auto hv = attach::connect_libvirt(ctx.libvirt_uri);
+    auto hv = connect_libvirt(ctx.libvirt_uri);
     if (!hv.ok()) return hv.status();
     PluginVolumeDirectory volumes(ctx);
     auto findings = attach::audit_domains(**hv, volumes, args.positional(), options);

@@ -3,6 +3,7 @@
 
 #include "attach/attach_volume.h"
 #include "cli/command.h"
+#include "cli/libvirt_module_loader.h"
 #include "cli/plugin_ledger.h"
 
 namespace rbdvol::cli {
@@ -26,7 +27,7 @@ Command detach_command() {
       if (domains.empty())
         return Status::Invalid("volume " + volume + " is not attached to any domain");
     }
-    auto hv = attach::connect_libvirt(ctx.libvirt_uri);
+    auto hv = connect_libvirt(ctx.libvirt_uri);
     if (!hv.ok()) return hv.status();
     PluginLedger ledger(ctx, volume);
     const std::string source =

@@ -88,20 +88,23 @@ Result<nlohmann::json> PluginHost::call(const std::string& op, const nlohmann::j
   }
 }
 
-std::string find_plugin(const std::string& explicit_path) {
-  if (!explicit_path.empty()) return explicit_path;
-  if (const char* env = std::getenv("RBDVOL_DRIVER"); env && *env) return env;
+std::string find_beside_executable(const std::string& file) {
   std::vector<char> self(PATH_MAX + 1, '\0');
   ssize_t n = readlink("/proc/self/exe", self.data(), PATH_MAX);
   if (n > 0) {
     std::string dir(self.data(), static_cast<size_t>(n));
     dir = dir.substr(0, dir.rfind('/'));
-    for (const std::string& candidate :
-         {dir + "/librbdvol_rbd.so", dir + "/../lib/librbdvol_rbd.so"}) {
+    for (const std::string& candidate : {dir + "/" + file, dir + "/../lib/" + file}) {
       if (access(candidate.c_str(), R_OK) == 0) return candidate;
     }
   }
-  return "librbdvol_rbd.so";  // let dlopen search the library path
+  return file;  // let dlopen search the library path
+}
+
+std::string find_plugin(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  if (const char* env = std::getenv("RBDVOL_DRIVER"); env && *env) return env;
+  return find_beside_executable("librbdvol_rbd.so");
 }
 
 }  // namespace rbdvol::cli

@@ -45,8 +45,12 @@ class PluginHost {
   rbdvol_driver* driver_ = nullptr;
 };
 
+// `file` beside the running executable (or in ../lib of it), else `file`
+// alone, for dlopen to search the library path.
+std::string find_beside_executable(const std::string& file);
+
 // Where the plugin is: `explicit_path` when given, else $RBDVOL_DRIVER, else
-// librbdvol_rbd.so beside the running executable (or in ../lib of it).
+// find_beside_executable("librbdvol_rbd.so").
 std::string find_plugin(const std::string& explicit_path);
 
 }  // namespace rbdvol::cli

@@ -3,6 +3,7 @@
 
 #include "attach/libvirt_secret.h"
 #include "cli/command.h"
+#include "cli/libvirt_module_loader.h"
 
 namespace rbdvol::cli {
 
@@ -43,7 +44,7 @@ Command secret_ensure_command() {
                              " has no libvirt_secret_uuid in the config: name one (any uuid, "
                              "e.g. from uuidgen) and run this again");
     }
-    auto hv = attach::connect_libvirt(ctx.libvirt_uri);
+    auto hv = connect_libvirt(ctx.libvirt_uri);
     if (!hv.ok()) {
       wipe(secret.key);
       return hv.status();
