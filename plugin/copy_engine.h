@@ -1,6 +1,7 @@
 // The copy engine: moves image bytes in chunks, many reads and writes in
-// flight at once. Only allocated extents of the source are read (librbd's
-// diff iteration for an RBD source, SEEK_DATA/SEEK_HOLE for a file), chunks
+// flight at once. Only allocated parts of the source are read (its objects
+// that exist, from librbd's diff iteration, for an RBD source;
+// SEEK_DATA/SEEK_HOLE for a file), chunks
 // that are all zeros are not written, and a written chunk is trimmed of
 // leading and trailing zero blocks, so the destination stays thin (an image)
 // or sparse (a file). Memory is bounded by depth x chunk size whatever the
@@ -35,6 +36,9 @@
 #include <string>
 #include <vector>
 
+#include <rados/librados.hpp>
+#include <rbd/librbd.hpp>
+
 #include "plugin/ceph_handles.h"
 #include "plugin/chunk_record.h"
 #include "plugin/driver.h"
@@ -51,6 +55,39 @@ struct ImageRef {
   std::string snap;   // "": the head
   std::string label;  // how messages name it: "backend fast images/image-...@snap"
 };
+
+// An image opened with the C++ API for the engine's reads or writes. A caller
+// that has more to do with the image than move its bytes (its metadata, its
+// chunk record) opens it once with open_engine_image and hands it to
+// copy_planned_image_data: every open reads the image's header, and every
+// open for writing takes the exclusive lock anew once it writes.
+struct OpenImage {
+  librados::IoCtx io;
+  librbd::Image image;
+  std::string label;
+};
+
+// Opens `ref` at ref.snap, read-only or for writing; errors name ref.label.
+Result<std::unique_ptr<OpenImage>> open_engine_image(const ImageRef& ref, bool read_only);
+
+struct Extent {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// What a copy reads of an RBD source: its size, the chunk size, and its
+// allocated objects (whole objects: with fast-diff, one read of the object
+// map) cut into pieces, at most one per chunk. Listing them is a diff
+// iteration: a caller that must also create the destination does both at
+// once.
+struct SourcePlan {
+  uint64_t size = 0;
+  uint64_t chunk_size = 0;
+  std::vector<Extent> pieces;
+};
+
+// chunk_size 0: the source's object size.
+Result<SourcePlan> plan_image_source(OpenImage& src, uint64_t chunk_size);
 
 struct CopyOptions {
   // Chunks in flight, each holding one chunk buffer. 8 x 4 MiB keeps a copy's
@@ -97,9 +134,15 @@ CopyOptions default_copy_options(const char* stage);
 // Copies `src` (a clone is read through its parent) into the image `dst`,
 // which must be at least as large and read as zeros. Progress: `done` /
 // `total` are allocated bytes processed / to process (confirmed chunks count
-// as done from the start).
+// as done from the start). Chunks of options.chunk_size, else of the
+// destination's object size.
 Result<CopyStats> copy_image_data(const ImageRef& src, const ImageRef& dst,
                                   const Progress& progress, const CopyOptions& options);
+
+// The same with both images open and the source planned (in chunks of
+// plan.chunk_size; options.chunk_size is not used).
+Result<CopyStats> copy_planned_image_data(OpenImage& src, const SourcePlan& plan, OpenImage& dst,
+                                          const Progress& progress, const CopyOptions& options);
 
 // Copies the first `size` bytes of the regular file `fd` into `dst`.
 Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,

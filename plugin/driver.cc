@@ -1,6 +1,7 @@
 #include "plugin/driver.h"
 
 #include <map>
+#include <thread>
 #include <utility>
 
 #include "plugin/operations.h"
@@ -17,6 +18,12 @@ Driver::Driver(config::Config config) : config_(std::move(config)) {
   for (const auto& backend : config_.backends) {
     clusters_.push_back(std::make_unique<Cluster>(backend, config_.rados_connect_timeout));
   }
+}
+
+Driver::~Driver() {
+  std::vector<std::thread> closing;
+  for (auto& c : clusters_) closing.emplace_back([&c] { c.reset(); });
+  for (auto& t : closing) t.join();
 }
 
 Cluster* Driver::cluster(const std::string& backend_id) {

@@ -35,6 +35,9 @@ class Driver {
  public:
   // Loads and validates the config; connects to no cluster yet.
   static Result<std::unique_ptr<Driver>> open(const std::string& config_path);
+  // Disconnects from every cluster at once: each librados shutdown waits for
+  // its threads and its sessions to end (a few ms).
+  ~Driver();
 
   const config::Config& config() const { return config_; }
   // nullptr when `backend_id` is not an enabled backend.

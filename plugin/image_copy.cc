@@ -3,6 +3,7 @@
 #include "plugin/image_copy.h"
 
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <sstream>
 
@@ -22,29 +23,18 @@ std::string snap_spec(rados_ioctx_t io, const std::string& name, const std::stri
   return image_spec(io, name) + (snap.empty() ? "" : "@" + snap);
 }
 
-// The engine's copy into an image that exists; undone by the caller.
-Status copy_into(rados_ioctx_t src_io, const std::string& src_name, const std::string& src_snap,
-                 rados_ioctx_t dst_io, const std::string& dst_name, const Progress& progress,
-                 CopyStats* stats) {
-  auto copied = copy_image_data({src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)},
-                                {dst_io, dst_name, "", image_spec(dst_io, dst_name)}, progress,
-                                default_copy_options("copy"));
-  if (!copied.ok()) return copied.status();
-  if (stats) *stats = *copied;
-  return inject_fault("image.copy:after-data");
-}
-
 // The digests of the source copy's own chunk record, when it has a complete
 // one in chunks of the same size and for the same image size (every image
 // rbdvol uploaded or copied): the copy carries them over instead of hashing
 // every chunk again; `image verify` checks the copy's bytes against them.
 // Empty when there is no such record: the engine hashes.
-Result<std::vector<std::optional<ChunkDigest>>> source_chunk_digests(
-    rados_ioctx_t src_io, const std::string& src_name, const ChunkRecordHeader& copy) {
+Result<std::vector<std::optional<ChunkDigest>>> source_chunk_digests(rados_ioctx_t src_io,
+                                                                     const std::string& src_name,
+                                                                     const SourcePlan& plan) {
   auto header = read_chunk_record_header(src_io, src_name);
   if (!header.ok()) return header.status();
-  if (!*header || (*header)->state != "complete" || (*header)->chunk_size != copy.chunk_size ||
-      (*header)->size != copy.size) {
+  if (!*header || (*header)->state != "complete" || (*header)->chunk_size != plan.chunk_size ||
+      (*header)->size != plan.size) {
     return std::vector<std::optional<ChunkDigest>>();
   }
   return read_chunk_digests(src_io, src_name, **header);
@@ -52,7 +42,7 @@ Result<std::vector<std::optional<ChunkDigest>>> source_chunk_digests(
 
 // Copies the rbdvol.* metadata keys of the source image onto the copy, but
 // not rbdvol.complete nor rbdvol.incomplete: the copy sets its own state.
-Status copy_image_metadata(rbd_image_t src, rbd_image_t dst) {
+Status copy_image_metadata(librbd::Image& src, librbd::Image& dst) {
   auto values = metadata_list(src, meta::kPrefix);
   if (!values.ok()) return values.status();
   for (const auto& [key, value] : *values) {
@@ -85,30 +75,22 @@ std::vector<std::string> split_backends(const Json& value) {
   return out;
 }
 
-}  // namespace
+// The size and object size of an open image.
+Result<librbd::image_info_t> stat_image(OpenImage& image) {
+  librbd::image_info_t info{};
+  int r = image.image.stat(info, sizeof(info));
+  if (r < 0) return Status::Error(r, "cannot stat " + image.label + ": " + ceph_strerror(r));
+  return info;
+}
 
-Status create_image_like(rados_ioctx_t src_io, const std::string& src_name,
-                         const std::string& src_snap, rados_ioctx_t dst_io,
+// Creates `dst_name` in `dst_io`'s pool with the size and object size `like`
+// gives, the cluster's default features. EEXIST when it exists.
+Status create_image_like(const librbd::image_info_t& like, rados_ioctx_t dst_io,
                          const std::string& dst_name) {
-  uint64_t size = 0;
-  int order = 0;
-  {
-    auto opened = open_image_at(src_io, src_name, src_snap);
-    if (!opened.ok()) return opened.status();
-    ImagePtr src = std::move(opened).value();
-    rbd_image_info_t info{};
-    int r = rbd_stat(src.get(), &info, sizeof(info));
-    if (r < 0) {
-      return Status::Error(
-          r, "cannot stat " + snap_spec(src_io, src_name, src_snap) + ": " + ceph_strerror(r));
-    }
-    size = info.size;
-    order = info.order;
-  }
   rbd_image_options_t opts;
   rbd_image_options_create(&opts);
-  rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, static_cast<uint64_t>(order));
-  int r = rbd_create4(dst_io, dst_name.c_str(), size, opts);
+  rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, static_cast<uint64_t>(like.order));
+  int r = rbd_create4(dst_io, dst_name.c_str(), like.size, opts);
   rbd_image_options_destroy(opts);
   if (r < 0) {
     return Status::Error(r,
@@ -117,72 +99,165 @@ Status create_image_like(rados_ioctx_t src_io, const std::string& src_name,
   return Status::Ok();
 }
 
+// Opens `dst_name` for the copy's writes.
+Result<std::unique_ptr<OpenImage>> open_destination(rados_ioctx_t dst_io,
+                                                    const std::string& dst_name) {
+  return open_engine_image({dst_io, dst_name, "", image_spec(dst_io, dst_name)}, false);
+}
+
+// The source of an image copy, opened once: at its snapshot kImageSnapshot
+// when it has one, else at its head (the same bytes: a complete copy is never
+// written again; naming.h). `label` is prefixed to its spec in messages.
+Result<std::unique_ptr<OpenImage>> open_copy_source(rados_ioctx_t io, const std::string& name,
+                                                    const std::string& label) {
+  auto src = open_engine_image({io, name, "", label + " " + image_spec(io, name)}, true);
+  if (!src.ok()) return src.status();
+  bool has_snap = false;
+  int r = (*src)->image.snap_exists2(kImageSnapshot.c_str(), &has_snap);
+  if (r == 0 && has_snap) r = (*src)->image.snap_set(kImageSnapshot.c_str());
+  if (r < 0) {
+    return Status::Error(
+        r, "cannot open " + (*src)->label + "@" + kImageSnapshot + ": " + ceph_strerror(r));
+  }
+  if (has_snap) (*src)->label += "@" + kImageSnapshot;
+  return src;
+}
+
+// Closes `dst` (its exclusive lock goes with it) and removes the image it was:
+// the undo of a copy that failed. Appended to `failed`'s message.
+Status close_and_remove(std::unique_ptr<OpenImage> dst, rados_ioctx_t dst_io,
+                        const std::string& dst_name, const Status& failed,
+                        const std::string& what = "the partial copy") {
+  dst.reset();
+  Status undo = remove_image_and_snapshots(dst_io, dst_name);
+  return Status::Error(failed.err(),
+                       failed.message() + (undo.ok() ? " (" + what + " was removed)"
+                                                     : " (removing " + what +
+                                                           " failed too: " + undo.message() + ")"));
+}
+
+}  // namespace
+
 Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
                       const std::string& src_snap, rados_ioctx_t dst_io,
                       const std::string& dst_name, const Progress& progress, CopyStats* stats) {
-  Status created = create_image_like(src_io, src_name, src_snap, dst_io, dst_name);
-  if (!created.ok()) return created;
-  Status s = copy_into(src_io, src_name, src_snap, dst_io, dst_name, progress, stats);
+  auto src =
+      open_engine_image({src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)}, true);
+  if (!src.ok()) return src.status();
+  auto info = stat_image(**src);
+  if (!info.ok()) return info.status();
+  // The destination is made while the source's extents are listed.
+  auto made = std::async(std::launch::async, [&]() -> Result<std::unique_ptr<OpenImage>> {
+    Status created = create_image_like(*info, dst_io, dst_name);
+    if (!created.ok()) return created;
+    auto dst = open_destination(dst_io, dst_name);
+    if (!dst.ok()) {
+      return close_and_remove(nullptr, dst_io, dst_name, dst.status(), "the new image");
+    }
+    return dst;
+  });
+  auto plan = plan_image_source(**src, info->obj_size);
+  auto dst = made.get();
+  if (!dst.ok()) return dst.status();
+  auto copied = plan.ok() ? copy_planned_image_data(**src, *plan, **dst, progress,
+                                                    default_copy_options("copy"))
+                          : Result<CopyStats>(plan.status());
+  Status s = copied.ok() ? inject_fault("image.copy:after-data") : copied.status();
   if (!s.ok()) {
-    Status undo = remove_image_and_snapshots(dst_io, dst_name);
-    return Status::Error(
-        s.err(),
-        "copy of " + snap_spec(src_io, src_name, src_snap) + " to " + image_spec(dst_io, dst_name) +
-            " failed: " + s.message() +
-            (undo.ok() ? " (the partial copy was removed)"
-                       : " (removing the partial copy failed too: " + undo.message() + ")"));
+    return close_and_remove(
+        std::move(dst).value(), dst_io, dst_name,
+        Status::Error(s.err(), "copy of " + (*src)->label + " to " + image_spec(dst_io, dst_name) +
+                                   " failed: " + s.message()));
   }
+  if (stats) *stats = *copied;
   return Status::Ok();
 }
 
 namespace {
 
-// Copies src_io/src_name's data (at `snap` if it has it, else its head: the
-// same bytes) into dst_name, which exists (created by the caller, or a partial
-// copy being resumed), recording chunk digests as it goes; then its metadata,
-// the record's completion, and rbdvol.complete last, so the copy is listed
-// only once complete. It makes no snapshot: the first volume cloned from the
-// copy does.
-Status fill_image_copy(rados_ioctx_t src_io, const std::string& src_name, rados_ioctx_t dst_io,
-                       const std::string& rbd_name, const ChunkRecordHeader& header,
+// The destination of an image copy, open for its writes, and its record.
+struct CopyDestination {
+  std::unique_ptr<OpenImage> image;
+  ChunkRecordHeader header;
+};
+
+// Creates the copy `rbd_name` like the source `like` and starts its chunk
+// record and rbdvol.incomplete; or, resuming `partial`, opens it. On failure
+// an image this call created is removed again.
+Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
+                                            const std::string& source_label,
+                                            const std::optional<ChunkRecordHeader>& partial,
+                                            rados_ioctx_t dst_io, const std::string& rbd_name,
+                                            const std::string& backend) {
+  CopyDestination dst;
+  if (partial) {
+    auto opened = open_destination(dst_io, rbd_name);
+    if (!opened.ok()) return opened.status();
+    dst.image = std::move(opened).value();
+    dst.header = *partial;
+    return dst;
+  }
+  Status s = create_image_like(like, dst_io, rbd_name);
+  if (s.err() == EEXIST) {
+    return Status::Busy("backend " + backend + " already has " + image_spec(dst_io, rbd_name) +
+                        ": another copy started at the same time");
+  }
+  if (!s.ok()) return s;
+  auto opened = open_destination(dst_io, rbd_name);
+  if (!opened.ok()) {
+    return close_and_remove(nullptr, dst_io, rbd_name, opened.status(), "the new image");
+  }
+  dst.image = std::move(opened).value();
+  auto header = start_chunk_record(dst_io, rbd_name, like.size, like.obj_size, source_label);
+  if (header.ok()) {
+    dst.header = *header;
+    s = metadata_set(dst.image->image, meta::kIncomplete,
+                     "copy of " + source_label + " by " + header->owner + " since " +
+                         header->started_at + "; see " + chunk_record_object(rbd_name));
+  } else {
+    s = header.status();
+  }
+  if (!s.ok()) {
+    return close_and_remove(std::move(dst.image), dst_io, rbd_name,
+                            s.Prefixed(image_spec(dst_io, rbd_name)), "the new image");
+  }
+  return dst;
+}
+
+// Copies the planned source's data into the copy `dst` (new, or a partial copy
+// being resumed), recording chunk digests as it goes, and its metadata
+// meanwhile (the header object, not the data objects); then removes
+// rbdvol.incomplete, completes the record, and sets rbdvol.complete last, so
+// the copy is listed only once complete. It makes no snapshot: the first
+// volume cloned from the copy does.
+Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
+                       std::vector<std::optional<ChunkDigest>> source_digests, CopyDestination& dst,
+                       rados_ioctx_t dst_io, const std::string& rbd_name,
                        const std::vector<bool>& confirmed, const Progress& progress,
                        CopyStats* stats) {
-  std::string src_snap;
-  auto opened = open_image_data(src_io, src_name, &src_snap);
-  if (!opened.ok()) return opened.status();
-  ImagePtr src = std::move(opened).value();
   CopyOptions options = default_copy_options("copy");
-  options.chunk_size = header.chunk_size;
   options.confirmed = confirmed;
-  auto carried = source_chunk_digests(src_io, src_name, header);
-  if (!carried.ok()) return carried.status();
-  options.source_digests = std::move(carried).value();
+  options.source_digests = std::move(source_digests);
   options.record = [dst_io, rbd_name](const std::vector<ChunkDigest>& digests) {
     return record_chunk_digests(dst_io, rbd_name, digests);
   };
   options.kill_after_chunks = fault_count("image.copy:kill-after-chunk");
-  auto copied =
-      copy_image_data({src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)},
-                      {dst_io, rbd_name, "", image_spec(dst_io, rbd_name)}, progress, options);
+  auto metadata = std::async(std::launch::async,
+                             [&] { return copy_image_metadata(src.image, dst.image->image); });
+  auto copied = copy_planned_image_data(src, plan, *dst.image, progress, options);
+  Status s = metadata.get();
   if (!copied.ok()) return copied.status();
-  // Opened once the engine closed its own handle: no exclusive lock to pass.
-  auto dst = open_image(dst_io, rbd_name, false);
-  if (!dst.ok()) return dst.status();
+  if (!s.ok()) return s;
   if (stats) *stats = *copied;
-  Status s = inject_fault("image.copy:after-data");
+  s = inject_fault("image.copy:after-data");
   if (!s.ok()) return s;
-  s = copy_image_metadata(src.get(), dst->get());
-  if (!s.ok()) return s;
-  int r = rbd_metadata_remove(dst->get(), meta::kIncomplete.c_str());
-  if (r < 0 && r != -ENOENT) {
-    return Status::Error(r, "cannot remove " + meta::kIncomplete + " of " +
-                                image_spec(dst_io, rbd_name) + ": " + ceph_strerror(r));
-  }
-  s = complete_chunk_record(dst_io, rbd_name, header);
+  s = metadata_remove(dst.image->image, meta::kIncomplete);
+  if (!s.ok() && s.err() != ENOENT) return s.Prefixed(image_spec(dst_io, rbd_name));
+  s = complete_chunk_record(dst_io, rbd_name, dst.header);
   if (!s.ok()) return s;
   s = inject_fault("image.copy:before-complete");
   if (!s.ok()) return s;
-  return metadata_set(dst->get(), meta::kComplete, utc_now_iso8601());
+  return metadata_set(dst.image->image, meta::kComplete, utc_now_iso8601());
 }
 
 // The partial copy `rbd_name` in dst_io's pool, left by a run that did not
@@ -207,6 +282,41 @@ Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& 
   return **header;
 }
 
+// The source of an image copy: the first backend holding the image whose copy
+// opens, at its snapshot if it has one, else its head (open_copy_source).
+struct CopySource {
+  IoCtxPtr io;
+  ImageLocation location;
+  std::string label;  // "backend fast images/image-<uuid>"
+  std::unique_ptr<OpenImage> image;
+  librbd::image_info_t info{};
+};
+
+Result<CopySource> open_first_source(Driver& driver, const ImageRecord& image) {
+  Status last = Status::NotFound("image " + image.id + " has no location to copy from");
+  for (const auto& l : image.locations) {
+    Cluster* cluster = driver.cluster(l.backend);
+    if (!cluster) continue;
+    auto io = cluster->open_pool(l.pool);
+    if (!io.ok()) {
+      last = io.status();
+      continue;
+    }
+    CopySource src;
+    src.label = "backend " + l.backend + " " + image_spec(io->get(), l.rbd_name);
+    auto opened = open_copy_source(io->get(), l.rbd_name, "backend " + l.backend);
+    if (!opened.ok()) return opened.status();
+    src.image = std::move(opened).value();
+    auto info = stat_image(*src.image);
+    if (!info.ok()) return info.status();
+    src.info = *info;
+    src.io = std::move(io).value();
+    src.location = l;
+    return src;
+  }
+  return last;
+}
+
 }  // namespace
 
 Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& image,
@@ -216,6 +326,8 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   for (const auto& l : image.locations) {
     if (l.backend == target.id()) return l;
   }
+  // The source is opened while the destination is looked at.
+  auto opening = std::async(std::launch::async, [&] { return open_first_source(driver, image); });
   auto dst_io = target.open_image_pool();
   if (!dst_io.ok()) return dst_io.status();
   auto holds = pool_holds_image(dst_io->get(), image.id);
@@ -256,84 +368,35 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
     return exists.Prefixed("backend " + target.id());
   }
 
-  // The first backend holding it that answers is the source.
-  Status last = Status::NotFound("image " + image.id + " has no location to copy from");
-  for (const auto& l : image.locations) {
-    Cluster* source = driver.cluster(l.backend);
-    if (!source) continue;
-    auto src_io = source->open_pool(l.pool);
-    if (!src_io.ok()) {
-      last = src_io.status();
-      continue;
-    }
-    const std::string source_label =
-        "backend " + l.backend + " " + image_spec(src_io->get(), l.rbd_name);
-    ChunkRecordHeader header;
-    if (partial) {
-      header = *partial;
-    } else {
-      // Its head has the size and object size of `snap` (never written again).
-      Status s = create_image_like(src_io->get(), l.rbd_name, "", dst_io->get(), rbd_name);
-      if (s.err() == EEXIST) {
-        return Status::Busy("backend " + target.id() + " already has " +
-                            image_spec(dst_io->get(), rbd_name) +
-                            ": another copy started at the same time");
-      }
-      if (!s.ok()) return s.Prefixed("image " + image.id + " to backend " + target.id());
-      auto started = [&]() -> Result<ChunkRecordHeader> {
-        auto dst = open_image(dst_io->get(), rbd_name, false);
-        if (!dst.ok()) return dst.status();
-        rbd_image_info_t info{};
-        int r = rbd_stat(dst->get(), &info, sizeof(info));
-        if (r < 0) {
-          return Status::Error(
-              r, "cannot stat " + image_spec(dst_io->get(), rbd_name) + ": " + ceph_strerror(r));
-        }
-        auto h =
-            start_chunk_record(dst_io->get(), rbd_name, info.size, info.obj_size, source_label);
-        if (!h.ok()) return h.status();
-        Status m = metadata_set(dst->get(), meta::kIncomplete,
-                                "copy of " + source_label + " by " + h->owner + " since " +
-                                    h->started_at + "; see " + chunk_record_object(rbd_name));
-        if (!m.ok()) return m;
-        return h;
-      }();
-      if (!started.ok()) {
-        Status undo = remove_image_and_snapshots(dst_io->get(), rbd_name);
-        return started.status().Prefixed(
-            "image " + image.id + " to backend " + target.id() +
-            (undo.ok() ? " (the new image was removed)"
-                       : " (removing the new image failed too: " + undo.message() + ")"));
-      }
-      header = *started;
-    }
-    if (partial) {
-      // A resumed copy must continue the same source: same size, same chunks.
-      auto src = open_image(src_io->get(), l.rbd_name, true);
-      if (!src.ok()) return src.status();
-      auto size = image_size(src->get());
-      if (!size.ok()) return size.status();
-      if (*size != header.size) {
-        return Status::Invalid("the partial copy " + image_spec(dst_io->get(), rbd_name) +
-                               " records " + std::to_string(header.size) +
-                               " bytes, but the source " + source_label + " has " +
-                               std::to_string(*size) + "; remove it with rbd rm");
-      }
-    }
-    Status s = fill_image_copy(src_io->get(), l.rbd_name, dst_io->get(), rbd_name, header,
-                               confirmed, progress, stats);
-    if (!s.ok()) {
-      Status undo = remove_image_and_snapshots(dst_io->get(), rbd_name);
-      return Status::Error(
-          s.err(),
-          "image " + image.id + " from backend " + l.backend + " to backend " + target.id() + ": " +
-              s.message() +
-              (undo.ok() ? " (the partial copy was removed)"
-                         : " (removing the partial copy failed too: " + undo.message() + ")"));
-    }
-    return copy;
+  const std::string what = "image " + image.id + " to backend " + target.id();
+  auto src = opening.get();
+  if (!src.ok()) return src.status().Prefixed(what);
+  if (partial && src->info.size != partial->size) {
+    // A resumed copy must continue the same source: same size, same chunks.
+    return Status::Invalid("the partial copy " + image_spec(dst_io->get(), rbd_name) + " records " +
+                           std::to_string(partial->size) + " bytes, but the source " + src->label +
+                           " has " + std::to_string(src->info.size) + "; remove it with rbd rm");
   }
-  return last.Prefixed("image " + image.id + " to backend " + target.id());
+  // The destination is made (or opened) on a thread of its own while this one
+  // lists the source's extents and reads its chunk record.
+  auto made = std::async(std::launch::async, [&] {
+    return prepare_destination(src->info, src->label, partial, dst_io->get(), rbd_name,
+                               target.id());
+  });
+  auto plan = plan_image_source(*src->image, partial ? partial->chunk_size : src->info.obj_size);
+  auto carried = plan.ok() ? source_chunk_digests(src->io.get(), src->location.rbd_name, *plan)
+                           : Result<std::vector<std::optional<ChunkDigest>>>(plan.status());
+  auto dst = made.get();
+  if (!dst.ok()) return dst.status().Prefixed(what);
+  Status s = carried.ok() ? fill_image_copy(*src->image, *plan, std::move(carried).value(), *dst,
+                                            dst_io->get(), rbd_name, confirmed, progress, stats)
+                          : carried.status();
+  if (!s.ok()) {
+    return close_and_remove(std::move(dst->image), dst_io->get(), rbd_name,
+                            s.Prefixed("image " + image.id + " from backend " +
+                                       src->location.backend + " to backend " + target.id()));
+  }
+  return copy;
 }
 
 Result<Json> image_copy(Driver& driver, const Json& request, const Progress& progress) {

@@ -26,12 +26,6 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
                                             Cluster& target, const Progress& progress,
                                             CopyStats* stats = nullptr, bool resume = false);
 
-// Creates `dst_name` in `dst_io`'s pool with the size and object size of
-// `src_name`@`src_snap` ("" = head). EEXIST when it exists.
-Status create_image_like(rados_ioctx_t src_io, const std::string& src_name,
-                         const std::string& src_snap, rados_ioctx_t dst_io,
-                         const std::string& dst_name);
-
 // Creates `dst_name` in `dst_io`'s pool (same cluster or another) with the
 // size and object size of `src_name` in `src_io`'s pool, read at snapshot
 // `src_snap` ("" = the image's head; a clone is read through its parent), and

@@ -3,6 +3,8 @@
 #include "plugin/chunk_record.h"
 #include "plugin/naming.h"
 
+#include <rbd/librbd.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -140,6 +142,36 @@ Status metadata_set(rbd_image_t image, const std::string& key, const std::string
   int r = rbd_metadata_set(image, key.c_str(), value.c_str());
   if (r < 0) return Status::Error(r, "cannot set metadata " + key + ": " + ceph_strerror(r));
   return Status::Ok();
+}
+
+Status metadata_set(librbd::Image& image, const std::string& key, const std::string& value) {
+  int r = image.metadata_set(key, value);
+  if (r < 0) return Status::Error(r, "cannot set metadata " + key + ": " + ceph_strerror(r));
+  return Status::Ok();
+}
+
+Status metadata_remove(librbd::Image& image, const std::string& key) {
+  int r = image.metadata_remove(key);
+  if (r < 0) return Status::Error(r, "cannot remove metadata " + key + ": " + ceph_strerror(r));
+  return Status::Ok();
+}
+
+Result<std::map<std::string, std::string>> metadata_list(librbd::Image& image,
+                                                         const std::string& prefix) {
+  std::map<std::string, std::string> result;
+  std::string start;
+  const uint64_t max = 512;
+  for (;;) {
+    std::map<std::string, ceph::bufferlist> pairs;
+    int r = image.metadata_list(start, max, &pairs);
+    if (r < 0) return Status::Error(r, std::string("cannot list metadata: ") + ceph_strerror(r));
+    for (auto& [k, v] : pairs) {
+      if (k.compare(0, prefix.size(), prefix) == 0) result[k] = v.to_str();
+    }
+    if (pairs.size() < max) break;
+    start = pairs.rbegin()->first;
+  }
+  return result;
 }
 
 Result<std::map<std::string, std::string>> metadata_list(rbd_image_t image,

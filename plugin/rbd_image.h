@@ -11,6 +11,10 @@
 #include "plugin/ceph_handles.h"
 #include "status/status.h"
 
+namespace librbd {
+class Image;
+}
+
 namespace rbdvol::plugin {
 
 // "volumes/volume-...": how messages name an image.
@@ -57,6 +61,13 @@ Result<std::string> metadata_get(rbd_image_t image, const std::string& key);
 Status metadata_set(rbd_image_t image, const std::string& key, const std::string& value);
 // Every key that starts with `prefix`.
 Result<std::map<std::string, std::string>> metadata_list(rbd_image_t image,
+                                                         const std::string& prefix);
+// The same for an image opened with the C++ API (the copy engine's,
+// copy_engine.h), whose handle the copy keeps for its metadata too.
+Status metadata_set(librbd::Image& image, const std::string& key, const std::string& value);
+// ENOENT when the key is not set.
+Status metadata_remove(librbd::Image& image, const std::string& key);
+Result<std::map<std::string, std::string>> metadata_list(librbd::Image& image,
                                                          const std::string& prefix);
 
 struct SnapshotInfo {

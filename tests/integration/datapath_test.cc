@@ -102,10 +102,8 @@ std::string metadata(CephView& ceph, const std::string& image, const std::string
   return r == 0 ? std::string(value) : "";
 }
 
-// Writes a few bytes into the RADOS object holding chunk `index` of
-// images/<image> without the image's snapshot context: the bytes anyone
-// reading the image (its head, or snap made later) gets change, as with bit rot.
-void rot_chunk(CephView& ceph, const std::string& image, uint64_t index) {
+// The RADOS object holding chunk `index` of images/<image>.
+std::string chunk_object(CephView& ceph, const std::string& image, uint64_t index) {
   rbd_image_t img = nullptr;
   REQUIRE(rbd_open_read_only(ceph.pool("images"), image.c_str(), &img, nullptr) == 0);
   char prefix[64] = {0};
@@ -113,7 +111,14 @@ void rot_chunk(CephView& ceph, const std::string& image, uint64_t index) {
   rbd_close(img);
   char suffix[32];
   std::snprintf(suffix, sizeof(suffix), ".%016llx", static_cast<unsigned long long>(index));
-  const std::string object = std::string(prefix) + suffix;
+  return std::string(prefix) + suffix;
+}
+
+// Writes a few bytes into the RADOS object holding chunk `index` of
+// images/<image> without the image's snapshot context: the bytes anyone
+// reading the image (its head, or snap made later) gets change, as with bit rot.
+void rot_chunk(CephView& ceph, const std::string& image, uint64_t index) {
+  const std::string object = chunk_object(ceph, image, index);
   REQUIRE(rados_write(ceph.pool("images"), object.c_str(), "rot", 3, 1000) == 0);
 }
 
@@ -200,6 +205,46 @@ TEST_CASE("a copy across clusters records each chunk's digest of the source and 
     CHECK_FALSE(capacity.image_exists("images", image));
     CHECK(chunk_record(capacity, image).empty());
   }
+}
+
+TEST_CASE("a copy reads an object of zeros the source holds and does not write it",
+          "[integration][datapath]") {
+  // The engine lists whole objects (the object map's answer); an object that
+  // exists but holds only zeros, as a discard or a write of zeros leaves, is
+  // read, found all zeros, and left a hole in the copy.
+  ImageCleanup cleanup;
+  PatternFile raw(48 << 20);  // data in chunks 0, 2 and 11
+  auto up = rbdvol_json({"image", "upload", raw.path, "--name", "dp-zeros", "--backend", "fast"});
+  const std::string id = up.at("id");
+  const std::string image = "image-" + id;
+  cleanup.add("fast", "images", image);
+  cleanup.add("capacity", "images", image);
+  CephView fast("fast");
+  {
+    rbd_image_t img = nullptr;
+    REQUIRE(rbd_open(fast.pool("images"), image.c_str(), &img, nullptr) == 0);
+    const std::string zeros(4096, '\0');
+    CHECK(rbd_write(img, 5 * kChunk + 8192, zeros.size(), zeros.data()) ==
+          static_cast<ssize_t>(zeros.size()));
+    rbd_close(img);
+  }
+  uint64_t object_size = 0;
+  time_t mtime = 0;
+  REQUIRE(rados_stat(fast.pool("images"), chunk_object(fast, image, 5).c_str(), &object_size,
+                     &mtime) == 0);
+
+  auto copied = rbdvol_json({"image", "copy", id, "--to", "capacity"});
+  REQUIRE(copied.at("copied").size() == 1);
+  const auto& stats = copied.at("copied")[0];
+  CHECK(stats.at("chunks_written") == 3);
+  CHECK(stats.at("chunks_zero") == 1);
+  CHECK(stats.at("bytes_written") <= raw.data_bytes + 3 * 4096);
+  CephView capacity("capacity");
+  CHECK(read_image(capacity, image) == read_file(raw.path));
+  CHECK(rados_stat(capacity.pool("images"), chunk_object(capacity, image, 5).c_str(), &object_size,
+                   &mtime) == -ENOENT);
+  CHECK(rados_stat(capacity.pool("images"), chunk_object(capacity, image, 2).c_str(), &object_size,
+                   &mtime) == 0);
 }
 
 TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
