@@ -505,20 +505,6 @@ CopyOptions default_copy_options(const char* stage) {
   return options;
 }
 
-Result<CopyStats> copy_image_data(const ImageRef& src_ref, const ImageRef& dst_ref,
-                                  const Progress& progress, const CopyOptions& options) {
-  auto src = open_engine_image(src_ref, true);
-  if (!src.ok()) return src.status();
-  auto dst = open_engine_image(dst_ref, false);
-  if (!dst.ok()) return dst.status();
-  auto chunk = options.chunk_size ? Result<uint64_t>(options.chunk_size)
-                                  : object_size((*dst)->image, dst_ref.label);
-  if (!chunk.ok()) return chunk.status();
-  auto plan = plan_image_source(**src, *chunk);
-  if (!plan.ok()) return plan.status();
-  return copy_planned_image_data(**src, *plan, **dst, progress, options);
-}
-
 Result<CopyStats> copy_planned_image_data(OpenImage& src, const SourcePlan& plan, OpenImage& dst,
                                           const Progress& progress, const CopyOptions& options) {
   return run_into_image(rbd_source(src, plan), dst, progress, options);

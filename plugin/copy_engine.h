@@ -56,11 +56,10 @@ struct ImageRef {
   std::string label;  // how messages name it: "backend fast images/image-...@snap"
 };
 
-// An image opened with the C++ API for the engine's reads or writes. A caller
-// that has more to do with the image than move its bytes (its metadata, its
-// chunk record) opens it once with open_engine_image and hands it to
-// copy_planned_image_data: every open reads the image's header, and every
-// open for writing takes the exclusive lock anew once it writes.
+// An image opened with the C++ API for the engine's reads or writes. A copy
+// opens each image once and uses the same handle for its metadata too: every
+// open reads the image's header, and every open for writing takes the
+// exclusive lock anew once it writes.
 struct OpenImage {
   librados::IoCtx io;
   librbd::Image image;
@@ -131,16 +130,11 @@ struct CopyStats {
 // so benchmarks can vary it without a rebuild.
 CopyOptions default_copy_options(const char* stage);
 
-// Copies `src` (a clone is read through its parent) into the image `dst`,
-// which must be at least as large and read as zeros. Progress: `done` /
-// `total` are allocated bytes processed / to process (confirmed chunks count
-// as done from the start). Chunks of options.chunk_size, else of the
-// destination's object size.
-Result<CopyStats> copy_image_data(const ImageRef& src, const ImageRef& dst,
-                                  const Progress& progress, const CopyOptions& options);
-
-// The same with both images open and the source planned (in chunks of
-// plan.chunk_size; options.chunk_size is not used).
+// Copies the planned source `src` (a clone is read through its parent) into
+// the image `dst`, which must be at least as large and read as zeros, in
+// chunks of plan.chunk_size (options.chunk_size is not used). Progress:
+// `done` / `total` are allocated bytes processed / to process (confirmed
+// chunks count as done from the start).
 Result<CopyStats> copy_planned_image_data(OpenImage& src, const SourcePlan& plan, OpenImage& dst,
                                           const Progress& progress, const CopyOptions& options);
 
