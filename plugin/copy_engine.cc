@@ -19,6 +19,9 @@
 #include <functional>
 #include <memory>
 
+#include "plugin/naming.h"
+#include "plugin/rbd_image.h"
+
 namespace rbdvol::plugin {
 
 namespace asio = boost::asio;
@@ -480,6 +483,22 @@ Result<std::unique_ptr<OpenImage>> open_engine_image(const ImageRef& ref, bool r
   return opened;
 }
 
+Result<std::unique_ptr<OpenImage>> open_image_data_for_engine(rados_ioctx_t io,
+                                                              const std::string& name,
+                                                              const std::string& label) {
+  auto opened = open_engine_image({io, name, "", label + " " + image_spec(io, name)}, true);
+  if (!opened.ok()) return opened.status();
+  bool has_snap = false;
+  int r = (*opened)->image.snap_exists2(kImageSnapshot.c_str(), &has_snap);
+  if (r == 0 && has_snap) r = (*opened)->image.snap_set(kImageSnapshot.c_str());
+  if (r < 0) {
+    return Status::Error(
+        r, "cannot open " + (*opened)->label + "@" + kImageSnapshot + ": " + ceph_strerror(r));
+  }
+  if (has_snap) (*opened)->label += "@" + kImageSnapshot;
+  return opened;
+}
+
 Result<SourcePlan> plan_image_source(OpenImage& src, uint64_t chunk_size) {
   auto size = image_size_of(src.image, src.label);
   if (!size.ok()) return size.status();
@@ -570,11 +589,9 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
   return result;
 }
 
-Result<CopyStats> download_image_data(const ImageRef& src_ref, int fd, const std::string& path,
+Result<CopyStats> download_image_data(OpenImage& src, int fd, const std::string& path,
                                       const Progress& progress, const CopyOptions& options) {
-  auto src = open_engine_image(src_ref, true);
-  if (!src.ok()) return src.status();
-  auto source = rbd_source(**src, options.chunk_size);
+  auto source = rbd_source(src, options.chunk_size);
   if (!source.ok()) return source.status();
   Transfer t = std::move(source).value();
   // The file gets its size first, as one hole; only data is written into it.
@@ -618,13 +635,11 @@ Result<CopyStats> download_image_data(const ImageRef& src_ref, int fd, const std
   return result;
 }
 
-Result<CopyStats> digest_image_data(const ImageRef& ref, uint64_t chunk_size,
+Result<CopyStats> digest_image_data(OpenImage& image, uint64_t chunk_size,
                                     const std::function<void(const ChunkDigest&)>& on_chunk,
                                     const Progress& progress, const CopyOptions& options) {
-  if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + ref.label);
-  auto image = open_engine_image(ref, true);
-  if (!image.ok()) return image.status();
-  auto source = rbd_source(**image, chunk_size);
+  if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + image.label);
+  auto source = rbd_source(image, chunk_size);
   if (!source.ok()) return source.status();
   Transfer t = std::move(source).value();
   t.on_chunk = on_chunk;

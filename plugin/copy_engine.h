@@ -69,6 +69,14 @@ struct OpenImage {
 // Opens `ref` at ref.snap, read-only or for writing; errors name ref.label.
 Result<std::unique_ptr<OpenImage>> open_engine_image(const ImageRef& ref, bool read_only);
 
+// Opens an image copy's bytes read-only, as open_image_data (rbd_image.h)
+// does with the C API: at its snapshot kImageSnapshot when it has one, else
+// at its head (the same bytes). Its label is `label`, a space, and
+// pool/image[@snap]. ENOENT when the image does not exist.
+Result<std::unique_ptr<OpenImage>> open_image_data_for_engine(rados_ioctx_t io,
+                                                              const std::string& name,
+                                                              const std::string& label);
+
 struct Extent {
   uint64_t offset = 0;
   uint64_t length = 0;
@@ -146,13 +154,13 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
 // Copies `src` into the regular file `fd`, which must be empty and is sized
 // to the image first: holes and zero chunks stay holes. Chunks of the
 // source's object size unless options say otherwise; ends with fdatasync.
-Result<CopyStats> download_image_data(const ImageRef& src, int fd, const std::string& path,
+Result<CopyStats> download_image_data(OpenImage& src, int fd, const std::string& path,
                                       const Progress& progress, const CopyOptions& options);
 
 // Reads the allocated extents of `image` in chunks of `chunk_size` and calls
 // `on_chunk` (on the calling thread) with the digest of each chunk that has
 // any; chunks it is not called for are holes (zeros). Writes nothing.
-Result<CopyStats> digest_image_data(const ImageRef& image, uint64_t chunk_size,
+Result<CopyStats> digest_image_data(OpenImage& image, uint64_t chunk_size,
                                     const std::function<void(const ChunkDigest&)>& on_chunk,
                                     const Progress& progress, const CopyOptions& options);
 

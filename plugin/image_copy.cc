@@ -105,24 +105,6 @@ Result<std::unique_ptr<OpenImage>> open_destination(rados_ioctx_t dst_io,
   return open_engine_image({dst_io, dst_name, "", image_spec(dst_io, dst_name)}, false);
 }
 
-// The source of an image copy, opened once: at its snapshot kImageSnapshot
-// when it has one, else at its head (the same bytes: a complete copy is never
-// written again; naming.h). `label` is prefixed to its spec in messages.
-Result<std::unique_ptr<OpenImage>> open_copy_source(rados_ioctx_t io, const std::string& name,
-                                                    const std::string& label) {
-  auto src = open_engine_image({io, name, "", label + " " + image_spec(io, name)}, true);
-  if (!src.ok()) return src.status();
-  bool has_snap = false;
-  int r = (*src)->image.snap_exists2(kImageSnapshot.c_str(), &has_snap);
-  if (r == 0 && has_snap) r = (*src)->image.snap_set(kImageSnapshot.c_str());
-  if (r < 0) {
-    return Status::Error(
-        r, "cannot open " + (*src)->label + "@" + kImageSnapshot + ": " + ceph_strerror(r));
-  }
-  if (has_snap) (*src)->label += "@" + kImageSnapshot;
-  return src;
-}
-
 // Closes `dst` (its exclusive lock goes with it) and removes the image it was:
 // the undo of a copy that failed. Appended to `failed`'s message.
 Status close_and_remove(std::unique_ptr<OpenImage> dst, rados_ioctx_t dst_io,
@@ -283,7 +265,7 @@ Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& 
 }
 
 // The source of an image copy: the first backend holding the image whose copy
-// opens, at its snapshot if it has one, else its head (open_copy_source).
+// opens, at its snapshot if it has one, else its head (open_image_data_for_engine).
 struct CopySource {
   IoCtxPtr io;
   ImageLocation location;
@@ -304,7 +286,7 @@ Result<CopySource> open_first_source(Driver& driver, const ImageRecord& image) {
     }
     CopySource src;
     src.label = "backend " + l.backend + " " + image_spec(io->get(), l.rbd_name);
-    auto opened = open_copy_source(io->get(), l.rbd_name, "backend " + l.backend);
+    auto opened = open_image_data_for_engine(io->get(), l.rbd_name, "backend " + l.backend);
     if (!opened.ok()) return opened.status();
     src.image = std::move(opened).value();
     auto info = stat_image(*src.image);

@@ -40,15 +40,11 @@ Result<Json> image_download(Driver& driver, const Json& request, const Progress&
       last = io.status();
       continue;
     }
-    std::string snap;
-    auto opened = open_image_data(io->get(), l.rbd_name, &snap);
+    auto opened = open_image_data_for_engine(io->get(), l.rbd_name, "backend " + l.backend);
     if (!opened.ok()) {
-      last = opened.status().Prefixed("backend " + l.backend);
+      last = opened.status();
       continue;
     }
-    opened->reset();  // the engine opens it itself; this said which snapshot
-    const std::string label = "backend " + l.backend + " " + image_spec(io->get(), l.rbd_name) +
-                              (snap.empty() ? "" : "@" + snap);
     // A new file only: the engine writes data and leaves the rest as holes,
     // which is right only for a file that holds nothing yet.
     const int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -57,8 +53,8 @@ Result<Json> image_download(Driver& driver, const Json& request, const Progress&
       return Status::Error(err, "cannot create " + *path + ": " + std::strerror(err) +
                                     (err == EEXIST ? " (download never overwrites a file)" : ""));
     }
-    auto copied = download_image_data({io->get(), l.rbd_name, snap, label}, fd, *path, progress,
-                                      default_copy_options("download"));
+    auto copied =
+        download_image_data(**opened, fd, *path, progress, default_copy_options("download"));
     Status s = copied.ok() ? inject_fault("image.download:after-data") : copied.status();
     if (::close(fd) < 0 && s.ok()) {
       s = Status::Error(errno, "cannot close " + *path + ": " + std::strerror(errno));

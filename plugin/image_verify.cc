@@ -39,23 +39,22 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
   auto expected = read_chunk_digests(io->get(), where.rbd_name, **header);
   if (!expected.ok()) return expected.status();
 
-  std::string snap;
-  auto opened = open_image_data(io->get(), where.rbd_name, &snap);
-  if (!opened.ok()) return opened.status().Prefixed("backend " + where.backend);
-  ImagePtr image = std::move(opened).value();
-  const std::string label = "backend " + where.backend + " " +
-                            image_spec(io->get(), where.rbd_name) +
-                            (snap.empty() ? "" : "@" + snap);
-  auto size = image_size(image.get());
-  if (!size.ok()) return size.status();
-  if (*size != (*header)->size) {
-    return Status::Error(EIO, label + " has " + std::to_string(*size) +
+  auto opened = open_image_data_for_engine(io->get(), where.rbd_name, "backend " + where.backend);
+  if (!opened.ok()) return opened.status();
+  OpenImage& image = **opened;
+  uint64_t size = 0;
+  int r = image.image.size(&size);
+  if (r < 0) {
+    return Status::Error(r, "cannot read the size of " + image.label + ": " + ceph_strerror(r));
+  }
+  if (size != (*header)->size) {
+    return Status::Error(EIO, image.label + " has " + std::to_string(size) +
                                   " bytes but its chunk record " + std::to_string((*header)->size));
   }
   // What the copy holds now; chunks never reported are holes (zeros).
   std::vector<std::optional<ChunkDigest>> found(expected->size());
   auto read = digest_image_data(
-      {io->get(), where.rbd_name, snap, label}, (*header)->chunk_size,
+      image, (*header)->chunk_size,
       [&](const ChunkDigest& d) {
         if (d.index < found.size()) found[d.index] = d;
       },
