@@ -57,8 +57,8 @@ Status finish_volume(rbd_image_t image, const config::DiskType& type, uint64_t s
     if (values.count(key) == 0) changes.emplace_back(key, std::nullopt);
   }
   for (const auto& [key, value] : values) changes.emplace_back(key, value);
-  // Each change is a librbd request of about 2 ms here (11 of them took
-  // 24-30 ms one after another): all at once.
+  // Each change is a librbd request of about 2 ms here (the 11 of a volume
+  // from an image took about 20 ms one after another): all at once.
   auto done = fan_out(changes, [image](const auto& change) -> Status {
     if (change.second) return metadata_set(image, change.first, *change.second);
     int r = rbd_metadata_remove(image, change.first.c_str());
