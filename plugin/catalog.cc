@@ -7,6 +7,7 @@
 #include "plugin/fan_out.h"
 #include "plugin/naming.h"
 #include "plugin/rbd_image.h"
+#include "plugin/request.h"
 
 namespace rbdvol::plugin {
 
@@ -192,6 +193,16 @@ Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
     return Status::Invalid("image name '" + id_or_name + "' is ambiguous; use an id:" + ids);
   }
   return *matches.front();
+}
+
+Result<std::string> optional_backend(Driver& driver, const Json& request) {
+  auto backend = optional_string(request, "backend");
+  if (!backend.ok()) return backend.status();
+  if (!backend->empty()) {
+    auto named = driver.enabled_cluster(*backend);
+    if (!named.ok()) return named.status();
+  }
+  return backend;
 }
 
 }  // namespace rbdvol::plugin

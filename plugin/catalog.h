@@ -51,6 +51,10 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid = "
 // its record. ENOENT / EINVAL (ambiguous name) with a clear message.
 Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name);
 
+// The request's optional "backend" naming one copy of an image: "" when it is
+// absent, else the id of an enabled backend (ENOENT names the enabled ones).
+Result<std::string> optional_backend(Driver& driver, const Json& request);
+
 // The answer form of an image: id, name, size, format, locations.
 Json image_record_json(const ImageRecord& rec);
 

@@ -74,12 +74,8 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
   if (!id.ok()) return id.status();
   auto force = optional_bool(request, "force", false);
   if (!force.ok()) return force.status();
-  auto only = optional_string(request, "backend");
+  auto only = optional_backend(driver, request);
   if (!only.ok()) return only.status();
-  if (!only->empty()) {
-    auto named = driver.enabled_cluster(*only);
-    if (!named.ok()) return named.status();
-  }
   auto image = find_image(driver, *id);
   if (!image.ok()) return image.status();
 

@@ -22,12 +22,8 @@ Result<Json> image_download(Driver& driver, const Json& request, const Progress&
   if (!id.ok()) return id.status();
   auto path = required_string(request, "path");
   if (!path.ok()) return path.status();
-  auto only = optional_string(request, "backend");
+  auto only = optional_backend(driver, request);
   if (!only.ok()) return only.status();
-  if (!only->empty()) {
-    auto named = driver.enabled_cluster(*only);
-    if (!named.ok()) return named.status();
-  }
   auto image = find_image(driver, *id);
   if (!image.ok()) return image.status();
 

@@ -95,12 +95,8 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
 Result<Json> image_verify(Driver& driver, const Json& request, const Progress& progress) {
   auto id = required_string(request, "id");
   if (!id.ok()) return id.status();
-  auto only = optional_string(request, "backend");
+  auto only = optional_backend(driver, request);
   if (!only.ok()) return only.status();
-  if (!only->empty()) {
-    auto named = driver.enabled_cluster(*only);
-    if (!named.ok()) return named.status();
-  }
   auto image = find_image(driver, *id);
   if (!image.ok()) return image.status();
   Json copies = Json::array();
