@@ -19,7 +19,8 @@ Command volume_create_command() {
       {"type", true, "the disk type (required)", "TYPE"},
       {"image", true,
        "the source image, by id or unique name (the first volume from a copy of it makes the "
-       "copy's snapshot 'snap')",
+       "copy's snapshot 'snap'; while another process copies the image into the chosen backend, "
+       "waits for that copy, up to copy_wait_timeout seconds without progress)",
        "ID"},
       {"snapshot", true, "the source snapshot, by id", "ID"},
       {"source-volume", true, "the source volume, by id", "ID"},

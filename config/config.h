@@ -44,6 +44,7 @@ struct Config {
   std::string default_backend;
   int rados_connect_timeout = 10;    // seconds, positive
   int max_clone_depth = 5;           // positive
+  int copy_wait_timeout = 60;        // seconds, positive
   std::vector<DiskType> disk_types;  // in file order
 
   // nullptr when there is none by that name.

@@ -223,6 +223,7 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
   size_t in_flight = 0;
   bool committing = false;
   uint64_t recorded = 0;
+  bool stopped = false;  // by options.stop_after_chunks
   std::vector<ChunkDigest> pending;
   Status failure;
 
@@ -252,6 +253,11 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
         recorded += batch->size();
         if (s.ok() && options.kill_after_chunks && recorded >= options.kill_after_chunks) {
           ::kill(::getpid(), SIGKILL);
+        }
+        if (s.ok() && options.stop_after_chunks && recorded >= options.stop_after_chunks &&
+            !stopped) {
+          stopped = true;
+          ::kill(::getpid(), SIGSTOP);
         }
         maybe_commit();
         check_finished();

@@ -118,6 +118,10 @@ struct CopyOptions {
   // Test hook (RBDVOL_FAULT): the process kills itself with SIGKILL once this
   // many chunks are recorded. 0: never.
   uint64_t kill_after_chunks = 0;
+  // Test hook: the process stops itself (SIGSTOP) once this many chunks are
+  // recorded, so that a test can act while a transfer is half way; it goes on
+  // when sent SIGCONT. 0: never.
+  uint64_t stop_after_chunks = 0;
 };
 
 struct CopyStats {

@@ -3,9 +3,11 @@
 #include "plugin/image_copy.h"
 
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "plugin/chunk_record.h"
 #include "plugin/copy_engine.h"
@@ -224,6 +226,7 @@ Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
     return record_chunk_digests(dst_io, rbd_name, digests);
   };
   options.kill_after_chunks = fault_count("image.copy:kill-after-chunk");
+  options.stop_after_chunks = fault_count("image.copy:stop-after-chunk");
   auto metadata = std::async(std::launch::async,
                              [&] { return copy_image_metadata(src.image, dst.image->image); });
   auto copied = copy_planned_image_data(src, plan, *dst.image, progress, options);
@@ -379,6 +382,79 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
                                        src->location.backend + " to backend " + target.id()));
   }
   return copy;
+}
+
+namespace {
+
+// Waits while another process writes the copy `rbd_name` of image `uuid`
+// into `io`'s pool, reporting how far it got (stage "wait": bytes of its
+// confirmed chunks / the image's size): until the copy is complete, is gone
+// (its process failed and removed it), or its process is no longer running
+// here. EBUSY (`busy`, then why) when it confirms no chunk for `timeout`,
+// and `busy` itself when there is no copy to wait for (the EBUSY was about
+// something else).
+Status await_other_copy(rados_ioctx_t io, const std::string& rbd_name, const std::string& uuid,
+                        std::chrono::seconds timeout, const Status& busy,
+                        const Progress& progress) {
+  using Clock = std::chrono::steady_clock;
+  std::string last_seen;  // owner and confirmed chunks at the last change
+  auto last_change = Clock::now();
+  bool saw_copy = false;
+  for (;;) {
+    auto holds = pool_holds_image(io, uuid);
+    if (!holds.ok()) return holds.status();
+    if (*holds) return Status::Ok();
+    Status exists = image_exists(io, rbd_name);
+    if (exists.err() == ENOENT) return saw_copy ? Status::Ok() : busy;
+    if (!exists.ok()) return exists;
+    saw_copy = true;
+    auto header = read_chunk_record_header(io, rbd_name);
+    if (!header.ok()) return header.status();
+    std::string seen = "no chunk record";
+    if (*header) {
+      const ChunkRecordHeader& h = **header;
+      if (!owner_is_alive_here(h.owner)) return Status::Ok();
+      auto digests = read_chunk_digests(io, rbd_name, h);
+      if (!digests.ok()) return digests.status();
+      uint64_t chunks = 0, bytes = 0;
+      for (const auto& d : *digests) {
+        if (!d) continue;
+        ++chunks;
+        bytes += d->length;
+      }
+      progress("wait", bytes, h.size);
+      seen = h.owner + " has " + std::to_string(chunks) + " of " + std::to_string(h.chunks()) +
+             " chunks confirmed";
+    }
+    if (seen != last_seen) {
+      last_seen = seen;
+      last_change = Clock::now();
+    } else if (Clock::now() - last_change >= timeout) {
+      return Status::Busy(busy.message() + "; waited " + std::to_string(timeout.count()) +
+                          " s (copy_wait_timeout) without progress: " + seen);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace
+
+Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& image, Cluster& target,
+                                          const Progress& progress, bool* waited,
+                                          bool* copied_here) {
+  const std::chrono::seconds timeout(driver.config().copy_wait_timeout);
+  for (;;) {
+    CopyStats stats;
+    auto copied = copy_image_to_backend(driver, image, target, progress, &stats);
+    if (copied_here) *copied_here = copied.ok() && stats.chunk_size != 0;
+    if (copied.ok() || copied.status().err() != EBUSY) return copied;
+    auto io = target.open_image_pool();
+    if (!io.ok()) return io.status();
+    Status s = await_other_copy(io->get(), kImagePrefix + image.id, image.id, timeout,
+                                copied.status(), progress);
+    if (!s.ok()) return s;
+    if (waited) *waited = true;
+  }
 }
 
 Result<Json> image_copy(Driver& driver, const Json& request, const Progress& progress) {

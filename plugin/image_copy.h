@@ -26,6 +26,17 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
                                             Cluster& target, const Progress& progress,
                                             CopyStats* stats = nullptr, bool resume = false);
 
+// copy_image_to_backend for volume creation: when another process on this
+// host is writing the copy into `target` right now (EBUSY), waits for it
+// (progress stage "wait"), sets *waited, and takes that copy, or copies again
+// if it failed and was removed. EBUSY when that copy confirms no chunk for the
+// config's copy_wait_timeout seconds (or stays without a chunk record that
+// long); EEXIST when its process died, leaving a partial copy. *copied_here:
+// this call made the copy (not when `target` held it, or another made it).
+Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& image, Cluster& target,
+                                          const Progress& progress, bool* waited,
+                                          bool* copied_here);
+
 // Creates `dst_name` in `dst_io`'s pool (same cluster or another) with the
 // size and object size of `src_name` in `src_io`'s pool, read at snapshot
 // `src_snap` ("" = the image's head; a clone is read through its parent), and

@@ -379,10 +379,14 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
     image_made = true;
   } else if (method == "copy" && from_image) {
     // No matching backend holds the image: copy it once into the chosen
-    // backend's image pool; this volume and later ones clone that copy.
-    auto copied = copy_image_to_backend(driver, source->image, *cluster, progress);
+    // backend's image pool (or wait for the process copying it there now);
+    // this volume and later ones clone that copy.
+    bool waited = false, copied_here = false;
+    auto copied =
+        copy_or_await_image(driver, source->image, *cluster, progress, &waited, &copied_here);
     if (!copied.ok()) return copied.status().Prefixed("volume.create");
-    answer["steps"].push_back("copy");
+    if (waited) answer["steps"].push_back("wait");
+    if (copied_here) answer["steps"].push_back("copy");
   } else if (method == "copy") {
     s = copy_volume_data(*source, uuid, vol_io->get(), rbd_name, progress);
     image_made = s.ok();

@@ -10,12 +10,14 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/sandbox.h"
 
@@ -75,6 +77,17 @@ std::map<uint64_t, nlohmann::json> chunks_of(const std::map<std::string, nlohman
     for (uint64_t i = 0; i < value.value("chunks", uint64_t{1}); ++i) out[first + i] = value;
   }
   return out;
+}
+
+// Uploads the file at `path` into fast as `name`; `cleanup` removes the image
+// from fast and from capacity (where the tests copy it). Returns its id.
+std::string upload_to_fast(const std::string& path, const std::string& name,
+                           ImageCleanup& cleanup) {
+  auto up = rbdvol_json({"image", "upload", path, "--name", name, "--backend", "fast"});
+  const std::string id = up.at("id");
+  cleanup.add("fast", "images", "image-" + id);
+  cleanup.add("capacity", "images", "image-" + id);
+  return id;
 }
 
 std::string read_image(CephView& ceph, const std::string& image, const std::string& snap = "") {
@@ -161,11 +174,8 @@ TEST_CASE("a copy across clusters records each chunk's digest of the source and 
           "[integration][datapath]") {
   ImageCleanup cleanup;
   PatternFile raw(48 << 20);
-  auto up = rbdvol_json({"image", "upload", raw.path, "--name", "dp-digests", "--backend", "fast"});
-  const std::string id = up.at("id");
+  const std::string id = upload_to_fast(raw.path, "dp-digests", cleanup);
   const std::string image = "image-" + id;
-  cleanup.add("fast", "images", image);
-  cleanup.add("capacity", "images", image);
 
   auto copied = rbdvol_json({"image", "copy", id, "--to", "capacity"});
   REQUIRE(copied.at("copied").size() == 1);
@@ -214,11 +224,8 @@ TEST_CASE("a copy reads an object of zeros the source holds and does not write i
   // read, found all zeros, and left a hole in the copy.
   ImageCleanup cleanup;
   PatternFile raw(48 << 20);  // data in chunks 0, 2 and 11
-  auto up = rbdvol_json({"image", "upload", raw.path, "--name", "dp-zeros", "--backend", "fast"});
-  const std::string id = up.at("id");
+  const std::string id = upload_to_fast(raw.path, "dp-zeros", cleanup);
   const std::string image = "image-" + id;
-  cleanup.add("fast", "images", image);
-  cleanup.add("capacity", "images", image);
   CephView fast("fast");
   {
     rbd_image_t img = nullptr;
@@ -251,12 +258,8 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
           "[integration][datapath]") {
   ImageCleanup cleanup;
   TempFile file(64 << 20);  // random: 16 chunks of data
-  auto up =
-      rbdvol_json({"image", "upload", file.path(), "--name", "dp-resume", "--backend", "fast"});
-  const std::string id = up.at("id");
+  const std::string id = upload_to_fast(file.path(), "dp-resume", cleanup);
   const std::string image = "image-" + id;
-  cleanup.add("fast", "images", image);
-  cleanup.add("capacity", "images", image);
 
   // The process kills itself with SIGKILL once 4 chunks are recorded: a real
   // kill, at a point the test can count on.
@@ -293,6 +296,68 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
   CHECK(chunk_record(capacity, image).at("header").at("state") == "complete");
   auto verified = run_rbdvol({"image", "verify", id, "--backend", "capacity"});
   CHECK(verified.exit_code == 0);
+}
+
+TEST_CASE("volumes made at once from an image only another backend holds share one copy",
+          "[integration][datapath]") {
+  ImageCleanup cleanup;
+  TempFile file(64 << 20);  // random: 16 chunks of data
+  const std::string id = upload_to_fast(file.path(), "dp-shared", cleanup);
+  const std::string image = "image-" + id;
+  const std::vector<std::string> create = {"--json", "volume",  "create", "--type",
+                                           "hdd",    "--image", id};
+
+  // The first create copies the image into capacity and stops itself half
+  // way through the copy (SIGSTOP): a copy in progress, for as long as the
+  // test wants.
+  setenv("RBDVOL_FAULT", "image.copy:stop-after-chunk=4", 1);
+  BackgroundCommand first(rbdvol_argv(create));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(first.wait_stopped());
+  CephView capacity("capacity");
+  REQUIRE(capacity.image_exists("images", image));
+  const size_t confirmed = chunks_of(chunk_record(capacity, image)).size();
+  CHECK(confirmed >= 4);
+  CHECK(confirmed < 16);
+
+  // A create that waits at most a second for a copy making no progress gives
+  // up, naming the process, and touches nothing.
+  ConfigCopy impatient("copy_wait_timeout = 1");
+  std::vector<std::string> args = {"--config", impatient.path()};
+  args.insert(args.end(), create.begin() + 1, create.end());
+  auto gave_up = run_rbdvol(args);
+  CHECK(gave_up.exit_code == 1);
+  CHECK_THAT(gave_up.err, Catch::Contains("is being copied by process"));
+  CHECK_THAT(gave_up.err, Catch::Contains("copy_wait_timeout"));
+  CHECK(chunks_of(chunk_record(capacity, image)).size() == confirmed);
+  CHECK(metadata(capacity, image, "rbdvol.complete").empty());
+
+  // One with the default timeout waits for the copy, which goes on when the
+  // first create is continued; then both clone that one copy.
+  BackgroundCommand second(rbdvol_argv(create));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(second.running());
+  first.resume();
+  auto a = first.finish();
+  auto b = second.finish();
+  INFO(a.err << b.err);
+  REQUIRE(a.exit_code == 0);
+  REQUIRE(b.exit_code == 0);
+  const auto made_a = nlohmann::json::parse(a.out);
+  const auto made_b = nlohmann::json::parse(b.out);
+  cleanup.add(made_a);
+  cleanup.add(made_b);
+  // (Either may list "snapshot": the one that made `snap`, or both.)
+  CHECK(made_a.at("steps").front() == "copy");
+  CHECK(made_b.at("steps").front() == "wait");
+  CHECK(std::count(made_b.at("steps").begin(), made_b.at("steps").end(), "copy") == 0);
+  for (const auto* v : {&made_a, &made_b}) {
+    CHECK(v->at("steps").back() == "clone");
+    CHECK(v->at("backend") == "capacity");
+    CHECK(capacity.parent_of("volumes", v->at("image")) == "images/" + image + "@snap");
+  }
+  CHECK_FALSE(metadata(capacity, image, "rbdvol.complete").empty());
+  CHECK(read_image(capacity, image) == read_file(file.path()));
 }
 
 TEST_CASE("image verify finds exactly the chunk changed behind rbdvol's back",
@@ -379,11 +444,8 @@ TEST_CASE("a copy carries the source's recorded digests, and hashes when the sou
           "[integration][datapath]") {
   ImageCleanup cleanup;
   PatternFile raw(48 << 20);  // data in chunks 0, 2 and 11 of 12
-  auto up = rbdvol_json({"image", "upload", raw.path, "--name", "dp-carry", "--backend", "fast"});
-  const std::string id = up.at("id");
+  const std::string id = upload_to_fast(raw.path, "dp-carry", cleanup);
   const std::string image = "image-" + id;
-  cleanup.add("fast", "images", image);
-  cleanup.add("capacity", "images", image);
   const std::string content = read_file(raw.path);
   CephView fast("fast");
   CephView capacity("capacity");

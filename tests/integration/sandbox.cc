@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -114,18 +115,20 @@ ConfigCopy::ConfigCopy(const std::string& default_lines, const std::string& appe
 
 ConfigCopy::~ConfigCopy() { unlink(path_.c_str()); }
 
-CommandResult run(const std::vector<std::string>& argv) {
+BackgroundCommand::BackgroundCommand(const std::vector<std::string>& argv) {
   char out_path[] = "/tmp/rbdvol-test-out-XXXXXX";
   char err_path[] = "/tmp/rbdvol-test-err-XXXXXX";
-  int out_fd = mkstemp(out_path);
-  int err_fd = mkstemp(err_path);
-  REQUIRE(out_fd >= 0);
-  REQUIRE(err_fd >= 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(out_fd, 1);
-    dup2(err_fd, 2);
+  out_fd_ = mkstemp(out_path);
+  err_fd_ = mkstemp(err_path);
+  REQUIRE(out_fd_ >= 0);
+  REQUIRE(err_fd_ >= 0);
+  unlink(out_path);
+  unlink(err_path);
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    dup2(out_fd_, 1);
+    dup2(err_fd_, 2);
     int devnull = ::open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     std::vector<char*> args;
@@ -134,27 +137,60 @@ CommandResult run(const std::vector<std::string>& argv) {
     execvp(args[0], args.data());
     _exit(127);
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
+}
+
+BackgroundCommand::~BackgroundCommand() {
+  if (pid_ > 0 && !ended_) {
+    ::kill(pid_, SIGKILL);
+    ::kill(pid_, SIGCONT);
+    waitpid(pid_, &status_, 0);
+  }
+  if (out_fd_ >= 0) ::close(out_fd_);
+  if (err_fd_ >= 0) ::close(err_fd_);
+}
+
+bool BackgroundCommand::wait_stopped() {
+  if (ended_) return false;
+  REQUIRE(waitpid(pid_, &status_, WUNTRACED) == pid_);
+  if (WIFSTOPPED(status_)) return true;
+  ended_ = true;
+  return false;
+}
+
+bool BackgroundCommand::running() {
+  if (ended_) return false;
+  const pid_t r = waitpid(pid_, &status_, WNOHANG);
+  REQUIRE(r >= 0);
+  if (r == pid_) ended_ = true;
+  return !ended_;
+}
+
+void BackgroundCommand::resume() { REQUIRE(::kill(pid_, SIGCONT) == 0); }
+
+CommandResult BackgroundCommand::finish() {
+  if (!ended_) {
+    REQUIRE(waitpid(pid_, &status_, 0) == pid_);
+    ended_ = true;
+  }
   CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  lseek(out_fd, 0, SEEK_SET);
-  lseek(err_fd, 0, SEEK_SET);
-  r.out = read_fd(out_fd);
-  r.err = read_fd(err_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  unlink(out_path);
-  unlink(err_path);
+  r.exit_code = WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  lseek(out_fd_, 0, SEEK_SET);
+  lseek(err_fd_, 0, SEEK_SET);
+  r.out = read_fd(out_fd_);
+  r.err = read_fd(err_fd_);
   return r;
 }
 
-CommandResult run_rbdvol(const std::vector<std::string>& args) {
+CommandResult run(const std::vector<std::string>& argv) { return BackgroundCommand(argv).finish(); }
+
+std::vector<std::string> rbdvol_argv(const std::vector<std::string>& args) {
   sandbox_config();
   std::vector<std::string> argv = {RBDVOL_CLI_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv);
+  return argv;
 }
+
+CommandResult run_rbdvol(const std::vector<std::string>& args) { return run(rbdvol_argv(args)); }
 
 nlohmann::json rbdvol_json(const std::vector<std::string>& args) {
   std::vector<std::string> with_json = {"--json"};

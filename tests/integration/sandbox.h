@@ -27,10 +27,37 @@ struct CommandResult {
   std::string err;
 };
 
+// A command running beside the test, its output going to temporary files;
+// killed (and waited for) if the test leaves it running.
+class BackgroundCommand {
+ public:
+  // argv[0] is looked up in PATH unless it has a '/'.
+  explicit BackgroundCommand(const std::vector<std::string>& argv);
+  ~BackgroundCommand();
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+  // Waits until the command stops (SIGSTOP) or ends; true when it stopped.
+  bool wait_stopped();
+  // True while it has not ended (it may be stopped).
+  bool running();
+  // Sends SIGCONT.
+  void resume();
+  // Waits for its end: exit code (128 + signal when killed), out and err.
+  CommandResult finish();
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool ended_ = false;
+  int out_fd_ = -1, err_fd_ = -1;
+};
+
 // Runs a command (argv[0] is looked up in PATH unless it has a '/').
 CommandResult run(const std::vector<std::string>& argv);
 // Runs the rbdvol command built with these tests.
 CommandResult run_rbdvol(const std::vector<std::string>& args);
+// The rbdvol command built with these tests, followed by `args`.
+std::vector<std::string> rbdvol_argv(const std::vector<std::string>& args);
 // Runs `rbdvol --json ARGS`, REQUIREs exit 0 and returns the parsed answer.
 nlohmann::json rbdvol_json(const std::vector<std::string>& args);
 

@@ -124,6 +124,7 @@ image_store = fast
   CHECK(c.default_backend == "fast");
   CHECK(c.rados_connect_timeout == 10);
   CHECK(c.max_clone_depth == 5);
+  CHECK(c.copy_wait_timeout == 60);
 
   REQUIRE(c.backends.size() == 2);
   const Backend& fast = c.backends[0];
@@ -183,6 +184,7 @@ TEST_CASE("a minimal config gets every default", "[config]") {
   REQUIRE(result.ok());
   CHECK(result->rados_connect_timeout == 10);
   CHECK(result->max_clone_depth == 5);
+  CHECK(result->copy_wait_timeout == 60);
   CHECK(result->disk_types.empty());
   for (const auto& b : result->backends) {
     CHECK(b.rbd_user == "admin");
@@ -319,6 +321,7 @@ TEST_CASE("an unknown key names file, line and key and lists the allowed keys", 
     CHECK_THAT(message, Contains("[DEFAULT] rados_timeout"));
     CHECK_THAT(message, Contains("rados_connect_timeout"));
     CHECK_THAT(message, Contains("max_clone_depth"));
+    CHECK_THAT(message, Contains("copy_wait_timeout"));
   }
   SECTION("in a backend") {
     const std::string text = with(kMinimal, "volume_pool = volumes", "volume_pol = volumes");
@@ -417,7 +420,7 @@ TEST_CASE("a weight that is not a positive number names file, line and key", "[c
 
 TEST_CASE("a timeout or clone depth that is not a positive integer names file, line and key",
           "[config]") {
-  for (const std::string key : {"rados_connect_timeout", "max_clone_depth"}) {
+  for (const std::string key : {"rados_connect_timeout", "max_clone_depth", "copy_wait_timeout"}) {
     for (const std::string bad : {"0", "-3", "1.5", "x", "+4", "99999999999", "5s"}) {
       DYNAMIC_SECTION(key << " = '" << bad << "'") {
         const std::string text = with(kMinimal, "default_backend = fast",
@@ -429,11 +432,12 @@ TEST_CASE("a timeout or clone depth that is not a positive integer names file, l
   SECTION("good values are taken") {
     const std::string text = with(kMinimal, "default_backend = fast",
                                   "default_backend = fast\nrados_connect_timeout = 30\n"
-                                  "max_clone_depth = 16");
+                                  "max_clone_depth = 16\ncopy_wait_timeout = 600");
     auto result = parse_config(text, kPath);
     REQUIRE(result.ok());
     CHECK(result->rados_connect_timeout == 30);
     CHECK(result->max_clone_depth == 16);
+    CHECK(result->copy_wait_timeout == 600);
   }
 }
 
