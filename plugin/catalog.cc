@@ -53,15 +53,15 @@ Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
   return Status::NotFound("volume " + *uuid + " not found in any backend");
 }
 
-Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid) {
+Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid) {
   auto image = open_image(io, kImagePrefix + uuid, true);
   if (!image.ok()) {
-    if (image.status().err() == ENOENT) return false;
+    if (image.status().err() == ENOENT) return CopyState::kNone;
     return image.status();
   }
   auto complete = metadata_get(image->get(), meta::kComplete);
-  if (complete.ok()) return true;
-  if (complete.status().err() == ENOENT) return false;
+  if (complete.ok()) return CopyState::kComplete;
+  if (complete.status().err() == ENOENT) return CopyState::kPartial;
   return complete.status().Prefixed(image_spec(io, kImagePrefix + uuid));
 }
 

@@ -58,8 +58,10 @@ Result<std::string> optional_backend(Driver& driver, const Json& request);
 // The answer form of an image: id, name, size, format, locations.
 Json image_record_json(const ImageRecord& rec);
 
-// True when `io`'s pool holds a complete copy of image-<uuid> (one with
-// rbdvol.complete); false when it holds none or a partial one.
-Result<bool> pool_holds_image(rados_ioctx_t io, const std::string& uuid);
+// What `io`'s pool has of image-<uuid>: nothing, a partial copy (no
+// rbdvol.complete: being written, or left by a run that died), or a complete
+// copy. One image open.
+enum class CopyState { kNone, kPartial, kComplete };
+Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid);
 
 }  // namespace rbdvol::plugin

@@ -315,16 +315,15 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   auto opening = std::async(std::launch::async, [&] { return open_first_source(driver, image); });
   auto dst_io = target.open_image_pool();
   if (!dst_io.ok()) return dst_io.status();
-  auto holds = pool_holds_image(dst_io->get(), image.id);
-  if (!holds.ok()) return holds.status().Prefixed("backend " + target.id());
+  auto state = image_copy_state(dst_io->get(), image.id);
+  if (!state.ok()) return state.status().Prefixed("backend " + target.id());
   const ImageLocation copy{target.id(), target.backend().image_pool, rbd_name};
-  if (*holds) return copy;
+  if (*state == CopyState::kComplete) return copy;
 
   // A partial copy from a run that died: continued with `resume`, else named.
   std::optional<ChunkRecordHeader> partial;
   std::vector<bool> confirmed;
-  Status exists = image_exists(dst_io->get(), rbd_name);
-  if (exists.ok()) {
+  if (*state == CopyState::kPartial) {
     auto header = partial_copy(dst_io->get(), rbd_name, target.id());
     if (!header.ok()) return header.status();
     auto digests = read_chunk_digests(dst_io->get(), rbd_name, *header);
@@ -349,8 +348,6 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
     s = write_chunk_record_header(dst_io->get(), rbd_name, *header, false);
     if (!s.ok()) return s;
     partial = *header;
-  } else if (exists.err() != ENOENT) {
-    return exists.Prefixed("backend " + target.id());
   }
 
   const std::string what = "image " + image.id + " to backend " + target.id();
@@ -401,12 +398,10 @@ Status await_other_copy(rados_ioctx_t io, const std::string& rbd_name, const std
   auto last_change = Clock::now();
   bool saw_copy = false;
   for (;;) {
-    auto holds = pool_holds_image(io, uuid);
-    if (!holds.ok()) return holds.status();
-    if (*holds) return Status::Ok();
-    Status exists = image_exists(io, rbd_name);
-    if (exists.err() == ENOENT) return saw_copy ? Status::Ok() : busy;
-    if (!exists.ok()) return exists;
+    auto state = image_copy_state(io, uuid);
+    if (!state.ok()) return state.status();
+    if (*state == CopyState::kComplete) return Status::Ok();
+    if (*state == CopyState::kNone) return saw_copy ? Status::Ok() : busy;
     saw_copy = true;
     auto header = read_chunk_record_header(io, rbd_name);
     if (!header.ok()) return header.status();

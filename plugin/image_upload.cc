@@ -68,8 +68,8 @@ Result<std::optional<std::pair<std::string, ChunkRecordHeader>>> find_partial_up
     if (!header.ok() || !*header) continue;
     if ((*header)->source != source) continue;
     if (owner_is_alive_here((*header)->owner)) continue;
-    auto holds = pool_holds_image(io, uuid);
-    if (!holds.ok() || *holds) continue;
+    auto state = image_copy_state(io, uuid);
+    if (!state.ok() || *state == CopyState::kComplete) continue;
     return Found(std::make_pair(name, **header));
   }
   return Found();
