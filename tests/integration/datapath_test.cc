@@ -105,16 +105,6 @@ std::string read_image(CephView& ceph, const std::string& image, const std::stri
   return out;
 }
 
-std::string metadata(CephView& ceph, const std::string& image, const std::string& key) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool("images"), image.c_str(), &img, nullptr) == 0);
-  char value[4096] = {0};
-  size_t len = sizeof(value);
-  int r = rbd_metadata_get(img, key.c_str(), value, &len);
-  rbd_close(img);
-  return r == 0 ? std::string(value) : "";
-}
-
 // The RADOS object holding chunk `index` of images/<image>.
 std::string chunk_object(CephView& ceph, const std::string& image, uint64_t index) {
   rbd_image_t img = nullptr;
@@ -205,7 +195,7 @@ TEST_CASE("a copy across clusters records each chunk's digest of the source and 
         CHECK(entry.at("sha256") == sha256_hex(bytes.data(), bytes.size()));
       }
     }
-    CHECK(metadata(ceph, image, "rbdvol.incomplete").empty());
+    CHECK(ceph.metadata("images", image, "rbdvol.incomplete").empty());
   }
   CephView capacity("capacity");
   CHECK(read_image(capacity, image) == content);
@@ -270,7 +260,7 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
 
   CephView capacity("capacity");
   REQUIRE(capacity.image_exists("images", image));  // left behind, partial
-  CHECK(metadata(capacity, image, "rbdvol.incomplete").find("fast") != std::string::npos);
+  CHECK(capacity.metadata("images", image, "rbdvol.incomplete").find("fast") != std::string::npos);
   const auto partial = chunks_of(chunk_record(capacity, image));
   const size_t confirmed = partial.size();
   CHECK(confirmed >= 4);
@@ -292,7 +282,7 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
   CHECK(stats.at("chunks_written") == 16 - confirmed);
   CHECK(stats.at("resumed") == true);
   CHECK(read_image(capacity, image) == read_file(file.path()));
-  CHECK(metadata(capacity, image, "rbdvol.incomplete").empty());
+  CHECK(capacity.metadata("images", image, "rbdvol.incomplete").empty());
   CHECK(chunk_record(capacity, image).at("header").at("state") == "complete");
   auto verified = run_rbdvol({"image", "verify", id, "--backend", "capacity"});
   CHECK(verified.exit_code == 0);
@@ -330,7 +320,7 @@ TEST_CASE("volumes made at once from an image only another backend holds share o
   CHECK_THAT(gave_up.err, Catch::Contains("is being copied by process"));
   CHECK_THAT(gave_up.err, Catch::Contains("copy_wait_timeout"));
   CHECK(chunks_of(chunk_record(capacity, image)).size() == confirmed);
-  CHECK(metadata(capacity, image, "rbdvol.complete").empty());
+  CHECK(capacity.metadata("images", image, "rbdvol.complete").empty());
 
   // One with the default timeout waits for the copy, which goes on when the
   // first create is continued; then both clone that one copy.
@@ -356,7 +346,7 @@ TEST_CASE("volumes made at once from an image only another backend holds share o
     CHECK(v->at("backend") == "capacity");
     CHECK(capacity.parent_of("volumes", v->at("image")) == "images/" + image + "@snap");
   }
-  CHECK_FALSE(metadata(capacity, image, "rbdvol.complete").empty());
+  CHECK_FALSE(capacity.metadata("images", image, "rbdvol.complete").empty());
   CHECK(read_image(capacity, image) == read_file(file.path()));
 }
 

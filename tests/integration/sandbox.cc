@@ -249,6 +249,14 @@ rados_ioctx_t CephView::pool(const std::string& name) {
   return io;
 }
 
+CephView::Image CephView::open(const std::string& pool_name, const std::string& image) {
+  rbd_image_t img = nullptr;
+  const int r = rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr);
+  INFO(pool_name << "/" << image);
+  REQUIRE(r == 0);
+  return Image(img);
+}
+
 bool CephView::image_exists(const std::string& pool_name, const std::string& image) {
   rbd_image_t img = nullptr;
   int r = rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr);
@@ -260,12 +268,10 @@ bool CephView::image_exists(const std::string& pool_name, const std::string& ima
 
 std::vector<std::string> CephView::snapshots(const std::string& pool_name,
                                              const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  Image img = open(pool_name, image);
   rbd_snap_info_t snaps[32];
   int max = 32;
-  int n = rbd_snap_list(img, snaps, &max);
-  rbd_close(img);
+  int n = rbd_snap_list(img.get(), snaps, &max);
   REQUIRE(n >= 0);
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) names.emplace_back(snaps[i].name);
@@ -275,22 +281,18 @@ std::vector<std::string> CephView::snapshots(const std::string& pool_name,
 
 bool CephView::snapshot_protected(const std::string& pool_name, const std::string& image,
                                   const std::string& snap) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  Image img = open(pool_name, image);
   int is_protected = 0;
-  int r = rbd_snap_is_protected(img, snap.c_str(), &is_protected);
-  rbd_close(img);
+  int r = rbd_snap_is_protected(img.get(), snap.c_str(), &is_protected);
   return r == 0 && is_protected;
 }
 
 std::string CephView::metadata(const std::string& pool_name, const std::string& image,
                                const std::string& key) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  Image img = open(pool_name, image);
   char value[4096] = {0};
   size_t len = sizeof(value);
-  int r = rbd_metadata_get(img, key.c_str(), value, &len);
-  rbd_close(img);
+  int r = rbd_metadata_get(img.get(), key.c_str(), value, &len);
   if (r == -ENOENT) return "";
   REQUIRE(r == 0);
   return value;
@@ -306,12 +308,10 @@ bool CephView::object_exists(const std::string& pool_name, const std::string& oi
 }
 
 std::string CephView::parent_of(const std::string& pool_name, const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  Image img = open(pool_name, image);
   rbd_linked_image_spec_t parent{};
   rbd_snap_spec_t snap{};
-  int r = rbd_get_parent(img, &parent, &snap);
-  rbd_close(img);
+  int r = rbd_get_parent(img.get(), &parent, &snap);
   if (r == -ENOENT) return "";
   REQUIRE(r == 0);
   std::string out = std::string(parent.pool_name) + "/" + parent.image_name + "@" + snap.name;
@@ -321,22 +321,18 @@ std::string CephView::parent_of(const std::string& pool_name, const std::string&
 }
 
 uint64_t CephView::features(const std::string& pool_name, const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  Image img = open(pool_name, image);
   uint64_t f = 0;
-  REQUIRE(rbd_get_features(img, &f) == 0);
-  rbd_close(img);
+  REQUIRE(rbd_get_features(img.get(), &f) == 0);
   return f;
 }
 
 int CephView::watcher_count(const std::string& pool_name, const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr) == 0);
+  Image img = open(pool_name, image);
   // A read-only open does not watch the header, so it does not count itself.
   rbd_image_watcher_t watchers[16];
   size_t max = 16;
-  int r = rbd_watchers_list(img, watchers, &max);
-  rbd_close(img);
+  int r = rbd_watchers_list(img.get(), watchers, &max);
   REQUIRE(r == 0);
   rbd_watchers_list_cleanup(watchers, max);
   return static_cast<int>(max);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -98,6 +99,13 @@ class CephView {
   std::string key();
 
  private:
+  struct ImageCloser {
+    void operator()(rbd_image_t img) const { rbd_close(img); }
+  };
+  using Image = std::unique_ptr<std::remove_pointer_t<rbd_image_t>, ImageCloser>;
+  // The image opened read-only; REQUIREs that it opens.
+  Image open(const std::string& pool, const std::string& image);
+
   const config::Backend* backend_;
   rados_t cluster_ = nullptr;
   std::vector<rados_ioctx_t> pools_;
