@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "plugin/naming.h"
+#include "plugin/rbd_image.h"
 
 namespace rbdvol::plugin {
 
@@ -56,6 +59,12 @@ std::string where(rados_ioctx_t io, const std::string& rbd_name) {
   char pool[256] = {0};
   rados_ioctx_get_pool_name(io, pool, sizeof(pool) - 1);
   return std::string(pool) + "/" + chunk_record_object(rbd_name);
+}
+
+std::string this_host() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return host;
 }
 
 }  // namespace
@@ -255,21 +264,25 @@ Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
   return write_chunk_record_header(io, rbd_name, header, false);
 }
 
-std::string this_process_owner() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  return std::string(host) + ":" + std::to_string(::getpid());
-}
+std::string this_process_owner() { return this_host() + ":" + std::to_string(::getpid()); }
 
-bool owner_is_alive_here(const std::string& owner) {
+Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
+                              const std::string& owner, std::string* how) {
   const auto colon = owner.rfind(':');
-  if (colon == std::string::npos) return false;
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  if (owner.substr(0, colon) != host) return false;
-  const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
-  if (pid <= 0) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+  if (colon != std::string::npos && owner.substr(0, colon) == this_host()) {
+    const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
+    const bool running = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    if (how) *how = running ? "running on this host" : "no longer running on this host";
+    return running;
+  }
+  auto writer = live_writer(io, rbd_name);
+  if (!writer.ok()) return writer.status();
+  if (how) {
+    *how = writer->empty()
+               ? "on another host, and no client that holds the image's lock watches it"
+               : "on another host, and its client " + *writer + " holds the image's lock";
+  }
+  return !writer->empty();
 }
 
 }  // namespace rbdvol::plugin

@@ -83,8 +83,14 @@ Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
 
 // "<hostname>:<pid>" of this process.
 std::string this_process_owner();
-// True when `owner` names a process on this host that is still running; false
-// for another host (which cannot be checked) or a process that is gone.
-bool owner_is_alive_here(const std::string& owner);
+
+// Whether the process `owner` (a record's) still writes the image `rbd_name`
+// in `io`'s pool, and if so `how` that is known (for messages). A process on
+// this host is looked up by its pid. One on another host cannot be: it counts
+// as running while the image has a live writer (live_writer: the holder of
+// its exclusive lock, still watching it). A copy takes that lock before it
+// names itself in the record and keeps it until it closes the image.
+Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
+                              const std::string& owner, std::string* how = nullptr);
 
 }  // namespace rbdvol::plugin

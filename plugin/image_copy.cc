@@ -107,6 +107,20 @@ Result<std::unique_ptr<OpenImage>> open_destination(rados_ioctx_t dst_io,
   return open_engine_image({dst_io, dst_name, "", image_spec(dst_io, dst_name)}, false);
 }
 
+// Takes the exclusive lock of the copy `dst` (when the image has the feature)
+// and keeps it until the copy is closed: while it is held by a live client,
+// processes on other hosts know the copy is being written (owner_is_running),
+// and no other client can take it over by asking for it.
+Status lock_copy(OpenImage& dst) {
+  uint64_t features = 0;
+  int r = dst.image.features(&features);
+  if (r == 0 && (features & RBD_FEATURE_EXCLUSIVE_LOCK)) {
+    r = dst.image.lock_acquire(RBD_LOCK_MODE_EXCLUSIVE);
+  }
+  if (r < 0) return Status::Error(r, "cannot lock " + dst.label + ": " + ceph_strerror(r));
+  return Status::Ok();
+}
+
 // Closes `dst` (its exclusive lock goes with it) and removes the image it was:
 // the undo of a copy that failed. Appended to `failed`'s message.
 Status close_and_remove(std::unique_ptr<OpenImage> dst, rados_ioctx_t dst_io,
@@ -165,9 +179,11 @@ struct CopyDestination {
   ChunkRecordHeader header;
 };
 
-// Creates the copy `rbd_name` like the source `like` and starts its chunk
-// record and rbdvol.incomplete; or, resuming `partial`, opens it. On failure
-// an image this call created is removed again.
+// Creates the copy `rbd_name` like the source `like`, locks it and starts its
+// chunk record and rbdvol.incomplete; or, resuming `partial` (a copy whose
+// process is gone), breaks that process's lock, takes it, and makes this
+// process the record's owner. On failure an image this call created is
+// removed again.
 Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
                                             const std::string& source_label,
                                             const std::optional<ChunkRecordHeader>& partial,
@@ -175,10 +191,17 @@ Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
                                             const std::string& backend) {
   CopyDestination dst;
   if (partial) {
+    Status s = break_exclusive_lock(dst_io, rbd_name);
+    if (!s.ok()) return s;
     auto opened = open_destination(dst_io, rbd_name);
     if (!opened.ok()) return opened.status();
     dst.image = std::move(opened).value();
+    s = lock_copy(*dst.image);
+    if (!s.ok()) return s;
     dst.header = *partial;
+    dst.header.owner = this_process_owner();
+    s = write_chunk_record_header(dst_io, rbd_name, dst.header, false);
+    if (!s.ok()) return s;
     return dst;
   }
   Status s = create_image_like(like, dst_io, rbd_name);
@@ -192,7 +215,10 @@ Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
     return close_and_remove(nullptr, dst_io, rbd_name, opened.status(), "the new image");
   }
   dst.image = std::move(opened).value();
-  auto header = start_chunk_record(dst_io, rbd_name, like.size, like.obj_size, source_label);
+  s = lock_copy(*dst.image);
+  auto header = s.ok()
+                    ? start_chunk_record(dst_io, rbd_name, like.size, like.obj_size, source_label)
+                    : Result<ChunkRecordHeader>(s);
   if (header.ok()) {
     dst.header = *header;
     s = metadata_set(dst.image->image, meta::kIncomplete,
@@ -247,7 +273,7 @@ Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
 
 // The partial copy `rbd_name` in dst_io's pool, left by a run that did not
 // finish: its record's header, or EBUSY when it has no record (not one of
-// ours to continue) or its owner is still running on this host.
+// ours to continue) or its owner is still running (owner_is_running).
 Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& rbd_name,
                                        const std::string& backend) {
   auto header = read_chunk_record_header(dst_io, rbd_name);
@@ -259,10 +285,13 @@ Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& 
                         "copy is in progress, or one was interrupted (remove it with rbd rm if "
                         "no copy is running)");
   }
-  if (owner_is_alive_here((*header)->owner)) {
+  std::string how;
+  auto running = owner_is_running(dst_io, rbd_name, (*header)->owner, &how);
+  if (!running.ok()) return running.status();
+  if (*running) {
     return Status::Busy("backend " + backend + ": " + image_spec(dst_io, rbd_name) +
                         " is being copied by process " + (*header)->owner + " (started " +
-                        (*header)->started_at + ")");
+                        (*header)->started_at + ", " + how + ")");
   }
   return **header;
 }
@@ -342,11 +371,6 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
           " chunks confirmed): run the copy again with --resume (request field resume) to "
           "continue it, or remove it with rbd rm");
     }
-    Status s = break_exclusive_lock(dst_io->get(), rbd_name);
-    if (!s.ok()) return s;
-    header->owner = this_process_owner();
-    s = write_chunk_record_header(dst_io->get(), rbd_name, *header, false);
-    if (!s.ok()) return s;
     partial = *header;
   }
 
@@ -387,7 +411,7 @@ namespace {
 // into `io`'s pool, reporting how far it got (stage "wait": bytes of its
 // confirmed chunks / the image's size): until the copy is complete, is gone
 // (its process failed and removed it), or its process is no longer running
-// here. EBUSY (`busy`, then why) when it confirms no chunk for `timeout`,
+// (owner_is_running). EBUSY (`busy`, then why) when it confirms no chunk for `timeout`,
 // and `busy` itself when there is no copy to wait for (the EBUSY was about
 // something else).
 Status await_other_copy(rados_ioctx_t io, const std::string& rbd_name, const std::string& uuid,
@@ -408,7 +432,10 @@ Status await_other_copy(rados_ioctx_t io, const std::string& rbd_name, const std
     std::string seen = "no chunk record";
     if (*header) {
       const ChunkRecordHeader& h = **header;
-      if (!owner_is_alive_here(h.owner)) return Status::Ok();
+      auto running = owner_is_running(io, rbd_name, h.owner);
+      if (!running.ok() && running.status().err() == ENOENT) return Status::Ok();  // gone
+      if (!running.ok()) return running.status();
+      if (!*running) return Status::Ok();
       auto digests = read_chunk_digests(io, rbd_name, h);
       if (!digests.ok()) return digests.status();
       uint64_t chunks = 0, bytes = 0;

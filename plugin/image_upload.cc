@@ -53,7 +53,7 @@ std::string file_source(const std::string& path, const struct stat& st) {
 
 // A partial upload of `source` in `io`'s pool left by a dead run: an
 // image-<uuid> without rbdvol.complete whose chunk record names `source` and
-// whose process no longer runs on this host. Its record may be complete (the
+// whose process no longer runs (owner_is_running). Its record may be complete (the
 // run died after its data, before rbdvol.complete): then nothing is sent again.
 Result<std::optional<std::pair<std::string, ChunkRecordHeader>>> find_partial_upload(
     rados_ioctx_t io, const std::string& source) {
@@ -67,7 +67,8 @@ Result<std::optional<std::pair<std::string, ChunkRecordHeader>>> find_partial_up
     auto header = read_chunk_record_header(io, name);
     if (!header.ok() || !*header) continue;
     if ((*header)->source != source) continue;
-    if (owner_is_alive_here((*header)->owner)) continue;
+    auto running = owner_is_running(io, name, (*header)->owner);
+    if (!running.ok() || *running) continue;
     auto state = image_copy_state(io, uuid);
     if (!state.ok() || *state == CopyState::kComplete) continue;
     return Found(std::make_pair(name, **header));

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <list>
 #include <thread>
 
 namespace rbdvol::plugin {
@@ -271,6 +272,37 @@ Status break_exclusive_lock(rados_ioctx_t io, const std::string& rbd_name) {
   }
   rbd_lock_get_owners_cleanup(owners, count);
   return s;
+}
+
+Result<std::string> live_writer(rados_ioctx_t io, const std::string& name) {
+  librados::IoCtx ioctx;
+  librados::IoCtx::from_rados_ioctx_t(io, ioctx);
+  librbd::RBD rbd;
+  librbd::Image image;
+  int r = rbd.open_read_only(ioctx, image, name.c_str(), nullptr);
+  if (r < 0) {
+    return Status::Error(r, "cannot open " + image_spec(io, name) + ": " + ceph_strerror(r));
+  }
+  uint64_t features = 0;
+  r = image.features(&features);
+  const bool locks = (features & RBD_FEATURE_EXCLUSIVE_LOCK) != 0;
+  std::list<librbd::locker_t> lockers;
+  bool exclusive = false;
+  std::string tag;
+  if (r >= 0 && locks) r = image.list_lockers(&lockers, &exclusive, &tag);
+  std::list<librbd::image_watcher_t> watchers;
+  if (r >= 0) r = image.list_watchers(watchers);
+  if (r < 0) {
+    return Status::Error(r, "cannot read the lock and watchers of " + image_spec(io, name) + ": " +
+                                ceph_strerror(r));
+  }
+  for (const auto& watcher : watchers) {
+    if (!locks) return watcher.addr;
+    for (const auto& locker : lockers) {
+      if (watcher.addr == locker.address) return locker.address;
+    }
+  }
+  return std::string();
 }
 
 Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name) {

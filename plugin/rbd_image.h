@@ -94,6 +94,16 @@ Result<std::vector<std::string>> list_images(rados_ioctx_t io);
 // No lock is success.
 Status break_exclusive_lock(rados_ioctx_t io, const std::string& name);
 
+// The client address of a live writer of the image: the holder of its
+// exclusive lock while that client still watches the image (librbd's own
+// test before it breaks a lock); for an image without the exclusive-lock
+// feature, any client that has it open read-write (and so watches it). ""
+// when there is none. A client that died keeps its watch until the OSDs
+// drop it: after osd_client_watch_timeout (30 s by default), or at once when
+// the client is blocklisted. The image is opened read-only, which sets no
+// watch.
+Result<std::string> live_writer(rados_ioctx_t io, const std::string& name);
+
 // Removes an image together with its snapshots (unprotecting them) and its
 // chunk record (chunk_record.h). Used to undo a create that failed half way;
 // ENOENT counts as success.

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -66,6 +67,23 @@ std::map<std::string, nlohmann::json> chunk_record(CephView& ceph, const std::st
     rados_omap_get_end(iter);
     if (!more) return out;
   }
+}
+
+// Names `owner` ("host:pid") as the process writing images/<image> in its
+// chunk record, as a copy running on that host would have.
+void set_record_owner(CephView& ceph, const std::string& image, const std::string& owner) {
+  auto header = chunk_record(ceph, image).at("header");
+  header["owner"] = owner;
+  const std::string value = header.dump();
+  const char* keys[] = {"header"};
+  const char* vals[] = {value.c_str()};
+  const size_t lens[] = {value.size()};
+  rados_write_op_t op = rados_create_write_op();
+  rados_write_op_omap_set(op, keys, vals, lens, 1);
+  int r = rados_write_op_operate(op, ceph.pool("images"), ("rbdvol_chunks." + image).c_str(),
+                                 nullptr, 0);
+  rados_release_write_op(op);
+  REQUIRE(r == 0);
 }
 
 // The chunk entries of a record by chunk index, runs of zero chunks expanded.
@@ -347,6 +365,76 @@ TEST_CASE("volumes made at once from an image only another backend holds share o
     CHECK(capacity.parent_of("volumes", v->at("image")) == "images/" + image + "@snap");
   }
   CHECK_FALSE(capacity.metadata("images", image, "rbdvol.complete").empty());
+  CHECK(read_image(capacity, image) == read_file(file.path()));
+}
+
+TEST_CASE("a copy by a process on another host is waited for and never taken over while it runs",
+          "[integration][datapath]") {
+  ImageCleanup cleanup;
+  TempFile file(64 << 20);  // random: 16 chunks of data
+  const std::string id = upload_to_fast(file.path(), "dp-elsewhere", cleanup);
+  const std::string image = "image-" + id;
+  const std::vector<std::string> copy = {"image", "copy", id, "--to", "capacity"};
+  CephView capacity("capacity");
+  const std::string elsewhere = "elsewhere.example:4242";
+  // A copy stopped half way whose record names a process on another host:
+  // what this host sees of a copy running there. Only the copy's lock, held
+  // by a client that still watches the image, says it runs. (A stopped
+  // client stops renewing its watch; the OSDs drop it after
+  // osd_client_watch_timeout, 30 s: the checks on it come first.)
+  auto start_copy_elsewhere = [&] {
+    setenv("RBDVOL_FAULT", "image.copy:stop-after-chunk=4", 1);
+    auto started = std::make_unique<BackgroundCommand>(rbdvol_argv(copy));
+    unsetenv("RBDVOL_FAULT");
+    REQUIRE(started->wait_stopped());
+    set_record_owner(capacity, image, elsewhere);
+    return started;
+  };
+
+  auto running = start_copy_elsewhere();
+  const auto record = chunk_record(capacity, image);
+  const auto holder = capacity.watchers("images", image);
+  REQUIRE(holder.size() == 1);
+  // Resuming it would break its lock and blocklist its client: refused.
+  auto taken = run_rbdvol({"image", "copy", id, "--to", "capacity", "--resume"});
+  CHECK(taken.exit_code == 1);
+  CHECK_THAT(taken.err, Catch::Contains("is being copied by process " + elsewhere));
+  CHECK_THAT(taken.err, Catch::Contains("on another host, and its client " + holder.front()));
+  // A volume create waits for it (here at most a second, for no progress).
+  ConfigCopy impatient("copy_wait_timeout = 1");
+  auto waited = run_rbdvol(
+      {"--config", impatient.path(), "volume", "create", "--type", "hdd", "--image", id});
+  CHECK(waited.exit_code == 1);
+  CHECK_THAT(waited.err, Catch::Contains("is being copied by process " + elsewhere));
+  CHECK_THAT(waited.err, Catch::Contains("copy_wait_timeout"));
+  CHECK(chunk_record(capacity, image) == record);
+  // Its lock was never broken: continued, it finishes the copy.
+  running->resume();
+  auto finished = running->finish();
+  INFO(finished.err);
+  CHECK(finished.exit_code == 0);
+  CHECK(run_rbdvol({"image", "verify", id, "--backend", "capacity"}).exit_code == 0);
+
+  // Once that process is gone (killed, its client fenced by a blocklist),
+  // its copy is a partial copy like one left here: named, then resumed.
+  REQUIRE(run_rbdvol({"image", "delete", id, "--backend", "capacity"}).exit_code == 0);
+  auto dead = start_copy_elsewhere();
+  const auto dead_holder = capacity.watchers("images", image);
+  REQUIRE(dead_holder.size() == 1);
+  dead->kill();
+  capacity.blocklist(dead_holder.front());
+  for (int i = 0; i < 100 && !capacity.watchers("images", image).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(capacity.watchers("images", image).empty());
+  auto named = run_rbdvol(copy);
+  CHECK(named.exit_code == 1);
+  CHECK_THAT(named.err, Catch::Contains("left by an interrupted run (" + elsewhere));
+  auto resumed = run_rbdvol({"--json", "image", "copy", id, "--to", "capacity", "--resume"});
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(nlohmann::json::parse(resumed.out).at("copied")[0].at("resumed") == true);
+  CHECK(chunk_record(capacity, image).at("header").at("owner") != elsewhere);
   CHECK(read_image(capacity, image) == read_file(file.path()));
 }
 

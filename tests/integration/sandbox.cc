@@ -167,6 +167,14 @@ bool BackgroundCommand::running() {
 
 void BackgroundCommand::resume() { REQUIRE(::kill(pid_, SIGCONT) == 0); }
 
+void BackgroundCommand::kill() {
+  if (ended_) return;
+  ::kill(pid_, SIGKILL);
+  ::kill(pid_, SIGCONT);
+  REQUIRE(waitpid(pid_, &status_, 0) == pid_);
+  ended_ = true;
+}
+
 CommandResult BackgroundCommand::finish() {
   if (!ended_) {
     REQUIRE(waitpid(pid_, &status_, 0) == pid_);
@@ -328,14 +336,38 @@ uint64_t CephView::features(const std::string& pool_name, const std::string& ima
 }
 
 int CephView::watcher_count(const std::string& pool_name, const std::string& image) {
+  return static_cast<int>(watchers(pool_name, image).size());
+}
+
+std::vector<std::string> CephView::watchers(const std::string& pool_name,
+                                            const std::string& image) {
   Image img = open(pool_name, image);
   // A read-only open does not watch the header, so it does not count itself.
   rbd_image_watcher_t watchers[16];
   size_t max = 16;
   int r = rbd_watchers_list(img.get(), watchers, &max);
   REQUIRE(r == 0);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < max; ++i) out.emplace_back(watchers[i].addr);
   rbd_watchers_list_cleanup(watchers, max);
-  return static_cast<int>(max);
+  return out;
+}
+
+void CephView::blocklist(const std::string& address) {
+  const std::string command = nlohmann::json{
+      {"prefix", "osd blocklist"},
+      {"blocklistop", "add"},
+      {"addr", address},
+      {"expire", 300.0}}.dump();
+  const char* cmd[] = {command.c_str()};
+  char* out = nullptr;
+  char* status = nullptr;
+  size_t out_len = 0, status_len = 0;
+  int r = rados_mon_command(cluster_, cmd, 1, "", 0, &out, &out_len, &status, &status_len);
+  INFO(command << ": " << std::string(status ? status : "", status_len));
+  rados_buffer_free(out);
+  rados_buffer_free(status);
+  REQUIRE(r == 0);
 }
 
 void CephView::remove_image(const std::string& pool_name, const std::string& image) {

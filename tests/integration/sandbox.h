@@ -43,6 +43,8 @@ class BackgroundCommand {
   bool running();
   // Sends SIGCONT.
   void resume();
+  // Sends SIGKILL (and SIGCONT, for a stopped one) and waits for its end.
+  void kill();
   // Waits for its end: exit code (128 + signal when killed), out and err.
   CommandResult finish();
 
@@ -84,6 +86,12 @@ class CephView {
   std::string parent_of(const std::string& pool, const std::string& image);
   uint64_t features(const std::string& pool, const std::string& image);
   int watcher_count(const std::string& pool, const std::string& image);
+  // The client addresses watching the image (clients that have it open
+  // read-write).
+  std::vector<std::string> watchers(const std::string& pool, const std::string& image);
+  // Blocklists a client address for five minutes, as an operator fencing a
+  // dead host does: the OSDs drop its watches at once.
+  void blocklist(const std::string& address);
   // Names of the image's RBD snapshots, in the order they were made.
   std::vector<std::string> snapshots(const std::string& pool, const std::string& image);
   // True when the image has snapshot `snap` and it is protected.
