@@ -19,10 +19,13 @@ Command image_create_from_volume_command() {
     if (!args.has("name")) return Status::Invalid("--name is required");
     nlohmann::json request = {
         {"volume", args.positional()[0]}, {"name", args.get("name")}, {"force", args.has("force")}};
-    ProgressDisplay display("image of " + args.positional()[0]);
-    auto answer =
-        ctx.call("image.create_from_volume", request,
-                 [&](const char*, uint64_t done, uint64_t total) { display.update(done, total); });
+    StagedProgress display([&](const std::string& stage) -> std::string {
+      return stage + " of the image of volume " + args.positional()[0];
+    });
+    auto answer = ctx.call("image.create_from_volume", request,
+                           [&](const char* stage, uint64_t done, uint64_t total) {
+                             display.update(stage, done, total);
+                           });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf(

@@ -27,10 +27,14 @@ Command image_upload_command() {
     nlohmann::json request = {{"path", args.positional()[0]}, {"name", args.get("name")}};
     if (args.has("backend")) request["backend"] = args.get("backend");
     if (args.has("resume")) request["resume"] = true;
-    ProgressDisplay display("upload " + args.positional()[0]);
+    StagedProgress display([&](const std::string& stage) -> std::string {
+      if (stage == "convert") return "convert " + args.positional()[0] + " to raw";
+      return stage + " " + args.positional()[0];
+    });
     auto answer =
-        ctx.call("image.upload", request,
-                 [&](const char*, uint64_t done, uint64_t total) { display.update(done, total); });
+        ctx.call("image.upload", request, [&](const char* stage, uint64_t done, uint64_t total) {
+          display.update(stage, done, total);
+        });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf("uploaded image %s (%s, %s, from %s) to backend %s as %s/%s\n",

@@ -51,4 +51,16 @@ void ProgressDisplay::update(uint64_t done, uint64_t total) {
   shown_ = true;
 }
 
+StagedProgress::StagedProgress(std::function<std::string(const std::string&)> label)
+    : label_(std::move(label)) {}
+
+void StagedProgress::update(const char* stage, uint64_t done, uint64_t total) {
+  if (!display_ || stage_ != stage) {
+    display_.reset();  // ends the previous stage's line
+    stage_ = stage;
+    display_ = std::make_unique<ProgressDisplay>(label_(stage_));
+  }
+  display_->update(done, total);
+}
+
 }  // namespace rbdvol::cli

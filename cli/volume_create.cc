@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "cli/progress_display.h"
 
 namespace rbdvol::cli {
 
@@ -40,7 +41,20 @@ Command volume_create_command() {
     if (args.has("source-volume")) request["source_volume"] = args.get("source-volume");
     if (args.has("size")) request["size"] = args.get("size");
     if (args.has("name")) request["name"] = args.get("name");
-    auto answer = ctx.call("volume.create", request);
+    // Only a create that moves data reports progress: a copy of its source
+    // (or the wait for another process's copy of its image), a flatten.
+    const std::string source = args.has("image")      ? "image " + args.get("image")
+                               : args.has("snapshot") ? "snapshot " + args.get("snapshot")
+                                                      : "volume " + args.get("source-volume");
+    StagedProgress display([&](const std::string& stage) -> std::string {
+      if (stage == "wait") return "wait for the copy of " + source;
+      if (stage == "flatten") return "flatten the new volume";
+      return stage + " of " + source;
+    });
+    auto answer =
+        ctx.call("volume.create", request, [&](const char* stage, uint64_t done, uint64_t total) {
+          display.update(stage, done, total);
+        });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       const bool dry = a.value("dry_run", false);

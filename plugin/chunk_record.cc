@@ -82,7 +82,8 @@ std::string hex_of(const std::array<unsigned char, 32>& digest) {
 std::string chunk_record_object(const std::string& rbd_name) { return "rbdvol_chunks." + rbd_name; }
 
 Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t io,
-                                                                  const std::string& rbd_name) {
+                                                                  const std::string& rbd_name,
+                                                                  uint64_t* version) {
   const std::string oid = chunk_record_object(rbd_name);
   ReadOpPtr op(rados_create_read_op());
   rados_omap_iter_t raw_iter = nullptr;
@@ -96,6 +97,7 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t 
     r = r < 0 ? r : prval;
     return Status::Error(r, "cannot read " + where(io, rbd_name) + ": " + ceph_strerror(r));
   }
+  if (version) *version = rados_get_last_version(io);
   char* key = nullptr;
   char* val = nullptr;
   size_t len = 0;

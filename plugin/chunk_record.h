@@ -49,9 +49,12 @@ struct ChunkRecordHeader {
 // "rbdvol_chunks.<rbd_name>".
 std::string chunk_record_object(const std::string& rbd_name);
 
-// The header, or nullopt when the image has no record.
+// The header, or nullopt when the image has no record. `version`, when
+// given, gets the record object's RADOS version, which every write to the
+// record changes.
 Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t io,
-                                                                  const std::string& rbd_name);
+                                                                  const std::string& rbd_name,
+                                                                  uint64_t* version = nullptr);
 
 // Writes the header; with `exclusive`, creates the object and fails with
 // EEXIST when it exists.

@@ -5,6 +5,7 @@
 
 #include <rbd/librbd.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -90,14 +91,27 @@ Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name
 
 Status flatten_image(rbd_image_t image, const std::string& label,
                      const std::function<void(uint64_t done, uint64_t total)>& progress) {
-  auto report = [](uint64_t done, uint64_t total, void* arg) -> int {
-    auto* fn = static_cast<const std::function<void(uint64_t, uint64_t)>*>(arg);
-    if (*fn) (*fn)(done, total);
+  // librbd counts objects, and may not report the last one; the caller gets
+  // bytes of the image's size, and the whole size once it is flat.
+  struct Report {
+    const std::function<void(uint64_t, uint64_t)>& fn;
+    uint64_t size;
+  };
+  uint64_t size = 0;
+  int r = rbd_get_size(image, &size);
+  if (r < 0) return Status::Error(r, "cannot read the size of " + label + ": " + ceph_strerror(r));
+  Report report{progress, size};
+  auto on_progress = [](uint64_t done, uint64_t total, void* arg) -> int {
+    const auto* rep = static_cast<const Report*>(arg);
+    if (rep->fn && total > 0) {
+      const double part = static_cast<double>(std::min(done, total)) / static_cast<double>(total);
+      rep->fn(static_cast<uint64_t>(part * static_cast<double>(rep->size)), rep->size);
+    }
     return 0;
   };
-  int r = rbd_flatten_with_progress(
-      image, report, const_cast<std::function<void(uint64_t, uint64_t)>*>(&progress));
+  r = rbd_flatten_with_progress(image, on_progress, &report);
   if (r < 0) return Status::Error(r, "cannot flatten " + label + ": " + ceph_strerror(r));
+  if (progress) progress(size, size);
   return Status::Ok();
 }
 

@@ -45,8 +45,9 @@ Result<ImagePtr> open_image_data(rados_ioctx_t io, const std::string& name,
 // pool/image@snap and the step that failed.
 Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name);
 
-// Flattens a clone, reporting progress(done, total) in librbd's units
-// (objects) when given; errors name `label`.
+// Flattens a clone, reporting progress(done, total) when given, in bytes of
+// the image's size (librbd's share of objects done), the last call (size,
+// size); errors name `label`.
 Status flatten_image(rbd_image_t image, const std::string& label,
                      const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
 

@@ -223,10 +223,10 @@ Status copy_volume_data(const Source& source, const std::string& new_uuid, rados
 
 // Flattens the new volume `image` when its clone chain, `depth` deep, is
 // deeper than the config allows, so that reads do not walk an ever longer
-// chain of parents. Fills the answer's clone_depth, flattened and
-// flatten_reason.
+// chain of parents (progress: stage "flatten"). Fills the answer's
+// clone_depth, flattened and flatten_reason.
 Status limit_clone_depth(rados_ioctx_t io, rbd_image_t image, int depth, int max_depth,
-                         Json& answer) {
+                         const Progress& progress, Json& answer) {
   answer["clone_depth"] = depth;
   answer["flattened"] = false;
   if (depth <= max_depth) return Status::Ok();
@@ -234,7 +234,8 @@ Status limit_clone_depth(rados_ioctx_t io, rbd_image_t image, int depth, int max
   if (!parent.ok()) return parent.status();
   Status s = inject_fault("volume.create:before-flatten");
   if (!s.ok()) return s;
-  s = flatten_image(image, "the new clone");
+  s = flatten_image(image, "the new clone",
+                    [&](uint64_t done, uint64_t total) { progress("flatten", done, total); });
   if (!s.ok()) return s;
   answer["flattened"] = true;
   answer["flatten_reason"] = "the clone chain would be " + std::to_string(depth) +
@@ -454,7 +455,7 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
       auto measured = depth.get();
       if (s.ok() && clone) {
         s = measured.ok() ? limit_clone_depth(vol_io->get(), image->get(), *measured,
-                                              driver.config().max_clone_depth, answer)
+                                              driver.config().max_clone_depth, progress, answer)
                           : measured.status();
       }
     }

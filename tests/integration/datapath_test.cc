@@ -366,6 +366,11 @@ TEST_CASE("volumes made at once from an image only another backend holds share o
   }
   CHECK_FALSE(capacity.metadata("images", image, "rbdvol.complete").empty());
   CHECK(read_image(capacity, image) == read_file(file.path()));
+  // Each shows its stage's progress (stderr is no terminal: plain lines, the
+  // last at 100%).
+  CHECK_THAT(a.err, Catch::Contains("copy of image " + id + ": 100% 64.0 MiB of 64.0 MiB"));
+  CHECK_THAT(b.err,
+             Catch::Contains("wait for the copy of image " + id + ": 100% 64.0 MiB of 64.0 MiB"));
 }
 
 TEST_CASE("a copy by a process on another host is waited for and never taken over while it runs",
