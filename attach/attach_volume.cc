@@ -272,4 +272,48 @@ Result<std::vector<DetachedDisk>> detach_volume(Hypervisor& hv, AttachmentLedger
   return out;
 }
 
+Result<std::vector<ResizedDisk>> announce_volume_size(Hypervisor& hv, const std::string& rbd_source,
+                                                      const std::vector<std::string>& domains,
+                                                      uint64_t bytes) {
+  for (const auto& domain : domains) {
+    Status s = xmlpatch::validate_domain_name(domain);
+    if (!s.ok()) return s;
+  }
+  std::vector<ResizedDisk> out;
+  for (const auto& domain : domains) {
+    ResizedDisk r;
+    r.domain = domain;
+    auto fail = [&](const Status& s) {
+      r.failed = true;
+      r.note = s.message();
+    };
+    auto running = hv.is_running(domain);
+    if (!running.ok() && running.status().err() == ENOENT) {
+      r.note = "no such domain";
+    } else if (!running.ok()) {
+      fail(running.status());
+    } else if (!*running) {
+      r.note = "not running; it opens the volume at its new size when it starts";
+    } else if (auto xml = hv.domain_xml(domain, false); !xml.ok()) {
+      fail(xml.status());
+    } else if (auto dev = target_of_source(*xml, rbd_source); !dev.ok()) {
+      if (dev.status().err() == ENOENT) {
+        r.note = "runs without the disk " + rbd_source;
+      } else {
+        fail(dev.status());
+      }
+    } else {
+      r.target_dev = *dev;
+      Status s = hv.block_resize(domain, *dev, bytes);
+      if (s.ok()) {
+        r.told = true;
+      } else {
+        fail(s);
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace rbdvol::attach

@@ -76,4 +76,24 @@ Result<std::vector<DetachedDisk>> detach_volume(Hypervisor& hv, AttachmentLedger
                                                 const std::vector<std::string>& domains,
                                                 int live_wait_ms = 5000);
 
+// What announce_volume_size did for one domain.
+struct ResizedDisk {
+  std::string domain;
+  std::string target_dev;  // the disk, when the running domain has it
+  bool told = false;       // its guest was told the new size
+  std::string note;        // why not: not running, no such disk, or the error
+  bool failed = false;     // telling it failed (`note` has libvirt's error)
+};
+
+// Tells each domain in `domains` that has the disk `rbd_source` ("pool/
+// image") in its running definition that the disk now has `bytes`
+// (Hypervisor::block_resize), so that its guest sees the size at once, as
+// Nova does after Cinder extends an attached volume. A domain that is not
+// running, or runs without the disk, needs nothing (it opens the volume at
+// its new size) and is reported with why. Every domain is tried, whatever
+// the others gave; an invalid domain name is EINVAL before anything is done.
+Result<std::vector<ResizedDisk>> announce_volume_size(Hypervisor& hv, const std::string& rbd_source,
+                                                      const std::vector<std::string>& domains,
+                                                      uint64_t bytes);
+
 }  // namespace rbdvol::attach

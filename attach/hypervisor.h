@@ -2,6 +2,7 @@
 // for it (as leveldb's Env does for files). LibvirtHypervisor is the real one.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,12 @@ class Hypervisor {
   // Sets the value of the secret with `uuid`. Errors never contain `value`.
   virtual Status set_secret_value(const std::string& /*uuid*/, const std::string& /*value*/) {
     return Status::Error(EOPNOTSUPP, "secrets are not supported here");
+  }
+  // Tells the running domain that its disk `target_dev` now has `bytes`
+  // (virDomainBlockResize): its guest sees the new size.
+  virtual Status block_resize(const std::string& /*domain*/, const std::string& /*target_dev*/,
+                              uint64_t /*bytes*/) {
+    return Status::Error(EOPNOTSUPP, "resizing disks is not supported here");
   }
 };
 

@@ -149,6 +149,18 @@ class LibvirtHypervisor final : public Hypervisor {
     return Status::Ok();
   }
 
+  Status block_resize(const std::string& domain, const std::string& target_dev,
+                      uint64_t bytes) override {
+    auto dom = lookup(domain);
+    if (!dom.ok()) return dom.status();
+    if (virDomainBlockResize(dom->get(), target_dev.c_str(), bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) <
+        0) {
+      return libvirt_error("cannot tell domain " + domain + " that " + target_dev + " has " +
+                           std::to_string(bytes) + " bytes");
+    }
+    return Status::Ok();
+  }
+
  private:
   static unsigned int flags(bool live, bool persistent) {
     return (live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (persistent ? VIR_DOMAIN_AFFECT_CONFIG : 0);

@@ -72,6 +72,16 @@ class Libvirt {
     free(x);
     return out;
   }
+  // The size of disk `dev` as the running domain's QEMU sees it.
+  uint64_t capacity(const std::string& domain, const std::string& dev) {
+    virDomainPtr d = lookup(domain);
+    virDomainBlockInfo info{};
+    int r = virDomainGetBlockInfo(d, dev.c_str(), &info, 0);
+    virDomainFree(d);
+    INFO(virGetLastErrorMessage());
+    REQUIRE(r == 0);
+    return info.capacity;
+  }
   void define(const std::string& domain_xml) {
     virDomainPtr d = virDomainDefineXML(conn_, domain_xml.c_str());
     INFO(virGetLastErrorMessage());
@@ -520,6 +530,43 @@ TEST_CASE("a guest detached from a shared volume lets go, and the others still r
     CHECK(eventually([&] { return ceph.watcher_count("volumes", image) == 0; }));
     CHECK(attached_domains(id).empty());
   }
+}
+
+TEST_CASE("an extended volume's running guests see its new size at once", "[integration][attach]") {
+  Volumes volumes;
+  auto v = volumes.create("shared", "16M");
+  const std::string id = v.at("id"), image = v.at("image");
+  auto attached = rbdvol_json({"attach", "--bus", "scsi", id, "vm1", "vm2"});
+  std::map<std::string, std::string> dev;
+  for (const auto& a : attached.at("attachments")) dev[a.at("domain")] = a.at("target_dev");
+  Libvirt lv;
+  for (const char* g : {"vm1", "vm2"}) REQUIRE(lv.capacity(g, dev[g]) == (16u << 20));
+
+  auto extended = run_rbdvol({"--json", "volume", "extend", id, "--size", "32M"});
+  INFO(extended.err);
+  REQUIRE(extended.exit_code == 0);
+  const auto answer = nlohmann::json::parse(extended.out);
+  CHECK(answer.at("size") == (32u << 20));
+  REQUIRE(answer.at("domains").size() == 2);
+  for (const auto& d : answer.at("domains")) {
+    CHECK(d.at("told") == true);
+    CHECK(d.at("target_dev") == dev[d.at("domain")]);
+  }
+  // QEMU was told, not only libvirt: both guests write and read past the old end.
+  for (const char* g : {"vm1", "vm2"}) CHECK(lv.capacity(g, dev[g]) == (32u << 20));
+  Guest vm1("vm1"), vm2("vm2");
+  write_through(vm1, vm1.node_of(image), "0x66", "24M");
+  read_through(vm2, vm2.node_of(image), "0x66", "24M");
+  CephView ceph("fast");
+  CHECK(ceph.size("volumes", image) == (32u << 20));
+
+  // Detached from vm2, it is told nothing more there; vm1 still is.
+  rbdvol_json({"detach", id, "vm2"});
+  auto again = run_rbdvol({"volume", "extend", id, "--size", "48M"});
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.out, Catch::Contains("vm1: its guest sees " + dev["vm1"] + " as 48.0 MiB now"));
+  CHECK(again.out.find("vm2") == std::string::npos);
+  CHECK(lv.capacity("vm1", dev["vm1"]) == (48u << 20));
 }
 
 TEST_CASE("a disk type sets the cache mode of its volumes' disks", "[integration][attach]") {

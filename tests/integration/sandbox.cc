@@ -335,6 +335,13 @@ uint64_t CephView::features(const std::string& pool_name, const std::string& ima
   return f;
 }
 
+uint64_t CephView::size(const std::string& pool_name, const std::string& image) {
+  Image img = open(pool_name, image);
+  uint64_t bytes = 0;
+  REQUIRE(rbd_get_size(img.get(), &bytes) == 0);
+  return bytes;
+}
+
 int CephView::watcher_count(const std::string& pool_name, const std::string& image) {
   return static_cast<int>(watchers(pool_name, image).size());
 }

@@ -85,6 +85,7 @@ class CephView {
   // pool/image@snap of the image's parent, or "" when it has none.
   std::string parent_of(const std::string& pool, const std::string& image);
   uint64_t features(const std::string& pool, const std::string& image);
+  uint64_t size(const std::string& pool, const std::string& image);
   int watcher_count(const std::string& pool, const std::string& image);
   // The client addresses watching the image (clients that have it open
   // read-write).

@@ -108,6 +108,13 @@ class FakeHypervisor : public Hypervisor {
     ++secret_writes;
     return Status::Ok();
   }
+  std::map<std::string, uint64_t> resized;  // "domain/dev" -> bytes
+  std::set<std::string> refuse_resize;      // domains whose block resize fails
+  Status block_resize(const std::string& d, const std::string& dev, uint64_t bytes) override {
+    if (refuse_resize.count(d)) return Status::Error(EIO, "injected resize failure on " + d);
+    resized[d + "/" + dev] = bytes;
+    return Status::Ok();
+  }
   Status detach_device(const std::string& d, const std::string& xml, bool live,
                        bool persistent) override {
     auto& dom = domains.at(d);
@@ -562,4 +569,50 @@ TEST_CASE("detach removes the record of a domain that is gone and goes on with t
   CHECK_FALSE(d->at(1).missing);
   CHECK(rbd_disks(hv.domains["vm2"].persistent).empty());
   CHECK(ledger.records.empty());
+}
+
+TEST_CASE("after an extend, running domains with the disk are told its size, the others not",
+          "[attach]") {
+  FakeHypervisor hv;
+  hv.add("vm1", true);
+  hv.add("vm2", true);
+  hv.add("vm3", false);
+  hv.add("other", true);  // runs, without the volume
+  FakeLedger ledger(true);
+  REQUIRE(attach_volume(hv, ledger, {"vm1", "vm2", "vm3"}).ok());
+
+  auto told = announce_volume_size(hv, kSource, {"vm1", "vm2", "vm3", "other", "gone"}, 16 << 20);
+  REQUIRE(told.ok());
+  REQUIRE(told->size() == 5);
+  CHECK(hv.resized ==
+        std::map<std::string, uint64_t>{{"vm1/vdb", 16 << 20}, {"vm2/vdb", 16 << 20}});
+  CHECK(told->at(0).told);
+  CHECK(told->at(0).target_dev == "vdb");
+  CHECK(told->at(1).told);
+  for (size_t i = 2; i < 5; ++i) {
+    INFO(told->at(i).domain);
+    CHECK_FALSE(told->at(i).told);
+    CHECK_FALSE(told->at(i).failed);
+  }
+  CHECK(told->at(2).note.find("not running") != std::string::npos);
+  CHECK(told->at(3).note == "runs without the disk " + kSource);
+  CHECK(told->at(4).note == "no such domain");
+
+  SECTION("a domain that cannot be told does not keep the others from it") {
+    hv.resized.clear();
+    hv.refuse_resize = {"vm1"};
+    auto again = announce_volume_size(hv, kSource, {"vm1", "vm2"}, 32 << 20);
+    REQUIRE(again.ok());
+    CHECK(again->at(0).failed);
+    CHECK_FALSE(again->at(0).told);
+    CHECK(again->at(0).note.find("injected resize failure on vm1") != std::string::npos);
+    CHECK(again->at(1).told);
+    CHECK(hv.resized == std::map<std::string, uint64_t>{{"vm2/vdb", 32 << 20}});
+  }
+  SECTION("an invalid domain name is refused before any domain is told") {
+    hv.resized.clear();
+    auto bad = announce_volume_size(hv, kSource, {"vm1", "bad/name"}, 32 << 20);
+    CHECK(bad.status().err() == EINVAL);
+    CHECK(hv.resized.empty());
+  }
 }
