@@ -97,17 +97,6 @@ std::map<uint64_t, nlohmann::json> chunks_of(const std::map<std::string, nlohman
   return out;
 }
 
-// Uploads the file at `path` into fast as `name`; `cleanup` removes the image
-// from fast and from capacity (where the tests copy it). Returns its id.
-std::string upload_to_fast(const std::string& path, const std::string& name,
-                           ImageCleanup& cleanup) {
-  auto up = rbdvol_json({"image", "upload", path, "--name", name, "--backend", "fast"});
-  const std::string id = up.at("id");
-  cleanup.add("fast", "images", "image-" + id);
-  cleanup.add("capacity", "images", "image-" + id);
-  return id;
-}
-
 std::string read_image(CephView& ceph, const std::string& image, const std::string& snap = "") {
   rbd_image_t img = nullptr;
   REQUIRE(rbd_open_read_only(ceph.pool("images"), image.c_str(), &img,

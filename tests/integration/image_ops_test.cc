@@ -248,11 +248,7 @@ TEST_CASE("a volume of type hdd from an image only fast holds copies it once, th
           "[integration][images]") {
   ImageCleanup cleanup;
   TempFile file(16 << 20);
-  auto up =
-      rbdvol_json({"image", "upload", file.path(), "--name", "hdd-source", "--backend", "fast"});
-  const std::string id = up.at("id");
-  cleanup.add("fast", "images", "image-" + id);
-  cleanup.add("capacity", "images", "image-" + id);
+  const std::string id = upload_to_fast(file.path(), "hdd-source", cleanup);
 
   auto first = rbdvol_json({"volume", "create", "--type", "hdd", "--image", id});
   cleanup.add("capacity", "volumes", first.at("image"));
@@ -277,10 +273,7 @@ TEST_CASE("an image with clones is not deleted, and --force flattens them first"
           "[integration][images]") {
   ImageCleanup cleanup;
   TempFile file(8 << 20);
-  auto up =
-      rbdvol_json({"image", "upload", file.path(), "--name", "has-clones", "--backend", "fast"});
-  const std::string id = up.at("id");
-  cleanup.add("fast", "images", "image-" + id);
+  const std::string id = upload_to_fast(file.path(), "has-clones", cleanup);
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", id});
   cleanup.add("fast", "volumes", volume.at("image"));
   CephView fast("fast");

@@ -179,12 +179,8 @@ TEST_CASE("a copy killed just before it is complete is not listed, and --resume 
           "[integration][images]") {
   ImageCleanup cleanup;
   TempFile file(12 << 20);  // random: 3 chunks of data
-  auto up =
-      rbdvol_json({"image", "upload", file.path(), "--name", "snap-killed", "--backend", "fast"});
-  const std::string id = up.at("id");
+  const std::string id = upload_to_fast(file.path(), "snap-killed", cleanup);
   const std::string image = "image-" + id;
-  cleanup.add("fast", "images", image);
-  cleanup.add("capacity", "images", image);
 
   setenv("RBDVOL_FAULT", "image.copy:before-complete=kill", 1);
   auto killed = run_rbdvol({"image", "copy", id, "--to", "capacity"});

@@ -496,4 +496,13 @@ std::string upload_random_image(uint64_t size, const std::string& backend,
   return answer.at("id").get<std::string>();
 }
 
+std::string upload_to_fast(const std::string& path, const std::string& name,
+                           ImageCleanup& cleanup) {
+  auto up = rbdvol_json({"image", "upload", path, "--name", name, "--backend", "fast"});
+  const std::string id = up.at("id");
+  cleanup.add("fast", "images", "image-" + id);
+  cleanup.add("capacity", "images", "image-" + id);
+  return id;
+}
+
 }  // namespace rbdvol::test

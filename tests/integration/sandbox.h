@@ -198,4 +198,8 @@ class ConfigCopy {
 // Uploads a random file of `size` bytes as an image into `backend`; returns its id.
 std::string upload_random_image(uint64_t size, const std::string& backend, const std::string& name);
 
+// Uploads the file at `path` into fast as `name`; `cleanup` removes the image
+// from fast and from capacity (where tests copy it). Returns its id.
+std::string upload_to_fast(const std::string& path, const std::string& name, ImageCleanup& cleanup);
+
 }  // namespace rbdvol::test
