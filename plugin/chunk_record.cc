@@ -3,15 +3,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "plugin/naming.h"
 #include "plugin/rbd_image.h"
+#include "plugin/sha256.h"
 
 namespace rbdvol::plugin {
 
@@ -68,6 +71,15 @@ std::string this_host() {
 }
 
 }  // namespace
+
+ChunkDigest zero_chunk(uint64_t index, uint64_t chunk_size, uint64_t size) {
+  ChunkDigest d;
+  d.index = index;
+  d.offset = index * chunk_size;
+  d.length = std::min(chunk_size, size - d.offset);
+  d.zero = true;
+  return d;
+}
 
 std::string hex_of(const std::array<unsigned char, 32>& digest) {
   static const char hex[] = "0123456789abcdef";
@@ -234,6 +246,35 @@ Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
     if (!more) break;
   }
   return out;
+}
+
+Result<std::string> chunk_list_checksum(uint64_t size, uint64_t chunk_size,
+                                        const std::vector<std::optional<ChunkDigest>>& digests) {
+  if (chunk_size == 0) return Status::Invalid("chunk size 0");
+  const uint64_t chunks = (size + chunk_size - 1) / chunk_size;
+  if (digests.size() != chunks) {
+    return Status::Error(EIO, std::to_string(digests.size()) + " chunk digests for " +
+                                  std::to_string(chunks) + " chunks of " +
+                                  std::to_string(chunk_size) + " bytes");
+  }
+  Sha256 list;
+  // The digest of a chunk of zeros, by length: the full chunk and the last.
+  std::map<uint64_t, Sha256::Digest> zero_digests;
+  auto zero_digest = [&](uint64_t length) -> const Sha256::Digest& {
+    auto it = zero_digests.find(length);
+    if (it != zero_digests.end()) return it->second;
+    Sha256 zeros;
+    zeros.update_zeros(length);
+    return zero_digests.emplace(length, zeros.finish()).first->second;
+  };
+  for (uint64_t i = 0; i < chunks; ++i) {
+    const auto& d = digests[i];
+    if (!d) return Status::Error(EIO, "chunk " + std::to_string(i) + " has no digest");
+    const Sha256::Digest& digest =
+        d->zero ? zero_digest(std::min(chunk_size, size - i * chunk_size)) : d->sha256;
+    list.update(digest.data(), digest.size());
+  }
+  return "sha256-chunks-" + std::to_string(chunk_size) + ":" + hex_of(list.finish());
 }
 
 Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name) {

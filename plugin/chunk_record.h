@@ -33,6 +33,10 @@ struct ChunkDigest {
   std::array<unsigned char, 32> sha256{};  // of the chunk's bytes; unset when zero
 };
 
+// The entry of chunk `index` of `size` bytes in chunks of `chunk_size` when
+// it is all zeros (a hole).
+ChunkDigest zero_chunk(uint64_t index, uint64_t chunk_size, uint64_t size);
+
 // "sha256 hex" of a digest.
 std::string hex_of(const std::array<unsigned char, 32>& digest);
 
@@ -71,6 +75,17 @@ Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
 Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(rados_ioctx_t io,
                                                                    const std::string& rbd_name,
                                                                    const ChunkRecordHeader& header);
+
+// The checksum rbdvol records for an image (rbdvol.checksum) from its chunk
+// digests, one per chunk index up to the image's last (as read_chunk_digests
+// gives them): "sha256-chunks-<chunk_size>:<64 hex digits>", the SHA-256 of
+// the chunks' SHA-256 digests (32 bytes each) in index order, where a chunk
+// of zeros counts with the SHA-256 of its zeros. It costs no second pass
+// over the data and nothing for holes, unlike a SHA-256 of the whole image
+// (`rbdvol image checksum FILE` computes it for a local file). EIO naming
+// the first chunk without a digest when one has none.
+Result<std::string> chunk_list_checksum(uint64_t size, uint64_t chunk_size,
+                                        const std::vector<std::optional<ChunkDigest>>& digests);
 
 // Removes the record; ENOENT counts as success.
 Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name);

@@ -1,6 +1,5 @@
 #include "plugin/copy_engine.h"
 
-#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 
 #include "plugin/naming.h"
 #include "plugin/rbd_image.h"
+#include "plugin/sha256.h"
 
 namespace rbdvol::plugin {
 
@@ -100,31 +100,15 @@ std::pair<size_t, size_t> nonzero_span(const char* buf, size_t len) {
   return {begin, std::min(len, last + block)};
 }
 
-struct EvpCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
 // SHA-256 of the chunk [chunk_offset, chunk_offset + chunk_length) whose
 // bytes are zeros except `len` bytes of `data` at `data_offset`.
 std::array<unsigned char, 32> chunk_sha256(uint64_t chunk_offset, uint64_t chunk_length,
                                            uint64_t data_offset, const char* data, size_t len) {
-  static const char zeros[65536] = {0};
-  std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  auto feed_zeros = [&](uint64_t n) {
-    while (n > 0) {
-      const size_t step = static_cast<size_t>(std::min<uint64_t>(n, sizeof(zeros)));
-      EVP_DigestUpdate(ctx.get(), zeros, step);
-      n -= step;
-    }
-  };
-  feed_zeros(data_offset - chunk_offset);
-  EVP_DigestUpdate(ctx.get(), data, len);
-  feed_zeros(chunk_offset + chunk_length - (data_offset + len));
-  std::array<unsigned char, 32> out{};
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx.get(), out.data(), &n);
-  return out;
+  Sha256 sha;
+  sha.update_zeros(data_offset - chunk_offset);
+  sha.update(data, len);
+  sha.update_zeros(chunk_offset + chunk_length - (data_offset + len));
+  return sha.finish();
 }
 
 // What the pipeline moves, and where.
@@ -535,25 +519,17 @@ Result<CopyStats> copy_planned_image_data(OpenImage& src, const SourcePlan& plan
   return run_into_image(rbd_source(src, plan), dst, progress, options);
 }
 
-Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
-                                 const ImageRef& dst_ref, const Progress& progress,
-                                 const CopyOptions& options) {
-  auto dst = open_engine_image(dst_ref, false);
-  if (!dst.ok()) return dst.status();
-  auto chunk = options.chunk_size ? Result<uint64_t>(options.chunk_size)
-                                  : object_size((*dst)->image, dst_ref.label);
-  if (!chunk.ok()) return chunk.status();
+namespace {
 
-  // The file's data extents; a file system without SEEK_DATA gives one.
+// The data extents of the first `size` bytes of the regular file `fd`; a file
+// system without SEEK_DATA gives one.
+std::vector<Extent> file_data_extents(int fd, uint64_t size) {
   std::vector<Extent> extents;
   off_t pos = 0;
   while (static_cast<uint64_t>(pos) < size) {
     off_t data = ::lseek(fd, pos, SEEK_DATA);
     if (data < 0 && errno == ENXIO) break;
-    if (data < 0) {
-      extents = {{0, size}};
-      break;
-    }
+    if (data < 0) return {{0, size}};
     off_t hole = ::lseek(fd, data, SEEK_HOLE);
     if (hole < 0) hole = static_cast<off_t>(size);
     const uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
@@ -562,13 +538,27 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
     }
     pos = hole;
   }
+  return extents;
+}
 
-  // pread blocks: it runs on a pool, never on the event loop. Each piece is
-  // read into a page-aligned buffer of its own, which the write then sends.
-  asio::thread_pool readers(2);
+// `options` for a transfer that reads and digests only: nothing recorded,
+// nothing skipped, and every chunk hashed from its bytes.
+CopyOptions read_only(CopyOptions options) {
+  options.record = nullptr;
+  options.confirmed.clear();
+  options.source_digests.clear();
+  return options;
+}
+
+// The transfer of the first `size` bytes of the regular file `fd`, in chunks
+// of `chunk`: only its data extents are read. pread blocks: it runs on
+// `readers`, never on the event loop. Each piece is read into a page-aligned
+// buffer of its own, which a write then sends.
+Transfer file_source(int fd, const std::string& path, uint64_t size, uint64_t chunk,
+                     asio::thread_pool& readers) {
   Transfer t;
-  t.pieces = chunk_pieces(extents, *chunk, size);
-  t.chunk = *chunk;
+  t.pieces = chunk_pieces(file_data_extents(fd, size), chunk, size);
+  t.chunk = chunk;
   t.size = size;
   t.read = [fd, &readers](uint64_t offset, size_t len, bufferlist* out, IoDone done) {
     asio::post(readers, [fd, offset, len, out, done = std::move(done)] {
@@ -590,7 +580,37 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
     });
   };
   t.src_label = path;
-  auto result = run_into_image(std::move(t), **dst, progress, options);
+  return t;
+}
+
+}  // namespace
+
+Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
+                                 const ImageRef& dst_ref, const Progress& progress,
+                                 const CopyOptions& options) {
+  auto dst = open_engine_image(dst_ref, false);
+  if (!dst.ok()) return dst.status();
+  auto chunk = options.chunk_size ? Result<uint64_t>(options.chunk_size)
+                                  : object_size((*dst)->image, dst_ref.label);
+  if (!chunk.ok()) return chunk.status();
+  asio::thread_pool readers(2);
+  auto result =
+      run_into_image(file_source(fd, path, size, *chunk, readers), **dst, progress, options);
+  readers.join();
+  return result;
+}
+
+Result<CopyStats> digest_file_data(int fd, const std::string& path, uint64_t size,
+                                   uint64_t chunk_size,
+                                   const std::function<void(const ChunkDigest&)>& on_chunk,
+                                   const Progress& progress, const CopyOptions& options) {
+  if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + path);
+  asio::thread_pool readers(2);
+  Transfer t = file_source(fd, path, size, chunk_size, readers);
+  t.on_chunk = on_chunk;
+  CopyStats stats;
+  stats.size = size;
+  auto result = run_pipeline(t, progress, read_only(options), stats);
   readers.join();
   return result;
 }
@@ -651,11 +671,7 @@ Result<CopyStats> digest_image_data(OpenImage& image, uint64_t chunk_size,
   t.on_chunk = on_chunk;
   CopyStats stats;
   stats.size = t.size;
-  CopyOptions read_only = options;
-  read_only.record = nullptr;
-  read_only.confirmed.clear();
-  read_only.source_digests.clear();  // verifying: every chunk is hashed from its bytes
-  return run_pipeline(t, progress, read_only, stats);
+  return run_pipeline(t, progress, read_only(options), stats);
 }
 
 }  // namespace rbdvol::plugin

@@ -11,9 +11,9 @@
 // a new file): the engine never writes zeros.
 //
 // When the caller records digests (CopyOptions::record) or wants them
-// (digest_image_data), every chunk gets a SHA-256 of its whole bytes (holes
-// read as zeros), or is marked all zeros; a chunk whose digest the source's
-// own record already holds is not hashed again. The digests go to the caller
+// (digest_image_data, digest_file_data), every chunk gets a SHA-256 of its
+// whole bytes (holes read as zeros), or is marked all zeros; a chunk whose
+// digest the source's own record already holds is not hashed again. The digests go to the caller
 // once the chunk's data is flushed to the destination, in batches, so a
 // record written from them never claims data that is not there (see
 // chunk_record.h), and a transfer killed half way can resume from it. A
@@ -154,6 +154,15 @@ Result<CopyStats> copy_planned_image_data(OpenImage& src, const SourcePlan& plan
 Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
                                  const ImageRef& dst, const Progress& progress,
                                  const CopyOptions& options);
+
+// Reads the data extents of the first `size` bytes of the regular file `fd`
+// in chunks of `chunk_size` and calls `on_chunk` (on the calling thread) with
+// the digest of each chunk that has any; chunks it is not called for are
+// holes (zeros). Writes nothing.
+Result<CopyStats> digest_file_data(int fd, const std::string& path, uint64_t size,
+                                   uint64_t chunk_size,
+                                   const std::function<void(const ChunkDigest&)>& on_chunk,
+                                   const Progress& progress, const CopyOptions& options);
 
 // Copies `src` into the regular file `fd`, which must be empty and is sized
 // to the image first: holes and zero chunks stay holes. Chunks of the

@@ -68,6 +68,7 @@ Result<Json> Driver::call(const std::string& op, const Json& request, const Prog
       {"backend.auth", backend_auth},
       {"image.verify", image_verify},
       {"image.download", image_download},
+      {"image.checksum", image_checksum},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

@@ -1,7 +1,6 @@
 #include "plugin/image_file.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,10 +15,6 @@ extern char** environ;
 namespace rbdvol::plugin {
 
 namespace {
-
-struct EvpCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
 
 struct FdCloser {
   int fd = -1;
@@ -89,8 +84,7 @@ ConvertedRawFile::~ConvertedRawFile() {
 
 Result<ConvertedRawFile> ConvertedRawFile::convert(const std::string& qcow2_path) {
   const char* tmpdir = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmpdir && *tmpdir ? tmpdir : "/var/tmp") + "/rbdvol-upload-XXXXXX";
+  std::string pattern = std::string(tmpdir && *tmpdir ? tmpdir : "/var/tmp") + "/rbdvol-raw-XXXXXX";
   // mkstemp reserves a name nobody else gets; qemu-img then writes into it.
   int fd = ::mkstemp(pattern.data());
   if (fd < 0) {
@@ -110,32 +104,49 @@ Result<ConvertedRawFile> ConvertedRawFile::convert(const std::string& qcow2_path
   return out;
 }
 
-Result<std::string> sha256_of_file(int fd, const std::string& path, uint64_t size) {
-  std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    return Status::Error(ENOMEM, "cannot start a SHA-256 digest of " + path);
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<RawImageFile>> RawImageFile::open(const std::string& path,
+                                                         const std::function<void()>& on_convert) {
+  auto f = std::make_unique<RawImageFile>();
+  f->path = path;
+  f->file_ = std::make_unique<FileDescriptor>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f->file_->get() < 0) {
+    return Status::Error(errno, "cannot open " + path + ": " + std::strerror(errno));
   }
-  std::vector<char> buf(1 << 20);
-  uint64_t offset = 0;
-  while (offset < size) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - offset));
-    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::Error(errno, "cannot read " + path + ": " + std::strerror(errno));
-    if (n == 0) return Status::Error(EIO, path + " ended at " + std::to_string(offset) + " bytes");
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
-    offset += static_cast<uint64_t>(n);
+  if (::fstat(f->file_->get(), &f->st) < 0) {
+    return Status::Error(errno, "cannot stat " + path + ": " + std::strerror(errno));
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char hex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
+  if (!S_ISREG(f->st.st_mode)) return Status::Invalid(path + " is not a regular file");
+  f->file_size = static_cast<uint64_t>(f->st.st_size);
+  if (f->file_size == 0) return Status::Invalid(path + " is empty");
+  auto format = detect_image_format(f->file_->get(), path);
+  if (!format.ok()) return format.status();
+  f->format = *format;
+  f->size = f->file_size;
+  f->label = path;
+  if (f->format != "qcow2") return f;
+
+  if (on_convert) on_convert();
+  auto converted = ConvertedRawFile::convert(path);
+  if (!converted.ok()) return converted.status();
+  f->converted_.emplace(std::move(converted).value());
+  const std::string& raw_path = f->converted_->path();
+  f->raw_ = std::make_unique<FileDescriptor>(::open(raw_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f->raw_->get() < 0) {
+    return Status::Error(
+        errno, "cannot open the converted file " + raw_path + ": " + std::strerror(errno));
   }
-  return out;
+  struct stat raw_st {};
+  if (::fstat(f->raw_->get(), &raw_st) < 0) {
+    return Status::Error(errno, "cannot stat " + raw_path + ": " + std::strerror(errno));
+  }
+  f->size = static_cast<uint64_t>(raw_st.st_size);
+  f->label = raw_path + " (raw of " + path + ")";
+  if (f->size == 0) return Status::Invalid("the qcow2 image " + path + " has a virtual size of 0");
+  return f;
 }
 
 }  // namespace rbdvol::plugin

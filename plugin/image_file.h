@@ -1,9 +1,13 @@
-// What image.upload needs to know about a local file before copying it:
-// its format (from its content, never its name), a raw view of it, and the
-// SHA-256 of that raw content.
+// What image.upload and image.checksum need to know about a local image
+// file: its format (from its content, never its name) and a raw view of it.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "status/status.h"
@@ -31,8 +35,41 @@ class ConvertedRawFile {
   std::string path_;
 };
 
-// "sha256:<64 hex digits>" of the first `size` bytes of `fd`, read with
-// pread (the file offset is not used, so other readers may share `fd`).
-Result<std::string> sha256_of_file(int fd, const std::string& path, uint64_t size);
+// An open file descriptor, closed when this object goes.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor();
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// A local image file opened for its raw bytes: the file itself when it is
+// raw, else (qcow2) a raw conversion of it in a temporary file, removed when
+// this object goes.
+struct RawImageFile {
+  std::string path;   // as given
+  struct stat st {};  // of the file as given
+  uint64_t file_size = 0;
+  std::string format;  // "raw" or "qcow2", from the content
+  uint64_t size = 0;   // of the raw bytes
+  std::string label;   // for messages: `path`, or the conversion's "(raw of <path>)"
+  int fd() const { return raw_ ? raw_->get() : file_->get(); }
+
+  // Opens `path`: EINVAL when it is not a regular file or is empty (or its
+  // qcow2 image has a virtual size of 0). `on_convert` is called before a
+  // qcow2 file is converted.
+  static Result<std::unique_ptr<RawImageFile>> open(const std::string& path,
+                                                    const std::function<void()>& on_convert);
+
+ private:
+  std::unique_ptr<FileDescriptor> file_;
+  std::optional<ConvertedRawFile> converted_;
+  std::unique_ptr<FileDescriptor> raw_;
+};
 
 }  // namespace rbdvol::plugin

@@ -1,15 +1,13 @@
 // image.upload: a raw or qcow2 file becomes image-<uuid> in one backend's
 // image pool, marked rbdvol.complete last (its snapshot `snap` is made by the
 // first volume cloned from it). The format comes from the file's content;
-// qcow2 is converted to a sparse raw file first. All or nothing: a failure
-// removes what was created.
-#include <fcntl.h>
+// qcow2 is converted to a sparse raw file first. Its checksum
+// (rbdvol.checksum) comes from the chunk digests the upload records
+// (chunk_list_checksum). All or nothing: a failure removes what was created.
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <future>
 #include <optional>
 
 #include "plugin/catalog.h"
@@ -25,20 +23,6 @@
 namespace rbdvol::plugin {
 
 namespace {
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // What an upload's chunk record names as its source: the file by absolute
 // path, size and modification time, so a resumed upload continues only the
@@ -92,47 +76,15 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   if (!found.ok()) return found.status();
   Cluster* cluster = *found;
 
-  FileDescriptor original(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
-  if (original.get() < 0) {
-    return Status::Error(errno, "cannot open " + *path + ": " + std::strerror(errno));
-  }
-  struct stat st {};
-  if (::fstat(original.get(), &st) < 0) return Status::Error(errno, "cannot stat " + *path);
-  if (!S_ISREG(st.st_mode)) return Status::Invalid(*path + " is not a regular file");
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size == 0) return Status::Invalid(*path + " is empty");
-  auto format = detect_image_format(original.get(), *path);
-  if (!format.ok()) return format.status();
-
-  // The raw bytes to upload: the file itself, or its conversion.
-  std::optional<ConvertedRawFile> converted;
-  std::optional<FileDescriptor> converted_fd;
-  int raw_fd = original.get();
-  std::string raw_path = *path;
-  uint64_t size = file_size;
-  if (*format == "qcow2") {
-    progress("convert", 0, 0);
-    auto c = ConvertedRawFile::convert(*path);
-    if (!c.ok()) return c.status();
-    converted.emplace(std::move(c).value());
-    converted_fd.emplace(::open(converted->path().c_str(), O_RDONLY | O_CLOEXEC));
-    if (converted_fd->get() < 0) {
-      return Status::Error(errno, "cannot open the converted file " + converted->path() + ": " +
-                                      std::strerror(errno));
-    }
-    struct stat cst {};
-    if (::fstat(converted_fd->get(), &cst) < 0) {
-      return Status::Error(errno, "cannot stat " + converted->path());
-    }
-    raw_fd = converted_fd->get();
-    raw_path = converted->path() + " (raw of " + *path + ")";
-    size = static_cast<uint64_t>(cst.st_size);
-    if (size == 0) return Status::Invalid("the qcow2 image " + *path + " has a virtual size of 0");
-  }
+  auto file = RawImageFile::open(*path, [&] { progress("convert", 0, 0); });
+  if (!file.ok()) return file.status();
+  const int raw_fd = (*file)->fd();
+  const std::string& raw_path = (*file)->label;
+  const uint64_t size = (*file)->size;
 
   auto io = cluster->open_image_pool();
   if (!io.ok()) return io.status();
-  const std::string source = file_source(*path, st);
+  const std::string source = file_source(*path, (*file)->st);
   std::optional<std::pair<std::string, ChunkRecordHeader>> partial;
   if (*resume) {
     auto found = find_partial_upload(io->get(), source);
@@ -162,8 +114,6 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   auto fill = [&]() -> Status {
     auto image = open_image(io->get(), rbd_name, false);
     if (!image.ok()) return image.status();
-    // The digest reads the whole raw content in order (holes included) on its
-    // own thread while the engine copies the allocated chunks.
     rbd_image_info_t info{};
     r = rbd_stat(image->get(), &info, sizeof(info));
     if (r < 0) return Status::Error(r, "cannot stat " + label + ": " + ceph_strerror(r));
@@ -191,15 +141,17 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     options.record = [pool = io->get(), rbd_name](const std::vector<ChunkDigest>& digests) {
       return record_chunk_digests(pool, rbd_name, digests);
     };
-    auto digest =
-        std::async(std::launch::async, [&] { return sha256_of_file(raw_fd, raw_path, size); });
     auto copied =
         copy_file_data(raw_fd, raw_path, size, {io->get(), rbd_name, "", label}, progress, options);
-    auto sum = digest.get();
     if (!copied.ok()) return copied.status();
-    if (!sum.ok()) return sum.status();
-    checksum = *sum;
     stats = *copied;
+    // The checksum comes from the digests just recorded (and, resuming, those
+    // of the run before): no second pass over the file.
+    auto digests = read_chunk_digests(io->get(), rbd_name, *record);
+    if (!digests.ok()) return digests.status();
+    auto sum = chunk_list_checksum(size, record->chunk_size, *digests);
+    if (!sum.ok()) return sum.status().Prefixed("the chunk record of " + label);
+    checksum = *sum;
     s = inject_fault("image.upload:after-write");
     if (!s.ok()) return s;
     r = rbd_metadata_remove(image->get(), meta::kIncomplete.c_str());
@@ -210,8 +162,8 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     s = complete_chunk_record(io->get(), rbd_name, *record);
     if (!s.ok()) return s;
     for (const auto& [key, value] :
-         {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, *format},
-          std::pair{meta::kImageSourceSize, std::to_string(file_size)},
+         {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, (*file)->format},
+          std::pair{meta::kImageSourceSize, std::to_string((*file)->file_size)},
           std::pair{meta::kImageChecksum, checksum},
           std::pair{meta::kCreatedAt, utc_now_iso8601()}}) {
       s = metadata_set(image->get(), key, value);
@@ -238,8 +190,8 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
               {"pool", cluster->backend().image_pool},
               {"image", rbd_name},
               {"size", size},
-              {"format", *format},
-              {"file_size", file_size},
+              {"format", (*file)->format},
+              {"file_size", (*file)->file_size},
               {"checksum", checksum},
               {"snapshot", kImageSnapshot},
               {"chunks", stats.chunks},

@@ -63,11 +63,7 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
 
   Json mismatches = Json::array();
   for (uint64_t i = 0; i < expected->size(); ++i) {
-    ChunkDigest zero;
-    zero.index = i;
-    zero.offset = i * (*header)->chunk_size;
-    zero.length = std::min((*header)->chunk_size, (*header)->size - zero.offset);
-    zero.zero = true;
+    const ChunkDigest zero = zero_chunk(i, (*header)->chunk_size, (*header)->size);
     const ChunkDigest actual = found[i] ? *found[i] : zero;
     const auto& want = (*expected)[i];
     const bool same =

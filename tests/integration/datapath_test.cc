@@ -510,6 +510,8 @@ TEST_CASE("an upload killed half way resumes into the same image with --resume",
   CHECK(resumed.at("chunks_written") == 12 - confirmed);
   CHECK(read_image(fast, partial) == read_file(file.path()));
   CHECK(run_rbdvol({"image", "verify", resumed.at("id")}).exit_code == 0);
+  // Its checksum takes in the digests the killed run recorded.
+  CHECK(resumed.at("checksum") == chunk_list_sha256_of(file.path()));
 }
 
 TEST_CASE("a copy carries the source's recorded digests, and hashes when the source has none",

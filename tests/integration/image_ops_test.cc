@@ -68,12 +68,6 @@ void write_image(CephView& ceph, const std::string& pool, const std::string& ima
 // holes (zeros) everywhere else: 1 MiB of 0xab at 0, 64 KiB of a counting
 // pattern at 9 MiB + 512, and 4 KiB of 0x5c at the end.
 
-std::string sha256_of(const std::string& path) {
-  auto r = run({"sha256sum", path});
-  REQUIRE(r.exit_code == 0);
-  return "sha256:" + r.out.substr(0, 64);
-}
-
 // The errno text the C host prints for a failed call: "(Device or resource busy)".
 CommandResult call_through_c_abi(const std::string& op, const nlohmann::json& request) {
   const char* config = std::getenv("RBDVOL_CONFIG");
@@ -109,7 +103,12 @@ TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its form
   cleanup.add("fast", "images", "image-" + id);
   CHECK(up.at("format") == "qcow2");
   CHECK(up.at("size") == raw.size);
-  CHECK(up.at("checksum") == sha256_of(raw.path));
+  CHECK(up.at("checksum") == chunk_list_sha256_of(raw.path));
+  // `image checksum` of the qcow2 file gives the same, without uploading.
+  auto local = rbdvol_json({"image", "checksum", qcow2});
+  CHECK(local.at("checksum") == up.at("checksum"));
+  CHECK(local.at("format") == "qcow2");
+  CHECK(local.at("size") == raw.size);
 
   CephView fast("fast");
   CHECK(read_image(fast, "images", "image-" + id) == read_file(raw.path));
@@ -126,12 +125,59 @@ TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its form
   auto shown = rbdvol_json({"image", "show", id});
   CHECK(shown.at("id") == id);
   CHECK(shown.at("format") == "qcow2");
-  CHECK(shown.at("checksum") == sha256_of(raw.path));
+  CHECK(shown.at("checksum") == chunk_list_sha256_of(raw.path));
   CHECK(shown.at("size") == raw.size);
   CHECK(location_backends(shown) == std::vector<std::string>{"fast"});
   // No converted file is left in the temporary directory.
-  auto leftovers = run({"sh", "-c", "ls /var/tmp | grep -c rbdvol-upload- || true"});
+  auto leftovers = run({"sh", "-c", "ls /var/tmp | grep -c rbdvol-raw- || true"});
   CHECK(leftovers.out == "0\n");
+}
+
+TEST_CASE("image checksum gives a file's upload checksum without a cluster, holes read as zeros",
+          "[integration][images]") {
+  PatternFile sparse(24 << 20);
+  // The same bytes with every hole written out as zeros.
+  const std::string dense = sparse.path + ".dense";
+  REQUIRE(run({"cp", "--sparse=never", sparse.path, dense}).exit_code == 0);
+  struct Unlink {
+    std::string p;
+    ~Unlink() { unlink(p.c_str()); }
+  } unlink_dense{dense};
+
+  auto holes = rbdvol_json({"image", "checksum", sparse.path});
+  auto zeros = rbdvol_json({"image", "checksum", dense});
+  CHECK(holes.at("checksum") == chunk_list_sha256_of(sparse.path));
+  CHECK(zeros.at("checksum") == holes.at("checksum"));
+  CHECK(holes.at("format") == "raw");
+  CHECK(holes.at("size") == sparse.size);
+  CHECK(holes.at("chunk_size") == 4 << 20);
+  CHECK(holes.at("chunks") == 6);
+  // Only the sparse file's data was read: 3 of its 6 chunks hold any.
+  CHECK(holes.at("chunks_read") == 3);
+  CHECK(holes.at("bytes_read").get<uint64_t>() < zeros.at("bytes_read").get<uint64_t>());
+  CHECK(zeros.at("bytes_read") == sparse.size);
+
+  // Another chunk size is named in the checksum, and gives another.
+  auto small = rbdvol_json({"image", "checksum", sparse.path, "--chunk-size", "1M"});
+  CHECK(small.at("checksum") == chunk_list_sha256_of(sparse.path, 1 << 20));
+  CHECK(small.at("checksum").get<std::string>().rfind("sha256-chunks-1048576:", 0) == 0);
+
+  // Plain output: the checksum, two spaces, the file, as sha256sum prints.
+  auto plain = run_rbdvol({"image", "checksum", sparse.path});
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.out == holes.at("checksum").get<std::string>() + "  " + sparse.path + "\n");
+
+  SECTION("bad input is named") {
+    auto missing = run_rbdvol({"image", "checksum", sparse.path + ".missing"});
+    CHECK(missing.exit_code == 1);
+    CHECK(missing.err.find("cannot open " + sparse.path + ".missing") != std::string::npos);
+    auto directory = run_rbdvol({"image", "checksum", "/var/tmp"});
+    CHECK(directory.exit_code == 1);
+    CHECK(directory.err.find("/var/tmp is not a regular file") != std::string::npos);
+    auto odd = run_rbdvol({"image", "checksum", sparse.path, "--chunk-size", "3M"});
+    CHECK(odd.exit_code == 1);
+    CHECK(odd.err.find("not an RBD object size") != std::string::npos);
+  }
 }
 
 TEST_CASE("a raw upload reads back the same bytes and image list shows its checksum",
@@ -142,7 +188,7 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
   const std::string id = up.at("id");
   cleanup.add(up.at("backend"), "images", "image-" + id);
   CHECK(up.at("format") == "raw");
-  CHECK(up.at("checksum") == sha256_of(file.path()));
+  CHECK(up.at("checksum") == chunk_list_sha256_of(file.path()));
   CephView ceph(up.at("backend"));
   CHECK(read_image(ceph, "images", "image-" + id) == read_file(file.path()));
 
@@ -151,7 +197,7 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
   for (const auto& i : list.at("images")) {
     if (i.at("id") != id) continue;
     listed = true;
-    CHECK(i.at("checksum") == sha256_of(file.path()));
+    CHECK(i.at("checksum") == chunk_list_sha256_of(file.path()));
     CHECK(i.at("format") == "raw");
   }
   CHECK(listed);
@@ -201,7 +247,7 @@ TEST_CASE("an image copied to the other cluster has the same bytes and stays thi
 
   auto shown = rbdvol_json({"image", "show", id});
   CHECK(location_backends(shown) == std::vector<std::string>{"capacity", "fast"});
-  CHECK(shown.at("checksum") == sha256_of(raw.path));  // the copy carries the metadata
+  CHECK(shown.at("checksum") == chunk_list_sha256_of(raw.path));  // the copy carries the metadata
 
   SECTION("copying again skips the backends that hold it and says so") {
     auto again = rbdvol_json({"image", "copy", id, "--to", "capacity,fast"});

@@ -496,6 +496,24 @@ std::string upload_random_image(uint64_t size, const std::string& backend,
   return answer.at("id").get<std::string>();
 }
 
+std::string chunk_list_sha256_of(const std::string& path, uint64_t chunk) {
+  static const char* const kScript =
+      "import hashlib, sys\n"
+      "chunk = int(sys.argv[2])\n"
+      "hashes = hashlib.sha256()\n"
+      "with open(sys.argv[1], 'rb') as f:\n"
+      "    while True:\n"
+      "        piece = f.read(chunk)\n"
+      "        if not piece:\n"
+      "            break\n"
+      "        hashes.update(hashlib.sha256(piece).digest())\n"
+      "print('sha256-chunks-%d:%s' % (chunk, hashes.hexdigest()))\n";
+  auto r = run({"python3", "-c", kScript, path, std::to_string(chunk)});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_FALSE(r.out.empty());
+  return r.out.substr(0, r.out.size() - 1);
+}
+
 std::string upload_to_fast(const std::string& path, const std::string& name,
                            ImageCleanup& cleanup) {
   auto up = rbdvol_json({"image", "upload", path, "--name", name, "--backend", "fast"});

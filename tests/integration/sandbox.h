@@ -195,6 +195,11 @@ class ConfigCopy {
   std::string path_;
 };
 
+// The checksum an upload records for the file at `path`, computed here
+// independently (Python's hashlib over the file as read, holes as zeros):
+// "sha256-chunks-<chunk>:" and the SHA-256 of the SHA-256 of every chunk.
+std::string chunk_list_sha256_of(const std::string& path, uint64_t chunk = 4 << 20);
+
 // Uploads a random file of `size` bytes as an image into `backend`; returns its id.
 std::string upload_random_image(uint64_t size, const std::string& backend, const std::string& name);
 
