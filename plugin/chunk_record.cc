@@ -277,6 +277,15 @@ Result<std::string> chunk_list_checksum(uint64_t size, uint64_t chunk_size,
   return "sha256-chunks-" + std::to_string(chunk_size) + ":" + hex_of(list.finish());
 }
 
+Result<std::string> recorded_checksum(rados_ioctx_t io, const std::string& rbd_name,
+                                      const ChunkRecordHeader& header) {
+  auto digests = read_chunk_digests(io, rbd_name, header);
+  if (!digests.ok()) return digests.status();
+  auto sum = chunk_list_checksum(header.size, header.chunk_size, *digests);
+  if (!sum.ok()) return sum.status().Prefixed(where(io, rbd_name));
+  return sum;
+}
+
 Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name) {
   int r = rados_remove(io, chunk_record_object(rbd_name).c_str());
   if (r < 0 && r != -ENOENT) {

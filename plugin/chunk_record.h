@@ -87,6 +87,10 @@ Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(rados_ioctx_t
 Result<std::string> chunk_list_checksum(uint64_t size, uint64_t chunk_size,
                                         const std::vector<std::optional<ChunkDigest>>& digests);
 
+// chunk_list_checksum of the record of `rbd_name` (read_chunk_digests).
+Result<std::string> recorded_checksum(rados_ioctx_t io, const std::string& rbd_name,
+                                      const ChunkRecordHeader& header);
+
 // Removes the record; ENOENT counts as success.
 Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name);
 

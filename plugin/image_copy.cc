@@ -138,7 +138,8 @@ Status close_and_remove(std::unique_ptr<OpenImage> dst, rados_ioctx_t dst_io,
 
 Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
                       const std::string& src_snap, rados_ioctx_t dst_io,
-                      const std::string& dst_name, const Progress& progress, CopyStats* stats) {
+                      const std::string& dst_name, const Progress& progress, CopyStats* stats,
+                      std::string* checksum) {
   auto src =
       open_engine_image({src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)}, true);
   if (!src.ok()) return src.status();
@@ -157,17 +158,40 @@ Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
   auto plan = plan_image_source(**src, info->obj_size);
   auto dst = made.get();
   if (!dst.ok()) return dst.status();
-  auto copied = plan.ok() ? copy_planned_image_data(**src, *plan, **dst, progress,
-                                                    default_copy_options("copy"))
-                          : Result<CopyStats>(plan.status());
-  Status s = copied.ok() ? inject_fault("image.copy:after-data") : copied.status();
+  CopyStats copied;
+  auto copy = [&]() -> Status {
+    if (!plan.ok()) return plan.status();
+    CopyOptions options = default_copy_options("copy");
+    std::optional<ChunkRecordHeader> header;
+    if (checksum) {
+      auto started =
+          start_chunk_record(dst_io, dst_name, plan->size, plan->chunk_size, (*src)->label);
+      if (!started.ok()) return started.status();
+      header = *started;
+      options.record = [dst_io, dst_name](const std::vector<ChunkDigest>& digests) {
+        return record_chunk_digests(dst_io, dst_name, digests);
+      };
+    }
+    auto data = copy_planned_image_data(**src, *plan, **dst, progress, options);
+    if (!data.ok()) return data.status();
+    copied = *data;
+    Status s = inject_fault("image.copy:after-data");
+    if (!s.ok() || !header) return s;
+    s = complete_chunk_record(dst_io, dst_name, *header);
+    if (!s.ok()) return s;
+    auto sum = recorded_checksum(dst_io, dst_name, *header);
+    if (!sum.ok()) return sum.status();
+    *checksum = *sum;
+    return Status::Ok();
+  };
+  Status s = copy();
   if (!s.ok()) {
     return close_and_remove(
         std::move(dst).value(), dst_io, dst_name,
         Status::Error(s.err(), "copy of " + (*src)->label + " to " + image_spec(dst_io, dst_name) +
                                    " failed: " + s.message()));
   }
-  if (stats) *stats = *copied;
+  if (stats) *stats = copied;
   return Status::Ok();
 }
 

@@ -157,17 +157,22 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
                                   vol_cluster->id() + ": " + ceph_strerror(r));
     }
   }
+  // A copy hashes every chunk it moves anyway, so it gets a chunk record and
+  // a checksum; a clone that librbd flattens passes no data through here.
+  std::string checksum;
   Status s = same_cluster ? clone_and_flatten(volume->io.get(), volume->rbd_name, snap,
                                               img_io->get(), rbd_name, progress)
                           : copy_rbd_image(volume->io.get(), volume->rbd_name, snap, img_io->get(),
-                                           rbd_name, progress);
+                                           rbd_name, progress, nullptr, &checksum);
   if (s.ok()) {
-    s = finish_image(img_io->get(), rbd_name,
-                     {{meta::kName, *name},
-                      {meta::kImageFormat, "raw"},
-                      {meta::kImageSourceSize, std::to_string(size)},
-                      {meta::kImageSourceVolume, volume->uuid},
-                      {meta::kCreatedAt, utc_now_iso8601()}});
+    std::vector<std::pair<std::string, std::string>> values = {
+        {meta::kName, *name},
+        {meta::kImageFormat, "raw"},
+        {meta::kImageSourceSize, std::to_string(size)},
+        {meta::kImageSourceVolume, volume->uuid},
+        {meta::kCreatedAt, utc_now_iso8601()}};
+    if (!checksum.empty()) values.emplace_back(meta::kImageChecksum, checksum);
+    s = finish_image(img_io->get(), rbd_name, values);
   }
   if (!s.ok()) {
     Status undo = remove_image_and_snapshots(img_io->get(), rbd_name);
@@ -188,7 +193,7 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
                  {"image", rbd_name},
                  {"size", size},
                  {"format", "raw"},
-                 {"checksum", ""},
+                 {"checksum", checksum},
                  {"snapshot", kImageSnapshot},
                  {"source_volume", volume->uuid},
                  {"volume_backend", vol_cluster->id()},

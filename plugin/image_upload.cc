@@ -147,10 +147,8 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     stats = *copied;
     // The checksum comes from the digests just recorded (and, resuming, those
     // of the run before): no second pass over the file.
-    auto digests = read_chunk_digests(io->get(), rbd_name, *record);
-    if (!digests.ok()) return digests.status();
-    auto sum = chunk_list_checksum(size, record->chunk_size, *digests);
-    if (!sum.ok()) return sum.status().Prefixed("the chunk record of " + label);
+    auto sum = recorded_checksum(io->get(), rbd_name, *record);
+    if (!sum.ok()) return sum.status();
     checksum = *sum;
     s = inject_fault("image.upload:after-write");
     if (!s.ok()) return s;

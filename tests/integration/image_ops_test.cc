@@ -374,6 +374,7 @@ TEST_CASE("an image made from a volume lands on its backend and outlives the vol
   auto shown = rbdvol_json({"image", "show", id});
   CHECK(shown.at("name") == "from-volume");
   CHECK(shown.at("source_volume") == volume.at("id"));
+  CHECK(shown.at("checksum") == "");  // librbd's flatten moved the data: nothing hashed it
 
   rbdvol_json({"volume", "delete", volume.at("id")});
   CHECK_FALSE(fast.image_exists("volumes", vol_image));
@@ -412,6 +413,18 @@ TEST_CASE("an image from a volume goes to the backend image_store names, through
   // Thin: the parent's 8 MiB and what was written, not 40 MiB.
   CHECK(allocated_bytes(capacity, "images", "image-" + id) <= (16 << 20));
   CHECK(fast.snapshots("volumes", volume.at("image")).empty());
+  // The copy recorded its chunks as an upload does: a checksum of the
+  // volume's bytes, and image verify checks the copy.
+  TempFile bytes(0);
+  {
+    std::ofstream out(bytes.path(), std::ios::binary | std::ios::trunc);
+    out.write(expected.data(), static_cast<std::streamsize>(expected.size()));
+  }
+  CHECK(image.at("checksum") == chunk_list_sha256_of(bytes.path()));
+  CHECK(rbdvol_json({"image", "show", id}).at("checksum") == image.at("checksum"));
+  auto verified = run_rbdvol({"--config", config.path(), "image", "verify", id});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
 }
 
 TEST_CASE("an image from an attached volume is refused unless forced, and a failure leaves nothing",
