@@ -13,11 +13,11 @@
 // When the caller records digests (CopyOptions::record) or wants them
 // (digest_image_data, digest_file_data), every chunk gets a SHA-256 of its
 // whole bytes (holes read as zeros), or is marked all zeros; a chunk whose
-// digest the source's own record already holds is not hashed again. The digests go to the caller
-// once the chunk's data is flushed to the destination, in batches, so a
-// record written from them never claims data that is not there (see
-// chunk_record.h), and a transfer killed half way can resume from it. A
-// download records nothing and hashes nothing.
+// digest the source's own record already holds is not hashed again. The
+// digests go to the caller once the chunk's data is flushed to the
+// destination, in batches, so a record written from them never claims data
+// that is not there (see chunk_record.h), and a transfer killed half way can
+// resume from it. A download records nothing and hashes nothing.
 //
 // Bytes are moved in buffer lists, never copied by the engine: an RBD read
 // hands over the buffers the reply arrived in, and an RBD write sends them.

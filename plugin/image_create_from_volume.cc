@@ -157,8 +157,10 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
                                   vol_cluster->id() + ": " + ceph_strerror(r));
     }
   }
-  // A copy hashes every chunk it moves anyway, so it gets a chunk record and
-  // a checksum; a clone that librbd flattens passes no data through here.
+  // A copy moves every chunk through this process: it records their digests
+  // and the image gets a checksum, as an upload does. A clone that librbd
+  // flattens moves its data inside the cluster: hashing it would read it all
+  // through here, so it gets neither.
   std::string checksum;
   Status s = same_cluster ? clone_and_flatten(volume->io.get(), volume->rbd_name, snap,
                                               img_io->get(), rbd_name, progress)
