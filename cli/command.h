@@ -22,6 +22,7 @@ class Context {
   std::string driver_path;  // --driver, $RBDVOL_DRIVER, or beside the executable
   std::string libvirt_uri;  // --connect, or libvirt's default
   bool json = false;        // --json
+  bool with_config = true;  // false: the driver is opened without one
 
   // The plugin, loaded and opened on first use.
   Result<PluginHost*> driver();
@@ -41,6 +42,7 @@ struct Command {
   std::vector<OptionSpec> options;
   size_t min_positional = 0;
   size_t max_positional = 0;  // SIZE_MAX: any number
+  bool needs_config = true;   // false: runs without a config file (--config unused)
   std::function<Status(Context&, const Arguments&)> run;
 };
 

@@ -10,7 +10,7 @@ Result<PluginHost*> Context::driver() {
   if (plugin_) return plugin_.get();
   auto host = PluginHost::load(find_plugin(driver_path));
   if (!host.ok()) return host.status();
-  Status s = (*host)->open(config_path);
+  Status s = with_config ? (*host)->open(config_path) : (*host)->open_without_config();
   if (!s.ok()) return s;
   plugin_ = std::move(host).value();
   return plugin_.get();

@@ -14,12 +14,13 @@ Command image_checksum_command() {
       "Print the checksum 'image upload' records for FILE (raw, or qcow2 converted to raw), "
       "without uploading it: sha256-chunks-<chunk size>:<hex>, the SHA-256 of the SHA-256 of "
       "every chunk, a chunk of zeros counting with the SHA-256 of its zeros. Compare it with "
-      "the checksum 'image show' prints. Talks to no cluster.";
+      "the checksum 'image show' prints. Needs no config file and talks to no cluster.";
   c.options = {{"chunk-size", true,
                 "the chunk size, the number in the checksum's name: the object size of the "
                 "uploaded image (default 4M, RBD's default)",
                 "SIZE"}};
   c.min_positional = c.max_positional = 1;
+  c.needs_config = false;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     const std::string path = args.positional()[0];
     nlohmann::json request = {{"path", path}};

@@ -162,6 +162,7 @@ int run(int argc, char** argv) {
   ctx.driver_path = parsed->get("driver");
   ctx.libvirt_uri = parsed->get("connect");
   ctx.json = parsed->has("json");
+  ctx.with_config = command->needs_config;
   Status s = command->run(ctx, *parsed);
   if (!s.ok()) {
     std::fprintf(stderr, "rbdvol %s: %s\n", command->words.c_str(), s.message().c_str());

@@ -51,9 +51,13 @@ PluginHost::~PluginHost() {
   dlclose(handle_);
 }
 
-Status PluginHost::open(const std::string& config_path) {
+Status PluginHost::open(const std::string& config_path) { return open_driver(config_path.c_str()); }
+
+Status PluginHost::open_without_config() { return open_driver(nullptr); }
+
+Status PluginHost::open_driver(const char* config_path) {
   char* err = nullptr;
-  int r = ops_->open(config_path.c_str(), &driver_, &err);
+  int r = ops_->open(config_path, &driver_, &err);
   std::string message = err ? err : "";
   ops_->free_string(err);
   if (r < 0) return Status::Error(r, message.empty() ? std::strerror(-r) : message);

@@ -28,6 +28,8 @@ class PluginHost {
 
   // Opens the driver with the config file at `config_path`.
   Status open(const std::string& config_path);
+  // Opens it without a config: only the operations that need no backend run.
+  Status open_without_config();
 
   // Runs `op`; the answer, or the driver's errno and message.
   Result<nlohmann::json> call(const std::string& op, const nlohmann::json& request,
@@ -36,6 +38,7 @@ class PluginHost {
   const std::string& path() const { return path_; }
 
  private:
+  Status open_driver(const char* config_path);  // nullptr: without a config
   PluginHost(void* handle, const rbdvol_driver_ops* ops, std::string path)
       : handle_(handle), ops_(ops), path_(std::move(path)) {}
 

@@ -32,7 +32,7 @@ struct ImageRecord {
   std::string name;
   uint64_t size = 0;
   std::string format;                    // of the uploaded file: "raw" or "qcow2" (stored as raw)
-  std::string checksum;                  // "sha256:<hex>" of the raw content; "" when not recorded
+  std::string checksum;                  // rbdvol.checksum (image.checksum); "" when not recorded
   std::vector<ImageLocation> locations;  // backends holding a complete copy
 };
 

@@ -1,6 +1,7 @@
 #include "plugin/driver.h"
 
 #include <map>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -11,10 +12,15 @@ namespace rbdvol::plugin {
 Result<std::unique_ptr<Driver>> Driver::open(const std::string& config_path) {
   auto config = config::load_config_file(config_path);
   if (!config.ok()) return config.status();
-  return std::unique_ptr<Driver>(new Driver(std::move(config).value()));
+  return std::unique_ptr<Driver>(new Driver(std::move(config).value(), true));
 }
 
-Driver::Driver(config::Config config) : config_(std::move(config)) {
+std::unique_ptr<Driver> Driver::open_without_config() {
+  return std::unique_ptr<Driver>(new Driver(config::Config(), false));
+}
+
+Driver::Driver(config::Config config, bool configured)
+    : config_(std::move(config)), configured_(configured) {
   for (const auto& backend : config_.backends) {
     clusters_.push_back(std::make_unique<Cluster>(backend, config_.rados_connect_timeout));
   }
@@ -75,6 +81,11 @@ Result<Json> Driver::call(const std::string& op, const Json& request, const Prog
     std::string known;
     for (const auto& [name, fn] : operations) known += (known.empty() ? "" : ", ") + name;
     return Status::Error(ENOSYS, "unknown operation '" + op + "' (known: " + known + ")");
+  }
+  // The operations that read local files only, and so run without a config.
+  static const std::set<std::string> without_config = {"image.checksum"};
+  if (!configured_ && without_config.count(op) == 0) {
+    return Status::Invalid(op + " needs a config: the driver was opened without one");
   }
   if (!request.is_object()) {
     return Status::Invalid("the request of " + op + " must be a JSON object");

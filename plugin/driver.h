@@ -35,6 +35,8 @@ class Driver {
  public:
   // Loads and validates the config; connects to no cluster yet.
   static Result<std::unique_ptr<Driver>> open(const std::string& config_path);
+  // No config, no backends: only the operations that need none run.
+  static std::unique_ptr<Driver> open_without_config();
   // Disconnects from every cluster at once: each librados shutdown waits for
   // its threads and its sessions to end (a few ms).
   ~Driver();
@@ -50,9 +52,10 @@ class Driver {
   Result<Json> call(const std::string& op, const Json& request, const Progress& progress);
 
  private:
-  explicit Driver(config::Config config);
+  Driver(config::Config config, bool configured);
 
   config::Config config_;
+  bool configured_;
   std::vector<std::unique_ptr<Cluster>> clusters_;
 };
 

@@ -33,10 +33,11 @@ int fail(char** errmsg, int err, const std::string& message) {
 
 int driver_open(const char* config_path, rbdvol_driver** out, char** errmsg) {
   if (errmsg) *errmsg = nullptr;
-  if (!config_path || !out) return fail(errmsg, EINVAL, "open: config_path and out are required");
+  if (!out) return fail(errmsg, EINVAL, "open: out is required");
   *out = nullptr;
   try {
-    auto driver = rbdvol::plugin::Driver::open(config_path);
+    auto driver = config_path ? rbdvol::plugin::Driver::open(config_path)
+                              : rbdvol::plugin::Driver::open_without_config();
     if (!driver.ok()) return fail(errmsg, driver.status());
     *out = new rbdvol_driver{std::move(driver).value()};
     return 0;

@@ -63,6 +63,9 @@ typedef struct rbdvol_driver_ops {
    * backends it enables. Connecting to the clusters happens lazily, per
    * backend, so a cluster that is down does not keep the driver from
    * opening. On success *out is a handle to pass to close().
+   * A NULL `config_path` opens a driver without a config: no backends, and
+   * only the operations that need none ("image.checksum") run; any other
+   * fails with EINVAL, naming the operation.
    */
   int (*open)(const char* config_path, rbdvol_driver** out, char** errmsg);
 

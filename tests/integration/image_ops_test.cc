@@ -167,6 +167,17 @@ TEST_CASE("image checksum gives a file's upload checksum without a cluster, hole
   CHECK(plain.exit_code == 0);
   CHECK(plain.out == holes.at("checksum").get<std::string>() + "  " + sparse.path + "\n");
 
+  // Without any config file, as on a machine that only prepares images.
+  auto unconfigured = run({"env", "-u", "RBDVOL_CONFIG", RBDVOL_CLI_PATH, "--config",
+                           "/nonexistent/rbdvol.conf", "image", "checksum", sparse.path});
+  CHECK(unconfigured.exit_code == 0);
+  CHECK(unconfigured.out == plain.out);
+  // A command that needs the config still says which file is missing.
+  auto listing = run({"env", "-u", "RBDVOL_CONFIG", RBDVOL_CLI_PATH, "--config",
+                      "/nonexistent/rbdvol.conf", "image", "list"});
+  CHECK(listing.exit_code == 1);
+  CHECK(listing.err.find("/nonexistent/rbdvol.conf") != std::string::npos);
+
   SECTION("bad input is named") {
     auto missing = run_rbdvol({"image", "checksum", sparse.path + ".missing"});
     CHECK(missing.exit_code == 1);

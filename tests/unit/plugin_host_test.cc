@@ -1,6 +1,9 @@
 // Loading the plugin through the C ABI, as a volume service does.
 #include <catch2/catch.hpp>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "cli/plugin_host.h"
 
 using rbdvol::cli::PluginHost;
@@ -46,5 +49,33 @@ TEST_CASE("the real plugin loads, and a bad config is refused through the ABI wi
     auto r = (*host)->call("backend.list", nlohmann::json::object());
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().err() == EINVAL);
+  }
+}
+
+TEST_CASE("a driver opened without a config checksums a file and refuses what needs a backend",
+          "[abi]") {
+  auto host = PluginHost::load(RBDVOL_PLUGIN_PATH);
+  REQUIRE(host.ok());
+  REQUIRE((*host)->open_without_config().ok());
+
+  char path[] = "/tmp/rbdvol-abi-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::string bytes(5000, 'x');
+  REQUIRE(write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  close(fd);
+  auto sum = (*host)->call("image.checksum", {{"path", path}, {"chunk_size", 4096}});
+  unlink(path);
+  REQUIRE(sum.ok());
+  // Two chunks: 4096 bytes of 'x', then 904 of them (the last chunk is short).
+  CHECK(sum->at("chunks") == 2);
+  CHECK(sum->at("checksum").get<std::string>().rfind("sha256-chunks-4096:", 0) == 0);
+
+  for (const char* op : {"backend.list", "image.list", "volume.create"}) {
+    auto r = (*host)->call(op, nlohmann::json::object());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().err() == EINVAL);
+    CHECK(r.status().message() ==
+          std::string(op) + " needs a config: the driver was opened without one");
   }
 }
