@@ -133,8 +133,10 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t 
   }
 }
 
-Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
-                                 const ChunkRecordHeader& header, bool exclusive) {
+namespace {
+
+Status write_header(rados_ioctx_t io, const std::string& rbd_name, const ChunkRecordHeader& header,
+                    bool exclusive, const uint64_t* version) {
   Json j = {{"version", 1},
             {"size", header.size},
             {"chunk_size", header.chunk_size},
@@ -151,13 +153,34 @@ Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
   const size_t val_lens[] = {value.size()};
   WriteOpPtr op(rados_create_write_op());
   if (exclusive) rados_write_op_create(op.get(), LIBRADOS_CREATE_EXCLUSIVE, nullptr);
+  if (version) rados_write_op_assert_version(op.get(), *version);
   rados_write_op_omap_set2(op.get(), keys, vals, key_lens, val_lens, 1);
   int r = rados_write_op_operate2(op.get(), io, chunk_record_object(rbd_name).c_str(), nullptr, 0);
+  if (version && (r == -ERANGE || r == -EOVERFLOW)) {
+    return Status::Busy("another process took over " + image_spec(io, rbd_name) +
+                        " at the same time (its chunk record changed since it was read)");
+  }
   if (r < 0) {
     return Status::Error(
         r, "cannot write the header of " + where(io, rbd_name) + ": " + ceph_strerror(r));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
+                                 const ChunkRecordHeader& header, bool exclusive) {
+  return write_header(io, rbd_name, header, exclusive, nullptr);
+}
+
+Status claim_chunk_record(rados_ioctx_t io, const std::string& rbd_name, ChunkRecordHeader& header,
+                          uint64_t version) {
+  ChunkRecordHeader claimed = header;
+  claimed.owner = this_process_owner();
+  Status s = write_header(io, rbd_name, claimed, false, &version);
+  if (s.ok()) header = claimed;
+  return s;
 }
 
 Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,

@@ -65,6 +65,15 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t 
 Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
                                  const ChunkRecordHeader& header, bool exclusive);
 
+// Makes this process the owner of the record of a partial copy or upload
+// whose owner is gone, in one RADOS write that succeeds only while the record
+// object is still at `version` (read when the owner was found gone): of two
+// processes resuming the same partial image at once, one gets it, the other
+// EBUSY, before either breaks a lock or writes a byte. `header` gets the new
+// owner.
+Status claim_chunk_record(rados_ioctx_t io, const std::string& rbd_name, ChunkRecordHeader& header,
+                          uint64_t version);
+
 // Adds chunk entries in one RADOS write (the caller batches).
 Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
                             const std::vector<ChunkDigest>& digests);
@@ -111,7 +120,8 @@ std::string this_process_owner();
 // this host is looked up by its pid. One on another host cannot be: it counts
 // as running while the image has a live writer (live_writer: the holder of
 // its exclusive lock, still watching it). A copy takes that lock before it
-// names itself in the record and keeps it until it closes the image.
+// names itself in the record and keeps it until it closes the image; a run
+// resuming one names itself first (claim_chunk_record), then takes the lock.
 Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
                               const std::string& owner, std::string* how = nullptr);
 

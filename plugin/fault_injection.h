@@ -4,8 +4,10 @@
 // way against a real cluster and check that nothing was left behind. When it
 // holds "point=kill", the process kills itself with SIGKILL there instead: a
 // real kill, which undoes nothing, so a test can check what a crash at that
-// point leaves and that a resumed run finishes it. Off (one getenv) in normal
-// use. The points are listed in docs/driver-abi.md.
+// point leaves and that a resumed run finishes it. "point=stop" stops the
+// process there (SIGSTOP) and goes on when it is continued, so a test can
+// act while it waits at that point. Off (one getenv) in normal use. The
+// points are listed in docs/driver-abi.md.
 #pragma once
 
 #include <signal.h>
@@ -26,6 +28,9 @@ inline Status inject_fault(const char* point) {
   const std::string list = std::string(",") + env + ",";
   if (list.find(std::string(",") + point + "=kill,") != std::string::npos) {
     ::kill(::getpid(), SIGKILL);
+  }
+  if (list.find(std::string(",") + point + "=stop,") != std::string::npos) {
+    ::kill(::getpid(), SIGSTOP);
   }
   if (list.find(std::string(",") + point + ",") == std::string::npos) return Status::Ok();
   return Status::Error(EIO, std::string("injected fault at ") + point + " (RBDVOL_FAULT)");

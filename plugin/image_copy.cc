@@ -197,6 +197,13 @@ Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
 
 namespace {
 
+// A copy left by a run that did not finish, and the version of its record
+// when its owner was found gone.
+struct PartialCopy {
+  ChunkRecordHeader header;
+  uint64_t version = 0;
+};
+
 // The destination of an image copy, open for its writes, and its record.
 struct CopyDestination {
   std::unique_ptr<OpenImage> image;
@@ -205,26 +212,28 @@ struct CopyDestination {
 
 // Creates the copy `rbd_name` like the source `like`, locks it and starts its
 // chunk record and rbdvol.incomplete; or, resuming `partial` (a copy whose
-// process is gone), breaks that process's lock, takes it, and makes this
-// process the record's owner. On failure an image this call created is
-// removed again.
+// process is gone), makes this process the record's owner (claim_chunk_record:
+// EBUSY when another run got it first), breaks the gone process's lock and
+// takes it. On failure an image this call created is removed again.
 Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
                                             const std::string& source_label,
-                                            const std::optional<ChunkRecordHeader>& partial,
+                                            const std::optional<PartialCopy>& partial,
                                             rados_ioctx_t dst_io, const std::string& rbd_name,
                                             const std::string& backend) {
   CopyDestination dst;
   if (partial) {
-    Status s = break_exclusive_lock(dst_io, rbd_name);
+    // Claimed first: of two runs resuming it at once, the one that loses
+    // stops here, before it breaks the winner's lock.
+    dst.header = partial->header;
+    Status s = inject_fault("image.copy:before-claim");
+    if (s.ok()) s = claim_chunk_record(dst_io, rbd_name, dst.header, partial->version);
+    if (!s.ok()) return s;
+    s = break_exclusive_lock(dst_io, rbd_name);
     if (!s.ok()) return s;
     auto opened = open_destination(dst_io, rbd_name);
     if (!opened.ok()) return opened.status();
     dst.image = std::move(opened).value();
     s = lock_copy(*dst.image);
-    if (!s.ok()) return s;
-    dst.header = *partial;
-    dst.header.owner = this_process_owner();
-    s = write_chunk_record_header(dst_io, rbd_name, dst.header, false);
     if (!s.ok()) return s;
     return dst;
   }
@@ -298,9 +307,10 @@ Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
 // The partial copy `rbd_name` in dst_io's pool, left by a run that did not
 // finish: its record's header, or EBUSY when it has no record (not one of
 // ours to continue) or its owner is still running (owner_is_running).
-Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& rbd_name,
-                                       const std::string& backend) {
-  auto header = read_chunk_record_header(dst_io, rbd_name);
+Result<PartialCopy> partial_copy(rados_ioctx_t dst_io, const std::string& rbd_name,
+                                 const std::string& backend) {
+  uint64_t version = 0;
+  auto header = read_chunk_record_header(dst_io, rbd_name, &version);
   if (!header.ok()) return header.status();
   if (!*header) {
     return Status::Busy("backend " + backend + " already has " + image_spec(dst_io, rbd_name) +
@@ -317,7 +327,7 @@ Result<ChunkRecordHeader> partial_copy(rados_ioctx_t dst_io, const std::string& 
                         " is being copied by process " + (*header)->owner + " (started " +
                         (*header)->started_at + ", " + how + ")");
   }
-  return **header;
+  return PartialCopy{**header, version};
 }
 
 // The source of an image copy: the first backend holding the image whose copy
@@ -374,11 +384,12 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   if (*state == CopyState::kComplete) return copy;
 
   // A partial copy from a run that died: continued with `resume`, else named.
-  std::optional<ChunkRecordHeader> partial;
+  std::optional<PartialCopy> partial;
   std::vector<bool> confirmed;
   if (*state == CopyState::kPartial) {
-    auto header = partial_copy(dst_io->get(), rbd_name, target.id());
-    if (!header.ok()) return header.status();
+    auto found = partial_copy(dst_io->get(), rbd_name, target.id());
+    if (!found.ok()) return found.status();
+    const ChunkRecordHeader* header = &found->header;
     auto digests = read_chunk_digests(dst_io->get(), rbd_name, *header);
     if (!digests.ok()) return digests.status();
     uint64_t done = 0;
@@ -395,17 +406,18 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
           " chunks confirmed): run the copy again with --resume (request field resume) to "
           "continue it, or remove it with rbd rm");
     }
-    partial = *header;
+    partial = *found;
   }
 
   const std::string what = "image " + image.id + " to backend " + target.id();
   auto src = opening.get();
   if (!src.ok()) return src.status().Prefixed(what);
-  if (partial && src->info.size != partial->size) {
+  if (partial && src->info.size != partial->header.size) {
     // A resumed copy must continue the same source: same size, same chunks.
     return Status::Invalid("the partial copy " + image_spec(dst_io->get(), rbd_name) + " records " +
-                           std::to_string(partial->size) + " bytes, but the source " + src->label +
-                           " has " + std::to_string(src->info.size) + "; remove it with rbd rm");
+                           std::to_string(partial->header.size) + " bytes, but the source " +
+                           src->label + " has " + std::to_string(src->info.size) +
+                           "; remove it with rbd rm");
   }
   // The destination is made (or opened) on a thread of its own while this one
   // lists the source's extents and reads its chunk record.
@@ -413,7 +425,8 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
     return prepare_destination(src->info, src->label, partial, dst_io->get(), rbd_name,
                                target.id());
   });
-  auto plan = plan_image_source(*src->image, partial ? partial->chunk_size : src->info.obj_size);
+  auto plan =
+      plan_image_source(*src->image, partial ? partial->header.chunk_size : src->info.obj_size);
   auto carried = plan.ok() ? source_chunk_digests(src->io.get(), src->location.rbd_name, *plan)
                            : Result<std::vector<std::optional<ChunkDigest>>>(plan.status());
   auto dst = made.get();

@@ -35,27 +35,36 @@ std::string file_source(const std::string& path, const struct stat& st) {
          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ")";
 }
 
+// A partial upload found to resume: its image, its record's header and the
+// record's version when its owner was found gone.
+struct PartialUpload {
+  std::string rbd_name;
+  ChunkRecordHeader header;
+  uint64_t version = 0;
+};
+
 // A partial upload of `source` in `io`'s pool left by a dead run: an
 // image-<uuid> without rbdvol.complete whose chunk record names `source` and
 // whose process no longer runs (owner_is_running). Its record may be complete (the
 // run died after its data, before rbdvol.complete): then nothing is sent again.
-Result<std::optional<std::pair<std::string, ChunkRecordHeader>>> find_partial_upload(
-    rados_ioctx_t io, const std::string& source) {
-  using Found = std::optional<std::pair<std::string, ChunkRecordHeader>>;
+Result<std::optional<PartialUpload>> find_partial_upload(rados_ioctx_t io,
+                                                         const std::string& source) {
+  using Found = std::optional<PartialUpload>;
   auto names = list_images(io);
   if (!names.ok()) return names.status();
   for (const auto& name : *names) {
     if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
     const std::string uuid = name.substr(kImagePrefix.size());
     if (!is_uuid(uuid)) continue;
-    auto header = read_chunk_record_header(io, name);
+    uint64_t version = 0;
+    auto header = read_chunk_record_header(io, name, &version);
     if (!header.ok() || !*header) continue;
     if ((*header)->source != source) continue;
     auto running = owner_is_running(io, name, (*header)->owner);
     if (!running.ok() || *running) continue;
     auto state = image_copy_state(io, uuid);
     if (!state.ok() || *state == CopyState::kComplete) continue;
-    return Found(std::make_pair(name, **header));
+    return Found(PartialUpload{name, **header, version});
   }
   return Found();
 }
@@ -85,21 +94,26 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   auto io = cluster->open_image_pool();
   if (!io.ok()) return io.status();
   const std::string source = file_source(*path, (*file)->st);
-  std::optional<std::pair<std::string, ChunkRecordHeader>> partial;
+  std::optional<PartialUpload> partial;
   if (*resume) {
     auto found = find_partial_upload(io->get(), source);
     if (!found.ok()) return found.status().Prefixed("backend " + backend);
     partial = *found;
   }
-  const std::string uuid = partial ? partial->first.substr(kImagePrefix.size()) : new_uuid();
+  const std::string uuid = partial ? partial->rbd_name.substr(kImagePrefix.size()) : new_uuid();
   const std::string rbd_name = kImagePrefix + uuid;
   const std::string label = "backend " + backend + " " + image_spec(io->get(), rbd_name);
   int r = 0;
   if (partial) {
-    Status s = break_exclusive_lock(io->get(), rbd_name);
-    if (!s.ok()) return s;
-    partial->second.owner = this_process_owner();
-    s = write_chunk_record_header(io->get(), rbd_name, partial->second, false);
+    // Claimed first: of two runs resuming it at once, the one that loses
+    // stops here, before it breaks the winner's lock.
+    Status s = inject_fault("image.upload:before-claim");
+    if (s.ok()) s = claim_chunk_record(io->get(), rbd_name, partial->header, partial->version);
+    if (!s.ok()) {
+      return Status::Error(s.err(), "cannot resume the upload of " + *path + " into backend " +
+                                        backend + ": " + s.message());
+    }
+    s = break_exclusive_lock(io->get(), rbd_name);
     if (!s.ok()) return s;
   } else {
     int order = 0;  // the cluster's default object size
@@ -119,7 +133,7 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     if (r < 0) return Status::Error(r, "cannot stat " + label + ": " + ceph_strerror(r));
     std::vector<bool> confirmed;
     Result<ChunkRecordHeader> record =
-        partial ? Result<ChunkRecordHeader>(partial->second)
+        partial ? Result<ChunkRecordHeader>(partial->header)
                 : start_chunk_record(io->get(), rbd_name, size, info.obj_size, source);
     if (!record.ok()) return record.status();
     if (partial) {

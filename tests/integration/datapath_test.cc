@@ -282,7 +282,20 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
   CHECK(refused.err.find("--resume") != std::string::npos);
   CHECK(capacity.image_exists("images", image));  // the refusal touched nothing
 
+  // Two runs resume it at once. The first stops once it has found the partial
+  // copy's process gone, before it claims the record; the second claims it
+  // and finishes the copy; the first, continued, finds the record changed and
+  // stops without breaking a lock or writing a byte.
+  setenv("RBDVOL_FAULT", "image.copy:before-claim=stop", 1);
+  BackgroundCommand late(rbdvol_argv({"image", "copy", id, "--to", "capacity", "--resume"}));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(late.wait_stopped());
   auto resumed = rbdvol_json({"image", "copy", id, "--to", "capacity", "--resume"});
+  late.resume();
+  auto lost = late.finish();
+  CHECK(lost.exit_code == 1);
+  CHECK_THAT(lost.err,
+             Catch::Contains("another process took over images/" + image + " at the same time"));
   REQUIRE(resumed.at("copied").size() == 1);
   const auto& stats = resumed.at("copied")[0];
   CHECK(stats.at("chunks_skipped_confirmed") == confirmed);
@@ -502,8 +515,21 @@ TEST_CASE("an upload killed half way resumes into the same image with --resume",
   CHECK(confirmed >= 3);
   CHECK(confirmed < 12);
 
-  auto resumed =
-      rbdvol_json({"image", "upload", file.path(), "--name", "dp-upload-resume", "--resume"});
+  // Two runs resume it at once: as with a copy, the one stopped before its
+  // claim loses and leaves the image to the other.
+  const std::vector<std::string> resume = {
+      "--json", "image", "upload", file.path(), "--name", "dp-upload-resume", "--resume"};
+  setenv("RBDVOL_FAULT", "image.upload:before-claim=stop", 1);
+  BackgroundCommand late(rbdvol_argv(resume));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(late.wait_stopped());
+  auto resumed = rbdvol_json(std::vector<std::string>(resume.begin() + 1, resume.end()));
+  late.resume();
+  auto lost = late.finish();
+  CHECK(lost.exit_code == 1);
+  CHECK_THAT(lost.err, Catch::Contains("cannot resume the upload of " + file.path()));
+  CHECK_THAT(lost.err, Catch::Contains("another process took over images/" + partial));
+  CHECK_FALSE(fast.metadata("images", partial, "rbdvol.complete").empty());
   CHECK("image-" + resumed.at("id").get<std::string>() == partial);
   CHECK(resumed.at("resumed") == true);
   CHECK(resumed.at("chunks_skipped_confirmed") == confirmed);
