@@ -303,7 +303,7 @@ TEST_CASE("the target dev is the first vd name free in both the live and the per
   CHECK(r->at(0).target_dev == "vdc");
 }
 
-TEST_CASE("detach removes the disk and the record; a guest that ignores the unplug is reported",
+TEST_CASE("detach removes the disk and the record, and reports a guest that ignores the unplug",
           "[attach]") {
   FakeHypervisor hv;
   hv.add("vm1", true);
