@@ -65,6 +65,7 @@ Command snapshot_revert_command();
 Command image_show_command();
 Command image_copy_command();
 Command image_delete_command();
+Command image_partials_command();
 Command image_create_from_volume_command();
 Command backend_show_command();
 Command audit_command();

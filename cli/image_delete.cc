@@ -11,7 +11,8 @@ Command image_delete_command() {
   c.words = "image delete";
   c.usage = "ID [--force] [--backend ID]";
   c.summary =
-      "Delete an image from every backend (or one); refused while volumes are clones of it.";
+      "Delete an image from every backend (or one), partial copies left by dead runs "
+      "included; refused while volumes are clones of it or a copy of it is being written.";
   c.options = {{"force", false, "flatten the volumes cloned from it first, then delete", ""},
                {"backend", true, "remove only the copy in this backend; the others stay", "ID"}};
   c.min_positional = c.max_positional = 1;
@@ -32,8 +33,17 @@ Command image_delete_command() {
         from += (from.empty() ? "" : ", ") + b.get<std::string>();
       for (const auto& b : a.at("remaining"))
         left += (left.empty() ? "" : ", ") + b.get<std::string>();
-      std::printf("deleted image %s from %s%s\n", a.at("id").get<std::string>().c_str(),
-                  from.c_str(), left.empty() ? "" : ("; still in " + left).c_str());
+      std::string partials;
+      for (const auto& b : a.at("partials_removed"))
+        partials += (partials.empty() ? "" : ", ") + b.get<std::string>();
+      if (!from.empty()) {
+        std::printf("deleted image %s from %s%s\n", a.at("id").get<std::string>().c_str(),
+                    from.c_str(), left.empty() ? "" : ("; still in " + left).c_str());
+      }
+      if (!partials.empty()) {
+        std::printf("removed the partial image %s from %s (left by a run that died)\n",
+                    a.at("id").get<std::string>().c_str(), partials.c_str());
+      }
     });
     return Status::Ok();
   };

@@ -33,6 +33,7 @@ std::vector<Command> all_commands() {
           image_show_command(),
           image_copy_command(),
           image_delete_command(),
+          image_partials_command(),
           image_verify_command(),
           image_download_command(),
           image_checksum_command(),

@@ -159,6 +159,112 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
   return catalog;
 }
 
+namespace {
+
+// The partial image-<uuid> in `io`'s pool, or nullopt when there is none (no
+// such image, or a complete one).
+Result<std::optional<PartialImage>> read_partial_image(rados_ioctx_t io, const std::string& uuid,
+                                                       const ImageLocation& where) {
+  using Found = std::optional<PartialImage>;
+  auto image = open_image(io, where.rbd_name, true);
+  if (!image.ok()) {
+    if (image.status().err() == ENOENT) return Found();
+    return image.status();
+  }
+  auto values = metadata_list(image->get(), meta::kPrefix);
+  if (!values.ok()) return values.status().Prefixed(image_spec(io, where.rbd_name));
+  if (values->count(meta::kComplete)) return Found();
+  PartialImage p;
+  p.id = uuid;
+  p.where = where;
+  auto size = image_size(image->get());
+  p.size = size.ok() ? *size : 0;
+  auto incomplete = values->find(meta::kIncomplete);
+  if (incomplete != values->end()) p.incomplete = incomplete->second;
+  // image.upload and image.copy set it: "upload of <file> by ...", "copy of
+  // <backend image> by ...".
+  for (const char* kind : {"upload", "copy"}) {
+    if (p.incomplete.rfind(std::string(kind) + " of ", 0) == 0) p.kind = kind;
+  }
+  image->reset();  // closed before the record is read
+
+  auto header = read_chunk_record_header(io, where.rbd_name, &p.record_version);
+  if (!header.ok()) return header.status();
+  if (*header) {
+    p.record = **header;
+    auto digests = read_chunk_digests(io, where.rbd_name, *p.record);
+    if (!digests.ok()) return digests.status();
+    for (const auto& d : *digests) p.chunks_confirmed += d.has_value();
+    auto running = owner_is_running(io, where.rbd_name, p.record->owner, &p.how);
+    if (!running.ok()) return running.status();
+    p.running = *running;
+    p.how = "process " + p.record->owner + " " + p.how;
+  } else {
+    auto writer = live_writer(io, where.rbd_name);
+    if (!writer.ok()) {
+      if (writer.status().err() == ENOENT) return Found();
+      return writer.status();
+    }
+    p.running = !writer->empty();
+    p.how = "no chunk record; " + (writer->empty() ? std::string("no client holds its lock")
+                                                   : "client " + *writer + " holds its lock");
+  }
+  return Found(std::move(p));
+}
+
+}  // namespace
+
+Result<std::vector<PartialImage>> list_partial_images(Cluster& cluster,
+                                                      const std::string& only_uuid) {
+  auto io = cluster.open_image_pool();
+  if (!io.ok()) return io.status();
+  std::vector<std::string> uuids;
+  if (!only_uuid.empty()) {
+    uuids.push_back(only_uuid);
+  } else {
+    auto names = list_images(io->get());
+    if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
+    for (const auto& name : *names) {
+      if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
+      if (is_uuid(name.substr(kImagePrefix.size())))
+        uuids.push_back(name.substr(kImagePrefix.size()));
+    }
+    std::sort(uuids.begin(), uuids.end());
+  }
+  std::vector<PartialImage> out;
+  for (const auto& uuid : uuids) {
+    const ImageLocation where{cluster.id(), cluster.backend().image_pool, kImagePrefix + uuid};
+    auto partial = read_partial_image(io->get(), uuid, where);
+    if (!partial.ok()) return partial.status().Prefixed("backend " + cluster.id());
+    if (*partial) out.push_back(std::move(**partial));
+  }
+  return out;
+}
+
+Json partial_image_json(const PartialImage& p) {
+  Json j = {{"id", p.id},
+            {"backend", p.where.backend},
+            {"pool", p.where.pool},
+            {"image", p.where.rbd_name},
+            {"size", p.size},
+            {"kind", p.kind},
+            {"incomplete", p.incomplete},
+            {"running", p.running},
+            {"how", p.how},
+            {"chunks_confirmed", p.chunks_confirmed}};
+  if (p.record) {
+    j["source"] = p.record->source;
+    j["owner"] = p.record->owner;
+    j["started_at"] = p.record->started_at;
+    j["chunks"] = p.record->chunks();
+    j["record_state"] = p.record->state;
+  } else {
+    j["source"] = j["owner"] = j["started_at"] = j["record_state"] = "";
+    j["chunks"] = 0;
+  }
+  return j;
+}
+
 Json image_record_json(const ImageRecord& rec) {
   Json locations = Json::array();
   for (const auto& l : rec.locations) {

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "plugin/chunk_record.h"
 #include "plugin/driver.h"
 
 namespace rbdvol::plugin {
@@ -63,5 +65,33 @@ Json image_record_json(const ImageRecord& rec);
 // copy. One image open.
 enum class CopyState { kNone, kPartial, kComplete };
 Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid);
+
+// A partial image: an image-<uuid> without rbdvol.complete in a backend's
+// image pool. An upload or a copy is writing it, or one died and left it
+// (`resume` continues it: image.upload, image.copy).
+struct PartialImage {
+  std::string id;  // uuid
+  ImageLocation where;
+  uint64_t size = 0;
+  std::string incomplete;  // rbdvol.incomplete: what, by whom, since when; "" unset
+  std::string kind;        // "upload" or "copy" (from rbdvol.incomplete), "" when unknown
+  std::optional<ChunkRecordHeader> record;  // none: its writer died (or is) before writing one
+  uint64_t record_version = 0;              // of the record object, when read (claim_chunk_record)
+  uint64_t chunks_confirmed = 0;            // chunks the record holds
+  // Whether its writer still runs: the record's owner (owner_is_running);
+  // without a record, whether a client holds the image's lock and watches
+  // it. `how` says how that is known.
+  bool running = true;
+  std::string how;
+};
+
+// The partial images in `cluster`'s image pool (with `only_uuid`, just
+// image-<only_uuid>), sorted by id. An image removed or completed while it
+// is looked at is left out.
+Result<std::vector<PartialImage>> list_partial_images(Cluster& cluster,
+                                                      const std::string& only_uuid = "");
+
+// The answer form of a partial image (image.partials, docs/driver-abi.md).
+Json partial_image_json(const PartialImage& partial);
 
 }  // namespace rbdvol::plugin

@@ -69,6 +69,7 @@ Result<Json> Driver::call(const std::string& op, const Json& request, const Prog
       {"image.show", image_show},
       {"image.copy", image_copy},
       {"image.delete", image_delete},
+      {"image.partials", image_partials},
       {"image.create_from_volume", image_create_from_volume},
       {"backend.show", backend_show},
       {"backend.auth", backend_auth},

@@ -316,8 +316,9 @@ Result<PartialCopy> partial_copy(rados_ioctx_t dst_io, const std::string& rbd_na
     return Status::Busy("backend " + backend + " already has " + image_spec(dst_io, rbd_name) +
                         " without " + meta::kComplete +
                         " and without a chunk record: another "
-                        "copy is in progress, or one was interrupted (remove it with rbd rm if "
-                        "no copy is running)");
+                        "copy is in progress, or one was interrupted (rbdvol image delete " +
+                        rbd_name.substr(kImagePrefix.size()) + " --backend " + backend +
+                        " removes it once no client holds its lock)");
   }
   std::string how;
   auto running = owner_is_running(dst_io, rbd_name, (*header)->owner, &how);
@@ -404,7 +405,8 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
           header->started_at + ", " + std::to_string(done) + " of " +
           std::to_string(header->chunks()) +
           " chunks confirmed): run the copy again with --resume (request field resume) to "
-          "continue it, or remove it with rbd rm");
+          "continue it, or remove it with rbdvol image delete " +
+          image.id + " --backend " + target.id());
     }
     partial = *found;
   }
@@ -417,7 +419,8 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
     return Status::Invalid("the partial copy " + image_spec(dst_io->get(), rbd_name) + " records " +
                            std::to_string(partial->header.size) + " bytes, but the source " +
                            src->label + " has " + std::to_string(src->info.size) +
-                           "; remove it with rbd rm");
+                           "; remove it with rbdvol image delete " + image.id + " --backend " +
+                           target.id());
   }
   // The destination is made (or opened) on a thread of its own while this one
   // lists the source's extents and reads its chunk record.

@@ -1,9 +1,12 @@
 // image.delete: removes an image from every backend that holds it, or from
 // one (`backend`). Refused while volumes are clones of it, naming them,
-// unless `force`, which flattens them first so they keep their data.
+// unless `force`, which flattens them first so they keep their data. Partial
+// copies of it in those backends (left by an upload or copy that died) go
+// too; while one is still being written, nothing is removed.
 #include <algorithm>
 
 #include "plugin/catalog.h"
+#include "plugin/fan_out.h"
 #include "plugin/fault_injection.h"
 #include "plugin/naming.h"
 #include "plugin/operations.h"
@@ -76,14 +79,46 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
   if (!force.ok()) return force.status();
   auto only = optional_backend(driver, request);
   if (!only.ok()) return only.status();
-  auto image = find_image(driver, *id);
-  if (!image.ok()) return image.status();
+  // An image no backend holds complete may still have partial copies: an
+  // upload that died before it completed has nothing else.
+  auto found = find_image(driver, *id);
+  if (!found.ok() && found.status().err() != ENOENT) return found.status();
+  auto uuid =
+      found.ok() ? Result<std::string>(found->id) : uuid_from_id(*id, kImagePrefix, "image");
+  if (!uuid.ok()) return found.status();
+  ImageRecord none;
+  none.id = *uuid;
+  const ImageRecord* image = found.ok() ? &*found : &none;
 
   std::vector<ImageLocation> targets;
   for (const auto& l : image->locations) {
     if (only->empty() || l.backend == *only) targets.push_back(l);
   }
-  if (targets.empty()) {
+  std::vector<Cluster*> searched;
+  for (auto& c : driver.clusters()) {
+    if (only->empty() || c->id() == *only) searched.push_back(c.get());
+  }
+  auto partial_lists =
+      fan_out(searched, [&](Cluster* c) { return list_partial_images(*c, image->id); });
+  std::vector<PartialImage> partials;
+  for (size_t i = 0; i < partial_lists.size(); ++i) {
+    if (!partial_lists[i].ok()) {
+      return partial_lists[i].status().Prefixed("image " + image->id +
+                                                ": cannot look for partial copies");
+    }
+    for (auto& p : *partial_lists[i]) {
+      if (p.running) {
+        return Status::Busy("image " + image->id + " is being written into backend " +
+                            p.where.backend + " (" + p.where.pool + "/" + p.where.rbd_name + ", " +
+                            p.how +
+                            "): wait for it to finish, or stop it, then delete "
+                            "again; nothing was removed");
+      }
+      partials.push_back(std::move(p));
+    }
+  }
+  if (targets.empty() && partials.empty()) {
+    if (!found.ok()) return found.status();
     return Status::NotFound("image " + image->id + " has no copy in backend " + *only);
   }
 
@@ -113,6 +148,22 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
                         "; delete them, or use force to flatten them first");
   }
 
+  // A dead run's partial copy is claimed first, as a run resuming it would
+  // (claim_chunk_record): of this delete and a resume at the same time, one
+  // gets it; when the resume did, nothing is removed.
+  for (auto& p : partials) {
+    if (!p.record) continue;
+    auto io = driver.cluster(p.where.backend)->open_pool(p.where.pool);
+    Status s = inject_fault("image.delete:before-claim");
+    if (s.ok())
+      s = io.ok() ? claim_chunk_record(io->get(), p.where.rbd_name, *p.record, p.record_version)
+                  : io.status();
+    if (!s.ok()) {
+      return s.Prefixed("image " + image->id + ": partial copy on backend " + p.where.backend +
+                        " (nothing was removed)");
+    }
+  }
+
   Json deleted = Json::array(), flattened = Json::array();
   for (auto& t : plan) {
     for (const auto& ch : t.children) {
@@ -126,17 +177,30 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
     if (!s.ok()) return s.Prefixed("image " + image->id + " on backend " + t.where.backend);
     deleted.push_back(t.where.backend);
   }
+  // The partial copies, whose writers are gone: their lock, still held by
+  // the dead client (whose watch the OSD keeps for a while), is broken
+  // first, as a resuming run does after its claim.
+  Json partials_removed = Json::array();
+  for (const auto& p : partials) {
+    Cluster* c = driver.cluster(p.where.backend);
+    auto io = c->open_pool(p.where.pool);
+    Status s = io.ok() ? break_exclusive_lock(io->get(), p.where.rbd_name) : io.status();
+    if (s.err() == ENOENT) continue;  // removed meanwhile
+    if (s.ok()) s = remove_image_and_snapshots(io->get(), p.where.rbd_name);
+    if (!s.ok()) {
+      return s.Prefixed("image " + image->id + ": partial copy on backend " + p.where.backend);
+    }
+    partials_removed.push_back(p.where.backend);
+  }
   Json remaining = Json::array();
   for (const auto& l : image->locations) {
     if (std::find(deleted.begin(), deleted.end(), l.backend) == deleted.end()) {
       remaining.push_back(l.backend);
     }
   }
-  return Json{{"id", image->id},
-              {"name", image->name},
-              {"deleted_from", deleted},
-              {"flattened", flattened},
-              {"remaining", remaining}};
+  return Json{{"id", image->id},         {"name", image->name},
+              {"deleted_from", deleted}, {"flattened", flattened},
+              {"remaining", remaining},  {"partials_removed", partials_removed}};
 }
 
 }  // namespace rbdvol::plugin

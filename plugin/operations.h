@@ -28,6 +28,7 @@ Result<Json> snapshot_revert(Driver&, const Json& request, const Progress&);
 Result<Json> image_show(Driver&, const Json& request, const Progress&);
 Result<Json> image_copy(Driver&, const Json& request, const Progress&);
 Result<Json> image_delete(Driver&, const Json& request, const Progress&);
+Result<Json> image_partials(Driver&, const Json& request, const Progress&);
 Result<Json> image_create_from_volume(Driver&, const Json& request, const Progress&);
 Result<Json> backend_show(Driver&, const Json& request, const Progress&);
 Result<Json> backend_auth(Driver&, const Json& request, const Progress&);

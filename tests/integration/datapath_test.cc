@@ -600,3 +600,115 @@ TEST_CASE("a copy carries the source's recorded digests, and hashes when the sou
     CHECK(run_rbdvol({"image", "verify", id, "--backend", "capacity"}).exit_code == 0);
   }
 }
+
+TEST_CASE("image partials lists what dead runs left, which image delete removes, not a live copy",
+          "[integration][datapath]") {
+  ImageCleanup cleanup;
+  TempFile file(16 << 20);  // random: 4 chunks of data
+  const std::string id = upload_to_fast(file.path(), "dp-partials", cleanup);
+  const std::string image = "image-" + id;
+  CephView fast("fast"), capacity("capacity");
+  auto partial_of = [](const nlohmann::json& listing, const std::string& uuid) {
+    for (const auto& p : listing.at("partials")) {
+      if (p.at("id") == uuid) return p;
+    }
+    return nlohmann::json();
+  };
+
+  // A copy stopped half way is being written: listed as running, and the
+  // image cannot be deleted while it is; nothing is removed.
+  setenv("RBDVOL_FAULT", "image.copy:stop-after-chunk=1", 1);
+  BackgroundCommand copy(rbdvol_argv({"image", "copy", id, "--to", "capacity"}));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(copy.wait_stopped());
+  auto live = partial_of(rbdvol_json({"image", "partials"}), id);
+  REQUIRE_FALSE(live.is_null());
+  CHECK(live.at("backend") == "capacity");
+  CHECK(live.at("kind") == "copy");
+  CHECK(live.at("running") == true);
+  CHECK_THAT(live.at("how").get<std::string>(), Catch::Contains("running on this host"));
+  auto refused = run_rbdvol({"image", "delete", id});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("is being written into backend capacity"));
+  CHECK_THAT(refused.err, Catch::Contains("nothing was removed"));
+  CHECK(fast.image_exists("images", image));
+  CHECK(capacity.image_exists("images", image));
+
+  // Killed, it is what a dead run left: listed as such, with its progress.
+  copy.kill();
+  auto dead = partial_of(rbdvol_json({"image", "partials", "--backend", "capacity"}), id);
+  REQUIRE_FALSE(dead.is_null());
+  CHECK(dead.at("running") == false);
+  CHECK_THAT(dead.at("how").get<std::string>(), Catch::Contains("no longer running"));
+  CHECK(dead.at("chunks") == 4);
+  CHECK(dead.at("chunks_confirmed").get<uint64_t>() >= 1);
+  CHECK_THAT(dead.at("source").get<std::string>(), Catch::Contains("backend fast images/" + image));
+  // Only the backend asked about is searched.
+  CHECK(partial_of(rbdvol_json({"image", "partials", "--backend", "fast"}), id).is_null());
+
+  // A delete and a resume at once: the delete, stopped once it found the
+  // copy's process gone, loses to the resume, which claimed the copy and
+  // finished it; continued, it stops without removing anything.
+  setenv("RBDVOL_FAULT", "image.delete:before-claim=stop", 1);
+  BackgroundCommand late_delete(rbdvol_argv({"image", "delete", id}));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(late_delete.wait_stopped());
+  auto resumed = rbdvol_json({"image", "copy", id, "--to", "capacity", "--resume"});
+  CHECK(resumed.at("copied").size() == 1);
+  late_delete.resume();
+  auto lost = late_delete.finish();
+  CHECK(lost.exit_code == 1);
+  CHECK_THAT(lost.err, Catch::Contains("another process took over images/" + image));
+  CHECK_THAT(lost.err, Catch::Contains("nothing was removed"));
+  CHECK(read_image(fast, image) == read_file(file.path()));
+  CHECK(read_image(capacity, image) == read_file(file.path()));
+  CHECK_FALSE(capacity.metadata("images", image, "rbdvol.complete").empty());
+
+  // Its complete copy in capacity deleted, a copy killed half way leaves
+  // another dead partial copy there.
+  rbdvol_json({"image", "delete", id, "--backend", "capacity"});
+  setenv("RBDVOL_FAULT", "image.copy:kill-after-chunk=1", 1);
+  REQUIRE(run_rbdvol({"image", "copy", id, "--to", "capacity"}).exit_code == 128 + SIGKILL);
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(partial_of(rbdvol_json({"image", "partials"}), id).at("running") == false);
+
+  // An upload killed half way has no complete copy anywhere: it is found
+  // only by its id, which the listing gives.
+  TempFile other(16 << 20);
+  setenv("RBDVOL_FAULT", "image.upload:kill-after-chunk=1", 1);
+  auto killed = run_rbdvol({"image", "upload", other.path(), "--name", "dp-partials-upload"});
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(killed.exit_code == 128 + SIGKILL);
+  std::string upload_id;
+  const auto listing = rbdvol_json({"image", "partials"});
+  for (const auto& p : listing.at("partials")) {
+    if (p.at("kind") == "upload" &&
+        p.at("source").get<std::string>().find(other.path()) != std::string::npos) {
+      upload_id = p.at("id");
+      CHECK(p.at("backend") == "fast");
+      CHECK(p.at("running") == false);
+    }
+  }
+  REQUIRE_FALSE(upload_id.empty());
+  cleanup.add("fast", "images", "image-" + upload_id);
+
+  // Deleting the image removes its complete copy and the dead copy's partial
+  // image, chunk record included.
+  auto deleted = rbdvol_json({"image", "delete", id});
+  CHECK(deleted.at("deleted_from") == nlohmann::json::array({"fast"}));
+  CHECK(deleted.at("partials_removed") == nlohmann::json::array({"capacity"}));
+  CHECK_FALSE(fast.image_exists("images", image));
+  CHECK_FALSE(capacity.image_exists("images", image));
+  CHECK_FALSE(capacity.object_exists("images", "rbdvol_chunks." + image));
+
+  // The partial upload goes by its id alone; then the id names nothing.
+  auto gone = rbdvol_json({"image", "delete", upload_id});
+  CHECK(gone.at("deleted_from").empty());
+  CHECK(gone.at("partials_removed") == nlohmann::json::array({"fast"}));
+  CHECK_FALSE(fast.image_exists("images", "image-" + upload_id));
+  CHECK_FALSE(fast.object_exists("images", "rbdvol_chunks.image-" + upload_id));
+  auto again = run_rbdvol({"image", "delete", upload_id});
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("not found in any backend"));
+  CHECK(partial_of(rbdvol_json({"image", "partials"}), upload_id).is_null());
+}
