@@ -2,11 +2,13 @@
 
 #include <signal.h>
 #include <unistd.h>
+#include <rados/librados.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <list>
 #include <map>
 #include <memory>
 
@@ -174,13 +176,33 @@ Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
   return write_header(io, rbd_name, header, exclusive, nullptr);
 }
 
-Status claim_chunk_record(rados_ioctx_t io, const std::string& rbd_name, ChunkRecordHeader& header,
-                          uint64_t version) {
+namespace {
+
+// A record's watch only marks it as claimed: no one notifies it.
+void ignore_notify(void*, uint64_t, uint64_t, uint64_t, void*, size_t) {}
+void ignore_watch_error(void*, uint64_t, int) {}
+
+}  // namespace
+
+RecordWatch::~RecordWatch() { rados_unwatch2(io_, cookie_); }
+
+Result<std::unique_ptr<RecordWatch>> claim_chunk_record(rados_ioctx_t io,
+                                                        const std::string& rbd_name,
+                                                        ChunkRecordHeader& header,
+                                                        uint64_t version) {
+  uint64_t cookie = 0;
+  int r = rados_watch2(io, chunk_record_object(rbd_name).c_str(), &cookie, ignore_notify,
+                       ignore_watch_error, nullptr);
+  if (r < 0) {
+    return Status::Error(r, "cannot watch " + where(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  auto watch = std::make_unique<RecordWatch>(io, cookie);
   ChunkRecordHeader claimed = header;
   claimed.owner = this_process_owner();
   Status s = write_header(io, rbd_name, claimed, false, &version);
-  if (s.ok()) header = claimed;
-  return s;
+  if (!s.ok()) return s;
+  header = claimed;
+  return watch;
 }
 
 Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
@@ -352,12 +374,28 @@ Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
   }
   auto writer = live_writer(io, rbd_name);
   if (!writer.ok()) return writer.status();
-  if (how) {
-    *how = writer->empty()
-               ? "on another host, and no client that holds the image's lock watches it"
-               : "on another host, and its client " + *writer + " holds the image's lock";
+  if (!writer->empty()) {
+    if (how) *how = "on another host, and its client " + *writer + " holds the image's lock";
+    return true;
   }
-  return !writer->empty();
+  // A run that has just claimed the record watches it until it holds the lock.
+  librados::IoCtx ioctx;
+  librados::IoCtx::from_rados_ioctx_t(io, ioctx);
+  std::list<obj_watch_t> watchers;
+  int r = ioctx.list_watchers(chunk_record_object(rbd_name), &watchers);
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(
+        r, "cannot list the watchers of " + where(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  if (r == 0 && !watchers.empty()) {
+    if (how) {
+      *how = "on another host, and its client " + std::string(watchers.front().addr) +
+             " watches the chunk record (it took the copy over and is taking the image's lock)";
+    }
+    return true;
+  }
+  if (how) *how = "on another host, and no client that holds the image's lock watches it";
+  return false;
 }
 
 }  // namespace rbdvol::plugin

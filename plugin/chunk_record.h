@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,14 +66,35 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t 
 Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
                                  const ChunkRecordHeader& header, bool exclusive);
 
+// A watch on the RADOS object of a chunk record, held by a run that claimed
+// the record (claim_chunk_record) until it is done with the image: it says
+// to processes on other hosts that the record's new owner runs before the
+// owner holds the image's lock (owner_is_running). Unwatches when destroyed;
+// a process that dies loses it when the OSDs time its watch out
+// (osd_client_watch_timeout, 30 s) or its client is blocklisted.
+class RecordWatch {
+ public:
+  RecordWatch(rados_ioctx_t io, uint64_t cookie) : io_(io), cookie_(cookie) {}
+  ~RecordWatch();
+  RecordWatch(const RecordWatch&) = delete;
+  RecordWatch& operator=(const RecordWatch&) = delete;
+
+ private:
+  rados_ioctx_t io_;
+  uint64_t cookie_;
+};
+
 // Makes this process the owner of the record of a partial copy or upload
 // whose owner is gone, in one RADOS write that succeeds only while the record
 // object is still at `version` (read when the owner was found gone): of two
 // processes resuming the same partial image at once, one gets it, the other
 // EBUSY, before either breaks a lock or writes a byte. `header` gets the new
-// owner.
-Status claim_chunk_record(rados_ioctx_t io, const std::string& rbd_name, ChunkRecordHeader& header,
-                          uint64_t version);
+// owner. The record is watched first; the watch is returned for the caller to
+// keep until it holds the image's lock or is done with it (RecordWatch).
+Result<std::unique_ptr<RecordWatch>> claim_chunk_record(rados_ioctx_t io,
+                                                        const std::string& rbd_name,
+                                                        ChunkRecordHeader& header,
+                                                        uint64_t version);
 
 // Adds chunk entries in one RADOS write (the caller batches).
 Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
@@ -119,9 +141,11 @@ std::string this_process_owner();
 // in `io`'s pool, and if so `how` that is known (for messages). A process on
 // this host is looked up by its pid. One on another host cannot be: it counts
 // as running while the image has a live writer (live_writer: the holder of
-// its exclusive lock, still watching it). A copy takes that lock before it
-// names itself in the record and keeps it until it closes the image; a run
-// resuming one names itself first (claim_chunk_record), then takes the lock.
+// its exclusive lock, still watching it) or a client watches the image's
+// chunk record (RecordWatch). A copy takes that lock before it names itself
+// in the record and keeps it until it closes the image; a run resuming one
+// watches the record and names itself first (claim_chunk_record), then takes
+// the lock.
 Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
                               const std::string& owner, std::string* how = nullptr);
 

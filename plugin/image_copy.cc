@@ -208,6 +208,7 @@ struct PartialCopy {
 struct CopyDestination {
   std::unique_ptr<OpenImage> image;
   ChunkRecordHeader header;
+  std::unique_ptr<RecordWatch> claim;  // a resumed copy's, until the copy is done
 };
 
 // Creates the copy `rbd_name` like the source `like`, locks it and starts its
@@ -226,9 +227,12 @@ Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
     // stops here, before it breaks the winner's lock.
     dst.header = partial->header;
     Status s = inject_fault("image.copy:before-claim");
-    if (s.ok()) s = claim_chunk_record(dst_io, rbd_name, dst.header, partial->version);
     if (!s.ok()) return s;
-    s = break_exclusive_lock(dst_io, rbd_name);
+    auto claim = claim_chunk_record(dst_io, rbd_name, dst.header, partial->version);
+    if (!claim.ok()) return claim.status();
+    dst.claim = std::move(claim).value();
+    s = inject_fault("image.copy:after-claim");
+    if (s.ok()) s = break_exclusive_lock(dst_io, rbd_name);
     if (!s.ok()) return s;
     auto opened = open_destination(dst_io, rbd_name);
     if (!opened.ok()) return opened.status();

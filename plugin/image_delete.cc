@@ -4,6 +4,9 @@
 // copies of it in those backends (left by an upload or copy that died) go
 // too; while one is still being written, nothing is removed.
 #include <algorithm>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "plugin/catalog.h"
 #include "plugin/fan_out.h"
@@ -150,14 +153,22 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
 
   // A dead run's partial copy is claimed first, as a run resuming it would
   // (claim_chunk_record): of this delete and a resume at the same time, one
-  // gets it; when the resume did, nothing is removed.
+  // gets it; when the resume did, nothing is removed. The claims' watches are
+  // kept until the removals are done (each goes before its pool handle).
+  std::vector<std::pair<IoCtxPtr, std::unique_ptr<RecordWatch>>> claims;
   for (auto& p : partials) {
     if (!p.record) continue;
     auto io = driver.cluster(p.where.backend)->open_pool(p.where.pool);
     Status s = inject_fault("image.delete:before-claim");
-    if (s.ok())
-      s = io.ok() ? claim_chunk_record(io->get(), p.where.rbd_name, *p.record, p.record_version)
-                  : io.status();
+    if (s.ok() && !io.ok()) s = io.status();
+    if (s.ok()) {
+      auto claim = claim_chunk_record(io->get(), p.where.rbd_name, *p.record, p.record_version);
+      if (claim.ok()) {
+        claims.emplace_back(std::move(io).value(), std::move(claim).value());
+      } else {
+        s = claim.status();
+      }
+    }
     if (!s.ok()) {
       return s.Prefixed("image " + image->id + ": partial copy on backend " + p.where.backend +
                         " (nothing was removed)");

@@ -103,12 +103,21 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   const std::string uuid = partial ? partial->rbd_name.substr(kImagePrefix.size()) : new_uuid();
   const std::string rbd_name = kImagePrefix + uuid;
   const std::string label = "backend " + backend + " " + image_spec(io->get(), rbd_name);
+  // A resumed upload watches its record until it is done (RecordWatch).
+  std::unique_ptr<RecordWatch> claimed;
   int r = 0;
   if (partial) {
     // Claimed first: of two runs resuming it at once, the one that loses
     // stops here, before it breaks the winner's lock.
     Status s = inject_fault("image.upload:before-claim");
-    if (s.ok()) s = claim_chunk_record(io->get(), rbd_name, partial->header, partial->version);
+    if (s.ok()) {
+      auto claim = claim_chunk_record(io->get(), rbd_name, partial->header, partial->version);
+      if (claim.ok()) {
+        claimed = std::move(claim).value();
+      } else {
+        s = claim.status();
+      }
+    }
     if (!s.ok()) {
       return Status::Error(s.err(), "cannot resume the upload of " + *path + " into backend " +
                                         backend + ": " + s.message());

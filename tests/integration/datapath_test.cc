@@ -445,6 +445,62 @@ TEST_CASE("a copy by a process on another host is waited for and never taken ove
   CHECK(read_image(capacity, image) == read_file(file.path()));
 }
 
+TEST_CASE("a run that has just resumed a copy is not taken over from another host",
+          "[integration][datapath]") {
+  ImageCleanup cleanup;
+  TempFile file(64 << 20);  // random: 16 chunks of data
+  const std::string id = upload_to_fast(file.path(), "dp-claimed", cleanup);
+  const std::string image = "image-" + id;
+  const std::vector<std::string> resume = {"image", "copy", id, "--to", "capacity", "--resume"};
+  setenv("RBDVOL_FAULT", "image.copy:kill-after-chunk=4", 1);
+  auto killed = run_rbdvol({"image", "copy", id, "--to", "capacity"});
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(killed.exit_code == 128 + SIGKILL);
+  // The killed run's client is fenced, so that it no longer watches the copy
+  // (the OSDs would drop its watch only after osd_client_watch_timeout).
+  CephView capacity("capacity");
+  const auto dead_holder = capacity.watchers("images", image);
+  REQUIRE(dead_holder.size() == 1);
+  capacity.blocklist(dead_holder.front());
+  for (int i = 0; i < 100 && !capacity.watchers("images", image).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(capacity.watchers("images", image).empty());
+
+  // A run resuming it stops once it has named itself in the record, before it
+  // breaks the dead run's lock and takes its own; renamed to another host,
+  // it is what a process there looks like from here at that moment: no
+  // client holds the copy's lock, but one watches its record.
+  setenv("RBDVOL_FAULT", "image.copy:after-claim=stop", 1);
+  BackgroundCommand claimer(rbdvol_argv(resume));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(claimer.wait_stopped());
+  const std::string elsewhere = "elsewhere.example:4242";
+  set_record_owner(capacity, image, elsewhere);
+  const auto record = chunk_record(capacity, image);
+  CHECK(capacity.watchers("images", image).empty());
+
+  auto taken = run_rbdvol(resume);
+  CHECK(taken.exit_code == 1);
+  CHECK_THAT(taken.err, Catch::Contains("is being copied by process " + elsewhere));
+  CHECK_THAT(taken.err, Catch::Contains("watches the chunk record"));
+  CHECK(chunk_record(capacity, image) == record);
+  ConfigCopy impatient("copy_wait_timeout = 1");
+  auto waited = run_rbdvol(
+      {"--config", impatient.path(), "volume", "create", "--type", "hdd", "--image", id});
+  CHECK(waited.exit_code == 1);
+  CHECK_THAT(waited.err, Catch::Contains("is being copied by process " + elsewhere));
+  CHECK(chunk_record(capacity, image) == record);
+
+  // Continued, the run that claimed it finishes the copy.
+  claimer.resume();
+  auto finished = claimer.finish();
+  INFO(finished.err);
+  REQUIRE(finished.exit_code == 0);
+  CHECK(read_image(capacity, image) == read_file(file.path()));
+  CHECK(run_rbdvol({"image", "verify", id, "--backend", "capacity"}).exit_code == 0);
+}
+
 TEST_CASE("image verify finds exactly the chunk changed behind rbdvol's back",
           "[integration][datapath]") {
   ImageCleanup cleanup;
