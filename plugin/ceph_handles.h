@@ -24,12 +24,25 @@ struct ImageDeleter {
 struct CompletionDeleter {
   void operator()(rbd_completion_t c) const { rbd_aio_release(c); }
 };
+struct WriteOpDeleter {
+  void operator()(rados_write_op_t op) const { rados_release_write_op(op); }
+};
+struct ReadOpDeleter {
+  void operator()(rados_read_op_t op) const { rados_release_read_op(op); }
+};
+struct OmapIterDeleter {
+  void operator()(rados_omap_iter_t it) const { rados_omap_get_end(it); }
+};
 
-// rados_t, rados_ioctx_t and rbd_image_t are all `void*`.
+// rados_t, rados_ioctx_t, rbd_image_t and the op and iterator handles are
+// all `void*`.
 using RadosPtr = std::unique_ptr<std::remove_pointer_t<rados_t>, RadosDeleter>;
 using IoCtxPtr = std::unique_ptr<std::remove_pointer_t<rados_ioctx_t>, IoCtxDeleter>;
 using ImagePtr = std::unique_ptr<std::remove_pointer_t<rbd_image_t>, ImageDeleter>;
 using CompletionPtr = std::unique_ptr<std::remove_pointer_t<rbd_completion_t>, CompletionDeleter>;
+using WriteOpPtr = std::unique_ptr<std::remove_pointer_t<rados_write_op_t>, WriteOpDeleter>;
+using ReadOpPtr = std::unique_ptr<std::remove_pointer_t<rados_read_op_t>, ReadOpDeleter>;
+using OmapIterPtr = std::unique_ptr<std::remove_pointer_t<rados_omap_iter_t>, OmapIterDeleter>;
 
 // strerror of a librados/librbd return value (negative errno).
 inline std::string ceph_strerror(int r) { return std::strerror(r < 0 ? -r : r); }

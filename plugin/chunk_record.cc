@@ -26,19 +26,6 @@ using Json = nlohmann::json;
 
 const char kHeaderKey[] = "header";
 
-struct WriteOpDeleter {
-  void operator()(rados_write_op_t op) const { rados_release_write_op(op); }
-};
-struct ReadOpDeleter {
-  void operator()(rados_read_op_t op) const { rados_release_read_op(op); }
-};
-struct OmapIterDeleter {
-  void operator()(rados_omap_iter_t it) const { rados_omap_get_end(it); }
-};
-using WriteOpPtr = std::unique_ptr<std::remove_pointer_t<rados_write_op_t>, WriteOpDeleter>;
-using ReadOpPtr = std::unique_ptr<std::remove_pointer_t<rados_read_op_t>, ReadOpDeleter>;
-using OmapIterPtr = std::unique_ptr<std::remove_pointer_t<rados_omap_iter_t>, OmapIterDeleter>;
-
 std::string chunk_key(uint64_t index) {
   char key[32];
   std::snprintf(key, sizeof(key), "c.%016llx", static_cast<unsigned long long>(index));

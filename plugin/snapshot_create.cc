@@ -1,6 +1,7 @@
 // snapshot.create: an RBD snapshot snapshot-<uuid> of a volume, with its name
-// and time in the volume's metadata (snapshot_lookup.h). All or nothing: a
-// snapshot whose metadata cannot be written is removed again.
+// and time in the volume's metadata and its entry in the pool's snapshot
+// directory (snapshot_lookup.h). All or nothing: a snapshot whose metadata or
+// entry cannot be written is removed again.
 #include "plugin/fault_injection.h"
 #include "plugin/naming.h"
 #include "plugin/operations.h"
@@ -11,11 +12,13 @@ namespace rbdvol::plugin {
 
 namespace {
 
-Status write_snapshot_metadata(rbd_image_t image, const std::string& uuid,
-                               const std::string& name) {
+Status record_snapshot(rbd_image_t image, const VolumeHandle& volume, const std::string& uuid,
+                       const std::string& name) {
   Status s = inject_fault("snapshot.create:after-snapshot");
   if (s.ok()) s = metadata_set(image, snapshot_name_key(uuid), name);
   if (s.ok()) s = metadata_set(image, snapshot_created_key(uuid), utc_now_iso8601());
+  if (s.ok()) s = inject_fault("snapshot.create:before-directory");
+  if (s.ok()) s = add_snapshot_entry(volume.io.get(), uuid, volume.rbd_name);
   return s;
 }
 
@@ -39,8 +42,9 @@ Result<Json> snapshot_create(Driver& driver, const Json& request, const Progress
     return Status::Error(
         r, "cannot create snapshot " + rbd_snap + " of " + where + ": " + ceph_strerror(r));
   }
-  Status s = write_snapshot_metadata(image->get(), uuid, *name);
+  Status s = record_snapshot(image->get(), *volume, uuid, *name);
   if (!s.ok()) {
+    (void)remove_snapshot_entry(volume->io.get(), uuid);
     for (const auto& key : {snapshot_name_key(uuid), snapshot_created_key(uuid)}) {
       rbd_metadata_remove(image->get(), key.c_str());
     }

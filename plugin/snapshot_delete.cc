@@ -43,6 +43,8 @@ Result<Json> snapshot_delete(Driver& driver, const Json& request, const Progress
       }
     }
   }
+  s = remove_snapshot_entry(volume.io.get(), snapshot->uuid);
+  if (!s.ok()) return Status::Error(s.err(), where + ": removed, but " + s.message());
   return Json{{"id", snapshot->uuid}, {"volume", volume.uuid}, {"backend", volume.cluster->id()},
               {"deleted", true},      {"already_gone", false}, {"flattened", *flattened}};
 }

@@ -9,6 +9,7 @@
 #include "plugin/operations.h"
 #include "plugin/rbd_image.h"
 #include "plugin/request.h"
+#include "plugin/snapshot_lookup.h"
 #include "plugin/volume_in_use.h"
 
 namespace rbdvol::plugin {
@@ -59,8 +60,11 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
 
   // Hidden snapshots go without cascade: the user never made them, and the
   // volumes cloned from this one keep their data once flattened.
+  // A user snapshot's entry in the snapshot directory goes with it; one left
+  // behind only points lookups at a volume that no longer has it (they check).
   Json flattened = Json::array();
   Json removed = Json::array();
+  std::string entries_left;
   for (const auto& s : snapshots) {
     auto done = flatten_children(io, volume->rbd_name, s.name);
     if (!done.ok()) return done.status().Prefixed(where);
@@ -68,6 +72,11 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
     Status st = remove_snapshot(io, volume->rbd_name, s.name);
     if (!st.ok()) return st.Prefixed(where);
     removed.push_back(s.name);
+    const std::string uuid = snapshot_uuid_of(s.name);
+    if (!uuid.empty()) {
+      st = remove_snapshot_entry(io, uuid);
+      if (!st.ok()) entries_left += "; " + st.message();
+    }
   }
 
   int r = rbd_remove(io, volume->rbd_name.c_str());
@@ -85,7 +94,9 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
                  {"already_gone", r == -ENOENT}, {"backend", volume->cluster->id()},
                  {"snapshots_removed", removed}, {"flattened", flattened}};
   Status released = release_clone_snapshot(io, parent);
-  if (!released.ok()) answer["warning"] = "removed, but " + released.message();
+  std::string warning = released.ok() ? "" : "; " + released.message();
+  warning += entries_left;
+  if (!warning.empty()) answer["warning"] = "removed, but " + warning.substr(2);
   return answer;
 }
 

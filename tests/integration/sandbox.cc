@@ -384,11 +384,22 @@ void CephView::remove_image(const std::string& pool_name, const std::string& ima
   rbd_snap_info_t snaps[16];
   int max = 16;
   int n = rbd_snap_list(img, snaps, &max);
+  std::vector<std::string> snapshot_uuids;  // of rbdvol's snapshot-<uuid>
   for (int i = 0; i < n; ++i) {
     rbd_snap_unprotect(img, snaps[i].name);
     rbd_snap_remove(img, snaps[i].name);
+    const std::string name = snaps[i].name;
+    if (name.rfind("snapshot-", 0) == 0) snapshot_uuids.push_back(name.substr(9));
   }
   if (n > 0) rbd_snap_list_end(snaps);
+  // Their entries in the snapshot directory, as rbdvol's own deletes do.
+  for (const auto& uuid : snapshot_uuids) {
+    const char* keys[] = {uuid.c_str()};
+    rados_write_op_t op = rados_create_write_op();
+    rados_write_op_omap_rm_keys(op, keys, 1);
+    rados_write_op_operate(op, io, "rbdvol_snapshot_directory", nullptr, 0);
+    rados_release_write_op(op);
+  }
   rbd_close(img);
   rbd_remove(io, image.c_str());
   // The chunk digests rbdvol records with an image it wrote.
@@ -512,6 +523,42 @@ std::string chunk_list_sha256_of(const std::string& path, uint64_t chunk) {
   REQUIRE(r.exit_code == 0);
   REQUIRE_FALSE(r.out.empty());
   return r.out.substr(0, r.out.size() - 1);
+}
+
+std::string snapshot_directory_entry(CephView& ceph, const std::string& uuid) {
+  rados_read_op_t op = rados_create_read_op();
+  rados_omap_iter_t iter = nullptr;
+  int prval = 0;
+  const char* keys[] = {uuid.c_str()};
+  rados_read_op_omap_get_vals_by_keys(op, keys, 1, &iter, &prval);
+  int r = rados_read_op_operate(op, ceph.pool("volumes"), "rbdvol_snapshot_directory", 0);
+  rados_release_read_op(op);
+  std::string value;
+  char* key = nullptr;
+  char* val = nullptr;
+  size_t len = 0;
+  if (r == 0 && prval == 0 && rados_omap_get_next(iter, &key, &val, &len) == 0 && key) {
+    value.assign(val, len);
+  }
+  rados_omap_get_end(iter);
+  REQUIRE((r == 0 || r == -ENOENT));
+  return value;
+}
+
+void set_snapshot_directory_entry(CephView& ceph, const std::string& uuid,
+                                  const std::string& volume_image) {
+  const char* keys[] = {uuid.c_str()};
+  const char* vals[] = {volume_image.c_str()};
+  const size_t lens[] = {volume_image.size()};
+  rados_write_op_t op = rados_create_write_op();
+  if (volume_image.empty()) {
+    rados_write_op_omap_rm_keys(op, keys, 1);
+  } else {
+    rados_write_op_omap_set(op, keys, vals, lens, 1);
+  }
+  int r = rados_write_op_operate(op, ceph.pool("volumes"), "rbdvol_snapshot_directory", nullptr, 0);
+  rados_release_write_op(op);
+  REQUIRE(r == 0);
 }
 
 std::string upload_to_fast(const std::string& path, const std::string& name,

@@ -207,4 +207,12 @@ std::string upload_random_image(uint64_t size, const std::string& backend, const
 // from fast and from capacity (where tests copy it). Returns its id.
 std::string upload_to_fast(const std::string& path, const std::string& name, ImageCleanup& cleanup);
 
+// The volume the snapshot directory of `ceph`'s volume pool names for
+// snapshot `uuid` (the omap of rbdvol_snapshot_directory), or "" for none.
+std::string snapshot_directory_entry(CephView& ceph, const std::string& uuid);
+// Sets that entry to `volume_image`, or removes it when that is "": what a
+// directory left behind by a crash, or by an older rbdvol, looks like.
+void set_snapshot_directory_entry(CephView& ceph, const std::string& uuid,
+                                  const std::string& volume_image);
+
 }  // namespace rbdvol::test

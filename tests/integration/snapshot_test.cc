@@ -20,6 +20,7 @@ TEST_CASE("a snapshot is created with its name, listed, and deleted", "[integrat
   CHECK(snap.at("snapshot") == "snapshot-" + id);
   CHECK(snap.at("size") == 8 << 20);
   CHECK(rbd_snapshots(fast, volume.at("image")) == std::vector<std::string>{"snapshot-" + id});
+  CHECK(snapshot_directory_entry(fast, id) == volume.at("image"));
 
   auto listed = rbdvol_json({"snapshot", "list", volume.at("id")});
   CHECK(listed.at("id") == volume.at("id"));
@@ -39,6 +40,7 @@ TEST_CASE("a snapshot is created with its name, listed, and deleted", "[integrat
         run({"rbd", "-c", sandbox_config().find_backend("fast")->ceph_conf, "image-meta", "get",
              "volumes/" + volume.at("image").get<std::string>(), "rbdvol.snapshot." + id + ".name"})
             .exit_code != 0);
+    CHECK(snapshot_directory_entry(fast, id).empty());
     CHECK(rbdvol_json({"snapshot", "delete", id}).at("already_gone") == true);
   }
   SECTION("a bad id is EINVAL and an unknown one ENOENT") {
@@ -120,11 +122,46 @@ TEST_CASE("a snapshot create that fails half way leaves no snapshot", "[integrat
   CephView fast("fast");
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   cleanup.add(volume);
-  setenv("RBDVOL_FAULT", "snapshot.create:after-snapshot", 1);
+  // Before its metadata, and after it, before its directory entry.
+  const std::string point = GENERATE(as<std::string>{}, "snapshot.create:after-snapshot",
+                                     "snapshot.create:before-directory");
+  setenv("RBDVOL_FAULT", point.c_str(), 1);
   auto r = run_rbdvol({"snapshot", "create", volume.at("id"), "--name", "half"});
   unsetenv("RBDVOL_FAULT");
   CHECK(r.exit_code == 1);
-  CHECK(r.err.find("injected fault at snapshot.create:after-snapshot") != std::string::npos);
+  CHECK(r.err.find("injected fault at " + point) != std::string::npos);
   CHECK(r.err.find("(removed again)") != std::string::npos);
   CHECK(rbd_snapshots(fast, volume.at("image")).empty());
+  const auto meta = run({"rbd", "-c", sandbox_config().find_backend("fast")->ceph_conf,
+                         "image-meta", "list", "volumes/" + volume.at("image").get<std::string>()});
+  CHECK(meta.out.find("rbdvol.snapshot.") == std::string::npos);
+}
+
+TEST_CASE("a snapshot missing from the snapshot directory, or named wrongly there, is still found",
+          "[integration][snapshots]") {
+  ImageCleanup cleanup;
+  CephView fast("fast");
+  auto holder = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
+  cleanup.add(holder);
+  auto other = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
+  cleanup.add(other);
+  const std::string id = rbdvol_json({"snapshot", "create", holder.at("id")}).at("id");
+  REQUIRE(snapshot_directory_entry(fast, id) == holder.at("image"));
+
+  SECTION("no entry (a snapshot of an older rbdvol): found, and its entry written") {
+    set_snapshot_directory_entry(fast, id, "");
+    CHECK(rbdvol_json({"snapshot", "revert", id}).at("volume") == holder.at("id"));
+    CHECK(snapshot_directory_entry(fast, id) == holder.at("image"));
+  }
+  SECTION("an entry naming another volume: found where it is, and the entry put right") {
+    set_snapshot_directory_entry(fast, id, other.at("image"));
+    CHECK(rbdvol_json({"snapshot", "revert", id}).at("volume") == holder.at("id"));
+    CHECK(snapshot_directory_entry(fast, id) == holder.at("image"));
+  }
+  SECTION("an entry for a snapshot that is gone: already gone, and the entry removed") {
+    const std::string gone = "00000000-0000-4000-8000-00000000beef";
+    set_snapshot_directory_entry(fast, gone, other.at("image"));
+    CHECK(rbdvol_json({"snapshot", "delete", gone}).at("already_gone") == true);
+    CHECK(snapshot_directory_entry(fast, gone).empty());
+  }
 }

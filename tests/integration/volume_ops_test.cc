@@ -185,6 +185,8 @@ TEST_CASE("deleting a volume with --cascade keeps the data of every clone of its
   CHECK(deleted.at("deleted") == true);
   CHECK(deleted.at("flattened").size() == 2);
   CHECK(deleted.at("snapshots_removed").size() == 2);
+  CHECK_FALSE(deleted.contains("warning"));
+  CHECK(snapshot_directory_entry(fast, snap.at("id")).empty());
   CHECK_FALSE(fast.image_exists("volumes", parent_image));
   for (const auto& clone : {from_snap, from_volume}) {
     CHECK(fast.parent_of("volumes", clone.at("image")).empty());
