@@ -83,12 +83,20 @@ class Pipeline {
     if (r < 0) fail_locked(s, "read", r);
   }
 
-  static void on_read(librados::completion_t, void* arg) {
+  // The slot of a finished read or write, with its completion released, and
+  // the I/O's result in `r`.
+  static Slot* finished(void* arg, int* r) {
     auto* s = static_cast<Slot*>(arg);
-    Pipeline* p = s->owner;
-    const int r = s->completion->get_return_value();
+    *r = s->completion->get_return_value();
     s->completion->release();
     s->completion = nullptr;
+    return s;
+  }
+
+  static void on_read(librados::completion_t, void* arg) {
+    int r = 0;
+    Slot* s = finished(arg, &r);
+    Pipeline* p = s->owner;
     std::unique_lock<std::mutex> lock(p->mutex_);
     if (r < 0) return p->fail_locked(s, "read", r);
     s->completion = librados::Rados::aio_create_completion(s, &Pipeline::on_written);
@@ -97,11 +105,9 @@ class Pipeline {
   }
 
   static void on_written(librados::completion_t, void* arg) {
-    auto* s = static_cast<Slot*>(arg);
+    int r = 0;
+    Slot* s = finished(arg, &r);
     Pipeline* p = s->owner;
-    const int r = s->completion->get_return_value();
-    s->completion->release();
-    s->completion = nullptr;
     std::unique_lock<std::mutex> lock(p->mutex_);
     if (r < 0) return p->fail_locked(s, "write", r);
     delete s;

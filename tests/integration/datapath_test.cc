@@ -260,10 +260,7 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
 
   // The process kills itself with SIGKILL once 4 chunks are recorded: a real
   // kill, at a point the test can count on.
-  setenv("RBDVOL_FAULT", "image.copy:kill-after-chunk=4", 1);
-  auto killed = run_rbdvol({"image", "copy", id, "--to", "capacity"});
-  unsetenv("RBDVOL_FAULT");
-  REQUIRE(killed.exit_code == 128 + SIGKILL);
+  copy_to_capacity_killed(id, "image.copy:kill-after-chunk=4");
 
   CephView capacity("capacity");
   REQUIRE(capacity.image_exists("images", image));  // left behind, partial
@@ -452,10 +449,7 @@ TEST_CASE("a run that has just resumed a copy is not taken over from another hos
   const std::string id = upload_to_fast(file.path(), "dp-claimed", cleanup);
   const std::string image = "image-" + id;
   const std::vector<std::string> resume = {"image", "copy", id, "--to", "capacity", "--resume"};
-  setenv("RBDVOL_FAULT", "image.copy:kill-after-chunk=4", 1);
-  auto killed = run_rbdvol({"image", "copy", id, "--to", "capacity"});
-  unsetenv("RBDVOL_FAULT");
-  REQUIRE(killed.exit_code == 128 + SIGKILL);
+  copy_to_capacity_killed(id, "image.copy:kill-after-chunk=4");
   // The killed run's client is fenced, so that it no longer watches the copy
   // (the OSDs would drop its watch only after osd_client_watch_timeout).
   CephView capacity("capacity");

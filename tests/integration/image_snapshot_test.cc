@@ -182,10 +182,7 @@ TEST_CASE("a copy killed just before it is complete is not listed, and --resume 
   const std::string id = upload_to_fast(file.path(), "snap-killed", cleanup);
   const std::string image = "image-" + id;
 
-  setenv("RBDVOL_FAULT", "image.copy:before-complete=kill", 1);
-  auto killed = run_rbdvol({"image", "copy", id, "--to", "capacity"});
-  unsetenv("RBDVOL_FAULT");
-  REQUIRE(killed.exit_code == 128 + SIGKILL);
+  copy_to_capacity_killed(id, "image.copy:before-complete=kill");
 
   // Data, metadata and a complete chunk record, but no rbdvol.complete.
   CephView capacity("capacity");

@@ -525,6 +525,14 @@ std::string chunk_list_sha256_of(const std::string& path, uint64_t chunk) {
   return r.out.substr(0, r.out.size() - 1);
 }
 
+void copy_to_capacity_killed(const std::string& id, const std::string& fault) {
+  setenv("RBDVOL_FAULT", fault.c_str(), 1);
+  auto killed = run_rbdvol({"image", "copy", id, "--to", "capacity"});
+  unsetenv("RBDVOL_FAULT");
+  INFO(killed.err);
+  REQUIRE(killed.exit_code == 128 + SIGKILL);
+}
+
 std::string snapshot_directory_entry(CephView& ceph, const std::string& uuid) {
   rados_read_op_t op = rados_create_read_op();
   rados_omap_iter_t iter = nullptr;

@@ -203,6 +203,12 @@ std::string chunk_list_sha256_of(const std::string& path, uint64_t chunk = 4 << 
 // Uploads a random file of `size` bytes as an image into `backend`; returns its id.
 std::string upload_random_image(uint64_t size, const std::string& backend, const std::string& name);
 
+// Runs `rbdvol image copy ID --to capacity` with RBDVOL_FAULT=`fault`, a
+// point at which the process kills itself (image.copy:kill-after-chunk=4,
+// image.copy:before-complete=kill), and REQUIREs that it died of SIGKILL: a
+// real kill, which leaves a partial copy in capacity.
+void copy_to_capacity_killed(const std::string& id, const std::string& fault);
+
 // Uploads the file at `path` into fast as `name`; `cleanup` removes the image
 // from fast and from capacity (where tests copy it). Returns its id.
 std::string upload_to_fast(const std::string& path, const std::string& name, ImageCleanup& cleanup);
