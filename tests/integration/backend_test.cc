@@ -99,6 +99,18 @@ TEST_CASE("a backend whose cluster stops answering is reported down within the t
     CHECK(deleted.exit_code == 1);
     CHECK(deleted.out.find("already_gone") == std::string::npos);
   }
+  SECTION("a snapshot is found on a backend that answers, and one found nowhere is not gone") {
+    auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
+    const std::string snap = rbdvol_json({"snapshot", "create", volume.at("id")}).at("id");
+    CHECK(rbdvol_json({"snapshot", "revert", snap}).at("volume") == volume.at("id"));
+    const std::string unknown = "0b0e2c1a-5d6f-4a7b-8c9d-0e1f2a3b4c5e";
+    auto deleted = run_rbdvol({"--json", "snapshot", "delete", unknown});
+    CHECK(deleted.exit_code == 1);
+    CHECK(deleted.out.find("already_gone") == std::string::npos);
+    CHECK(deleted.err.find("not found in the backends that answered (not searched:") !=
+          std::string::npos);
+    rbdvol_json({"volume", "delete", volume.at("id"), "--cascade"});
+  }
   SECTION("image list names the backend it could not search") {
     auto images = rbdvol_json({"image", "list"});
     REQUIRE(images.at("unreachable").size() == 1);
