@@ -1,7 +1,8 @@
-// The driver behind the C ABI: the loaded config, one Cluster per enabled
-// backend, and the table of operations a host can call.
+// The driver behind the C ABI: the loaded config and one Cluster per enabled
+// backend. The ABI (abi/) calls operations on it by name.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,25 +10,26 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
-#include "include/rbdvol/driver.h"
-#include "plugin/cluster.h"
+#include "plugin/ceph/cluster.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
 
 using Json = nlohmann::json;
 
-// Reports progress to the host's callback, if it gave one.
+// Reports progress to the host's callback, if it gave one. The callback has
+// the shape of the ABI's rbdvol_progress_fn, which the core does not include.
 class Progress {
  public:
+  using Callback = void (*)(void* ctx, const char* stage, uint64_t done, uint64_t total);
   Progress() = default;
-  Progress(rbdvol_progress_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
+  Progress(Callback fn, void* ctx) : fn_(fn), ctx_(ctx) {}
   void operator()(const char* stage, uint64_t done, uint64_t total) const {
     if (fn_) fn_(ctx_, stage, done, total);
   }
 
  private:
-  rbdvol_progress_fn fn_ = nullptr;
+  Callback fn_ = nullptr;
   void* ctx_ = nullptr;
 };
 
@@ -48,8 +50,8 @@ class Driver {
   Result<Cluster*> enabled_cluster(const std::string& backend_id);
   const std::vector<std::unique_ptr<Cluster>>& clusters() { return clusters_; }
 
-  // Runs operation `op`; ENOSYS for an operation this driver does not know.
-  Result<Json> call(const std::string& op, const Json& request, const Progress& progress);
+  // False for a driver opened without a config (open_without_config).
+  bool configured() const { return configured_; }
 
  private:
   Driver(config::Config config, bool configured);

@@ -1,0 +1,103 @@
+// backend.auth: the cephx user and key of a backend, for a host that puts
+// the key into a libvirt secret (rbdvol secret ensure). The only operation
+// whose answer holds a key: hosts must never print or log it.
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "plugin/ops/operations.h"
+#include "plugin/ops/request.h"
+
+namespace rbdvol::plugin {
+
+namespace {
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string trimmed(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// The key of `entity` in a keyring file ("[client.admin]\n key = ..."); ""
+// when the file or the entity is not there.
+std::string key_in_keyring(const std::string& path, const std::string& entity) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::string line;
+  bool in_section = false;
+  while (std::getline(in, line)) {
+    std::string t = trimmed(line);
+    if (!t.empty() && t.front() == '[') {
+      in_section = t == "[" + entity + "]";
+      continue;
+    }
+    if (!in_section) continue;
+    auto eq = t.find('=');
+    if (eq != std::string::npos && trimmed(t.substr(0, eq)) == "key") {
+      return trimmed(t.substr(eq + 1));
+    }
+  }
+  return "";
+}
+
+std::string conf_value(rados_t cluster, const char* option) {
+  std::vector<char> buf(4096);
+  if (rados_conf_get(cluster, option, buf.data(), buf.size()) < 0) return "";
+  return std::string(buf.data());
+}
+
+}  // namespace
+
+Result<Json> backend_auth(Driver& driver, const Json& request, const Progress&) {
+  auto id = required_string(request, "backend");
+  if (!id.ok()) return id.status();
+  auto found = driver.enabled_cluster(*id);
+  if (!found.ok()) return found.status();
+  Cluster* cluster = *found;
+  auto rados = cluster->connect();
+  if (!rados.ok()) return rados.status();
+  const auto& b = cluster->backend();
+  const std::string entity = "client." + b.rbd_user;
+  // librados has already found the key to connect: in the config's keyring,
+  // a "key" option, or the keyrings ceph.conf names.
+  std::string key = conf_value(*rados, "key");
+  std::vector<std::string> keyrings;
+  if (!b.keyring.empty()) keyrings.push_back(b.keyring);
+  std::string listed = conf_value(*rados, "keyring");
+  for (size_t start = 0; start <= listed.size();) {
+    size_t end = listed.find_first_of(",; ", start);
+    if (end == std::string::npos) end = listed.size();
+    if (end > start) keyrings.push_back(listed.substr(start, end - start));
+    start = end + 1;
+  }
+  for (size_t i = 0; key.empty() && i < keyrings.size(); ++i) {
+    key = key_in_keyring(keyrings[i], entity);
+  }
+  if (key.empty()) {
+    return Status::NotFound("no key for " + entity + " of backend " + b.id +
+                            " in its keyring or ceph.conf");
+  }
+  return Json{{"backend", b.id},
+              {"user", b.rbd_user},
+              {"secret_uuid", b.libvirt_secret_uuid},
+              {"key", key},
+              {"key_sha256", sha256_hex(key)}};
+}
+
+}  // namespace rbdvol::plugin

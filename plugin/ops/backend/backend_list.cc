@@ -1,0 +1,16 @@
+// backend.list: every enabled backend with its tags, weight, state and stats.
+#include "plugin/ops/backend/backend_report.h"
+#include "plugin/fan_out.h"
+#include "plugin/ops/operations.h"
+
+namespace rbdvol::plugin {
+
+Result<Json> backend_list(Driver& driver, const Json&, const Progress&) {
+  std::vector<Cluster*> clusters;
+  for (auto& c : driver.clusters()) clusters.push_back(c.get());
+  // In parallel: a backend that does not answer costs one timeout in all.
+  auto entries = fan_out(clusters, [&driver](Cluster* c) { return backend_report(driver, *c); });
+  return Json{{"backends", entries}};
+}
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,101 @@
+#include "plugin/ops/request.h"
+
+#include <cctype>
+#include <limits>
+
+namespace rbdvol::plugin {
+
+Result<std::string> required_string(const nlohmann::json& request, const char* key) {
+  auto it = request.find(key);
+  if (it == request.end() || !it->is_string() || it->get<std::string>().empty()) {
+    return Status::Invalid(std::string("request field '") + key +
+                           "' is required and must be a non-empty string");
+  }
+  return it->get<std::string>();
+}
+
+Result<std::string> optional_string(const nlohmann::json& request, const char* key) {
+  auto it = request.find(key);
+  if (it == request.end() || it->is_null()) return std::string();
+  if (!it->is_string()) {
+    return Status::Invalid(std::string("request field '") + key + "' must be a string");
+  }
+  return it->get<std::string>();
+}
+
+Result<bool> optional_bool(const nlohmann::json& request, const char* key, bool fallback) {
+  auto it = request.find(key);
+  if (it == request.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) {
+    return Status::Invalid(std::string("request field '") + key + "' must be true or false");
+  }
+  return it->get<bool>();
+}
+
+Result<uint64_t> parse_size(const std::string& text) {
+  size_t i = 0;
+  uint64_t value = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) {
+      return Status::Invalid("size '" + text + "' is too large");
+    }
+    value = value * 10 + digit;
+    ++i;
+  }
+  if (i == 0) return Status::Invalid("size '" + text + "' is not a number with a unit (10G, 512M)");
+  std::string unit = text.substr(i);
+  uint64_t mult = 1;
+  if (!unit.empty()) {
+    char u = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
+    std::string rest = unit.substr(1);
+    if (rest != "" && rest != "B" && rest != "iB" && rest != "ib" && rest != "b") u = '?';
+    switch (u) {
+      case 'B':
+        mult = rest.empty() ? 1 : 0;
+        break;
+      case 'K':
+        mult = 1ULL << 10;
+        break;
+      case 'M':
+        mult = 1ULL << 20;
+        break;
+      case 'G':
+        mult = 1ULL << 30;
+        break;
+      case 'T':
+        mult = 1ULL << 40;
+        break;
+      default:
+        mult = 0;
+    }
+    if (mult == 0) {
+      return Status::Invalid("size '" + text + "' has an unknown unit (use K, M, G or T)");
+    }
+  }
+  if (value == 0) return Status::Invalid("size '" + text + "' must be larger than zero");
+  if (value > std::numeric_limits<uint64_t>::max() / mult) {
+    return Status::Invalid("size '" + text + "' is too large");
+  }
+  return value * mult;
+}
+
+Result<std::optional<uint64_t>> optional_size(const nlohmann::json& request, const char* key) {
+  auto it = request.find(key);
+  if (it == request.end() || it->is_null()) return std::optional<uint64_t>();
+  if (it->is_number_unsigned()) {
+    if (it->get<uint64_t>() == 0) {
+      return Status::Invalid(std::string("request field '") + key + "' must be larger than 0");
+    }
+    return std::optional<uint64_t>(it->get<uint64_t>());
+  }
+  if (it->is_string()) {
+    auto size = parse_size(it->get<std::string>());
+    if (!size.ok()) return size.status().Prefixed(std::string("request field '") + key + "'");
+    return std::optional<uint64_t>(*size);
+  }
+  return Status::Invalid(std::string("request field '") + key +
+                         "' must be a byte count or a size text like 10G");
+}
+
+}  // namespace rbdvol::plugin

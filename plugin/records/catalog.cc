@@ -1,0 +1,314 @@
+#include "plugin/records/catalog.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "plugin/fan_out.h"
+#include "plugin/records/naming.h"
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/request.h"
+
+namespace rbdvol::plugin {
+
+namespace {
+
+std::vector<Cluster*> all_clusters(Driver& driver) {
+  std::vector<Cluster*> result;
+  for (auto& c : driver.clusters()) result.push_back(c.get());
+  return result;
+}
+
+}  // namespace
+
+Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
+  auto uuid = uuid_from_id(id, kVolumePrefix, "volume");
+  if (!uuid.ok()) return uuid.status();
+  const std::string rbd_name = kVolumePrefix + *uuid;
+  auto found = fan_out(all_clusters(driver), [&](Cluster* c) -> Result<IoCtxPtr> {
+    auto io = c->open_volume_pool();
+    if (!io.ok()) return io.status();
+    Status s = image_exists(io->get(), rbd_name);
+    if (!s.ok()) return s;
+    return std::move(io).value();
+  });
+  std::string unreachable;
+  auto clusters = all_clusters(driver);
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (found[i].ok()) {
+      return VolumeHandle{clusters[i], std::move(found[i]).value(), *uuid, rbd_name};
+    }
+    if (found[i].status().err() != ENOENT) {
+      unreachable += "; " + found[i].status().message();
+    }
+  }
+  // Not found, but a backend that did not answer may hold it: EHOSTUNREACH,
+  // so that callers never take it for gone.
+  if (!unreachable.empty()) {
+    return Status::Error(EHOSTUNREACH,
+                         "volume " + *uuid +
+                             " not found in the backends that answered (not searched:" +
+                             unreachable.substr(1) + ")");
+  }
+  return Status::NotFound("volume " + *uuid + " not found in any backend");
+}
+
+Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid) {
+  auto image = open_image(io, kImagePrefix + uuid, true);
+  if (!image.ok()) {
+    if (image.status().err() == ENOENT) return CopyState::kNone;
+    return image.status();
+  }
+  auto complete = metadata_get(image->get(), meta::kComplete);
+  if (complete.ok()) return CopyState::kComplete;
+  if (complete.status().err() == ENOENT) return CopyState::kPartial;
+  return complete.status().Prefixed(image_spec(io, kImagePrefix + uuid));
+}
+
+namespace {
+
+// The record of the copy of image-<uuid> in `io`'s pool; nullopt when the pool
+// holds no complete copy (none, or one still being written: no rbdvol.complete).
+// Its fields come from one read of its metadata.
+Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::string& uuid,
+                                                   const ImageLocation& where) {
+  auto image = open_image(io, where.rbd_name, true);
+  if (!image.ok()) {
+    if (image.status().err() == ENOENT) return std::optional<ImageRecord>();
+    return image.status();
+  }
+  auto values = metadata_list(image->get(), meta::kPrefix);
+  if (!values.ok()) return values.status().Prefixed(image_spec(io, where.rbd_name));
+  if (values->count(meta::kComplete) == 0) return std::optional<ImageRecord>();
+  auto value = [&](const std::string& key, const std::string& otherwise) {
+    auto it = values->find(key);
+    return it == values->end() ? otherwise : it->second;
+  };
+  ImageRecord rec;
+  rec.id = uuid;
+  auto size = image_size(image->get());
+  rec.size = size.ok() ? *size : 0;
+  rec.name = value(meta::kName, "");
+  rec.format = value(meta::kImageFormat, "raw");
+  rec.checksum = value(meta::kImageChecksum, "");
+  rec.locations.push_back(where);
+  return std::optional<ImageRecord>(std::move(rec));
+}
+
+}  // namespace
+
+ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
+  struct PerBackend {
+    Status status;
+    std::vector<ImageRecord> images;
+  };
+  auto clusters = all_clusters(driver);
+  auto per_backend = fan_out(clusters, [&only_uuid](Cluster* c) {
+    PerBackend out;
+    const std::string pool = c->backend().image_pool;
+    auto io = c->open_image_pool();
+    if (!io.ok()) {
+      out.status = io.status();
+      return out;
+    }
+    std::vector<std::string> uuids;
+    if (!only_uuid.empty()) {
+      uuids.push_back(only_uuid);  // one probe instead of reading the whole pool
+    } else {
+      auto names = list_images(io->get());
+      if (!names.ok()) {
+        out.status = names.status();
+        return out;
+      }
+      for (const auto& name : *names) {
+        if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
+        if (is_uuid(name.substr(kImagePrefix.size())))
+          uuids.push_back(name.substr(kImagePrefix.size()));
+      }
+    }
+    for (const auto& uuid : uuids) {
+      auto rec = read_image_copy(io->get(), uuid, {c->id(), pool, kImagePrefix + uuid});
+      if (rec.ok() && rec->has_value()) out.images.push_back(std::move(**rec));
+    }
+    return out;
+  });
+
+  ImageCatalog catalog;
+  std::map<std::string, ImageRecord> by_id;
+  for (size_t i = 0; i < per_backend.size(); ++i) {
+    if (!per_backend[i].status.ok()) {
+      catalog.unreachable.emplace_back(clusters[i]->id(), per_backend[i].status.message());
+      continue;
+    }
+    for (auto& rec : per_backend[i].images) {
+      auto it = by_id.find(rec.id);
+      if (it == by_id.end()) {
+        by_id.emplace(rec.id, std::move(rec));
+      } else {
+        it->second.locations.push_back(rec.locations.front());
+        if (it->second.name.empty()) it->second.name = rec.name;
+        if (it->second.checksum.empty()) it->second.checksum = rec.checksum;
+      }
+    }
+  }
+  for (auto& [id, rec] : by_id) catalog.images.push_back(std::move(rec));
+  std::sort(catalog.images.begin(), catalog.images.end(),
+            [](const ImageRecord& a, const ImageRecord& b) {
+              return a.name != b.name ? a.name < b.name : a.id < b.id;
+            });
+  return catalog;
+}
+
+namespace {
+
+// The partial image-<uuid> in `io`'s pool, or nullopt when there is none (no
+// such image, or a complete one).
+Result<std::optional<PartialImage>> read_partial_image(rados_ioctx_t io, const std::string& uuid,
+                                                       const ImageLocation& where) {
+  using Found = std::optional<PartialImage>;
+  auto image = open_image(io, where.rbd_name, true);
+  if (!image.ok()) {
+    if (image.status().err() == ENOENT) return Found();
+    return image.status();
+  }
+  auto values = metadata_list(image->get(), meta::kPrefix);
+  if (!values.ok()) return values.status().Prefixed(image_spec(io, where.rbd_name));
+  if (values->count(meta::kComplete)) return Found();
+  PartialImage p;
+  p.id = uuid;
+  p.where = where;
+  auto size = image_size(image->get());
+  p.size = size.ok() ? *size : 0;
+  auto incomplete = values->find(meta::kIncomplete);
+  if (incomplete != values->end()) p.incomplete = incomplete->second;
+  // image.upload and image.copy set it: "upload of <file> by ...", "copy of
+  // <backend image> by ...".
+  for (const char* kind : {"upload", "copy"}) {
+    if (p.incomplete.rfind(std::string(kind) + " of ", 0) == 0) p.kind = kind;
+  }
+  image->reset();  // closed before the record is read
+
+  auto header = read_chunk_record_header(io, where.rbd_name, &p.record_version);
+  if (!header.ok()) return header.status();
+  if (*header) {
+    p.record = **header;
+    auto digests = read_chunk_digests(io, where.rbd_name, *p.record);
+    if (!digests.ok()) return digests.status();
+    for (const auto& d : *digests) p.chunks_confirmed += d.has_value();
+    auto running = owner_is_running(io, where.rbd_name, p.record->owner, &p.how);
+    if (!running.ok()) return running.status();
+    p.running = *running;
+    p.how = "process " + p.record->owner + " " + p.how;
+  } else {
+    auto writer = live_writer(io, where.rbd_name);
+    if (!writer.ok()) {
+      if (writer.status().err() == ENOENT) return Found();
+      return writer.status();
+    }
+    p.running = !writer->empty();
+    p.how = "no chunk record; " + (writer->empty() ? std::string("no client holds its lock")
+                                                   : "client " + *writer + " holds its lock");
+  }
+  return Found(std::move(p));
+}
+
+}  // namespace
+
+Result<std::vector<PartialImage>> list_partial_images(Cluster& cluster,
+                                                      const std::string& only_uuid) {
+  auto io = cluster.open_image_pool();
+  if (!io.ok()) return io.status();
+  std::vector<std::string> uuids;
+  if (!only_uuid.empty()) {
+    uuids.push_back(only_uuid);
+  } else {
+    auto names = list_images(io->get());
+    if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
+    for (const auto& name : *names) {
+      if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
+      if (is_uuid(name.substr(kImagePrefix.size())))
+        uuids.push_back(name.substr(kImagePrefix.size()));
+    }
+    std::sort(uuids.begin(), uuids.end());
+  }
+  std::vector<PartialImage> out;
+  for (const auto& uuid : uuids) {
+    const ImageLocation where{cluster.id(), cluster.backend().image_pool, kImagePrefix + uuid};
+    auto partial = read_partial_image(io->get(), uuid, where);
+    if (!partial.ok()) return partial.status().Prefixed("backend " + cluster.id());
+    if (*partial) out.push_back(std::move(**partial));
+  }
+  return out;
+}
+
+Json partial_image_json(const PartialImage& p) {
+  Json j = {{"id", p.id},
+            {"backend", p.where.backend},
+            {"pool", p.where.pool},
+            {"image", p.where.rbd_name},
+            {"size", p.size},
+            {"kind", p.kind},
+            {"incomplete", p.incomplete},
+            {"running", p.running},
+            {"how", p.how},
+            {"chunks_confirmed", p.chunks_confirmed}};
+  if (p.record) {
+    j["source"] = p.record->source;
+    j["owner"] = p.record->owner;
+    j["started_at"] = p.record->started_at;
+    j["chunks"] = p.record->chunks();
+    j["record_state"] = p.record->state;
+  } else {
+    j["source"] = j["owner"] = j["started_at"] = j["record_state"] = "";
+    j["chunks"] = 0;
+  }
+  return j;
+}
+
+Json image_record_json(const ImageRecord& rec) {
+  Json locations = Json::array();
+  for (const auto& l : rec.locations) {
+    locations.push_back({{"backend", l.backend}, {"pool", l.pool}, {"image", l.rbd_name}});
+  }
+  return Json{{"id", rec.id},         {"name", rec.name},         {"size", rec.size},
+              {"format", rec.format}, {"checksum", rec.checksum}, {"locations", locations}};
+}
+
+Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
+  auto uuid = uuid_from_id(id_or_name, kImagePrefix, "image");
+  ImageCatalog catalog = list_image_catalog(driver, uuid.ok() ? *uuid : "");
+  std::vector<const ImageRecord*> matches;
+  for (const auto& rec : catalog.images) {
+    if ((uuid.ok() && rec.id == *uuid) || (!uuid.ok() && rec.name == id_or_name)) {
+      matches.push_back(&rec);
+    }
+  }
+  std::string unreachable;
+  for (const auto& [backend, error] : catalog.unreachable) unreachable += "; " + error;
+  if (matches.empty() && !unreachable.empty()) {
+    return Status::Error(EHOSTUNREACH,
+                         "image '" + id_or_name +
+                             "' not found in the backends that answered (not searched:" +
+                             unreachable.substr(1) + ")");
+  }
+  if (matches.empty())
+    return Status::NotFound("image '" + id_or_name + "' not found in any backend");
+  if (matches.size() > 1) {
+    std::string ids;
+    for (const auto* m : matches) ids += " " + m->id;
+    return Status::Invalid("image name '" + id_or_name + "' is ambiguous; use an id:" + ids);
+  }
+  return *matches.front();
+}
+
+Result<std::string> optional_backend(Driver& driver, const Json& request) {
+  auto backend = optional_string(request, "backend");
+  if (!backend.ok()) return backend.status();
+  if (!backend->empty()) {
+    auto named = driver.enabled_cluster(*backend);
+    if (!named.ok()) return named.status();
+  }
+  return backend;
+}
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,97 @@
+// Finding volumes and images across every enabled backend. Ceph is the source
+// of truth: there is no other index.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plugin/transfer/chunk_record.h"
+#include "plugin/driver.h"
+
+namespace rbdvol::plugin {
+
+struct VolumeHandle {
+  Cluster* cluster = nullptr;
+  IoCtxPtr io;  // the backend's volume pool
+  std::string uuid;
+  std::string rbd_name;  // "volume-<uuid>"
+};
+
+// The backend that holds volume `id` ("<uuid>" or "volume-<uuid>"). ENOENT
+// names the volume and, when some backend did not answer, which.
+Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id);
+
+struct ImageLocation {
+  std::string backend;
+  std::string pool;
+  std::string rbd_name;
+};
+
+struct ImageRecord {
+  std::string id;  // uuid
+  std::string name;
+  uint64_t size = 0;
+  std::string format;                    // of the uploaded file: "raw" or "qcow2" (stored as raw)
+  std::string checksum;                  // rbdvol.checksum (image.checksum); "" when not recorded
+  std::vector<ImageLocation> locations;  // backends holding a complete copy
+};
+
+struct ImageCatalog {
+  std::vector<ImageRecord> images;                               // sorted by name, then id
+  std::vector<std::pair<std::string, std::string>> unreachable;  // backend, error
+};
+
+// Every image (an "image-<uuid>" with rbdvol.complete, naming.h) in every
+// backend's image pool. Copies still being written, or left half way (no
+// rbdvol.complete), are not listed.
+// With `only_uuid`, just that image is looked for (one probe per backend).
+ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid = "");
+
+// Resolves an image id ("<uuid>", "image-<uuid>") or a unique image name to
+// its record. ENOENT / EINVAL (ambiguous name) with a clear message.
+Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name);
+
+// The request's optional "backend" naming one copy of an image: "" when it is
+// absent, else the id of an enabled backend (ENOENT names the enabled ones).
+Result<std::string> optional_backend(Driver& driver, const Json& request);
+
+// The answer form of an image: id, name, size, format, locations.
+Json image_record_json(const ImageRecord& rec);
+
+// What `io`'s pool has of image-<uuid>: nothing, a partial copy (no
+// rbdvol.complete: being written, or left by a run that died), or a complete
+// copy. One image open.
+enum class CopyState { kNone, kPartial, kComplete };
+Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid);
+
+// A partial image: an image-<uuid> without rbdvol.complete in a backend's
+// image pool. An upload or a copy is writing it, or one died and left it
+// (`resume` continues it: image.upload, image.copy).
+struct PartialImage {
+  std::string id;  // uuid
+  ImageLocation where;
+  uint64_t size = 0;
+  std::string incomplete;  // rbdvol.incomplete: what, by whom, since when; "" unset
+  std::string kind;        // "upload" or "copy" (from rbdvol.incomplete), "" when unknown
+  std::optional<ChunkRecordHeader> record;  // none: its writer died (or is) before writing one
+  uint64_t record_version = 0;              // of the record object, when read (claim_chunk_record)
+  uint64_t chunks_confirmed = 0;            // chunks the record holds
+  // Whether its writer still runs: the record's owner (owner_is_running);
+  // without a record, whether a client holds the image's lock and watches
+  // it. `how` says how that is known.
+  bool running = true;
+  std::string how;
+};
+
+// The partial images in `cluster`'s image pool (with `only_uuid`, just
+// image-<only_uuid>), sorted by id. An image removed or completed while it
+// is looked at is left out.
+Result<std::vector<PartialImage>> list_partial_images(Cluster& cluster,
+                                                      const std::string& only_uuid = "");
+
+// The answer form of a partial image (image.partials, docs/driver-abi.md).
+Json partial_image_json(const PartialImage& partial);
+
+}  // namespace rbdvol::plugin

@@ -1,0 +1,125 @@
+#include "plugin/records/volume_record.h"
+
+#include <cstdlib>
+
+#include "plugin/records/attachments.h"
+#include "plugin/records/naming.h"
+#include "plugin/ceph/rbd_image.h"
+
+namespace rbdvol::plugin {
+
+std::vector<std::string> feature_names(uint64_t features) {
+  static const std::pair<uint64_t, const char*> names[] = {
+      {RBD_FEATURE_LAYERING, "layering"},
+      {RBD_FEATURE_STRIPINGV2, "striping"},
+      {RBD_FEATURE_EXCLUSIVE_LOCK, "exclusive-lock"},
+      {RBD_FEATURE_OBJECT_MAP, "object-map"},
+      {RBD_FEATURE_FAST_DIFF, "fast-diff"},
+      {RBD_FEATURE_DEEP_FLATTEN, "deep-flatten"},
+      {RBD_FEATURE_JOURNALING, "journaling"},
+      {RBD_FEATURE_DATA_POOL, "data-pool"},
+      {RBD_FEATURE_OPERATIONS, "operations"},
+      {RBD_FEATURE_MIGRATING, "migrating"},
+      {RBD_FEATURE_NON_PRIMARY, "non-primary"},
+  };
+  std::vector<std::string> out;
+  for (const auto& [bit, name] : names) {
+    if (features & bit) out.emplace_back(name);
+  }
+  return out;
+}
+
+Status disable_multiattach_features(rbd_image_t image) {
+  auto features = image_features(image);
+  if (!features.ok()) return features.status();
+  if (metadata_get(image, meta::kSavedFeatures).status().err() == ENOENT) {
+    Status s = metadata_set(image, meta::kSavedFeatures, std::to_string(*features));
+    if (!s.ok()) return s;
+  }
+  const uint64_t off = *features & kMultiattachForbiddenFeatures;
+  if (off == 0) return Status::Ok();
+  int r = rbd_update_features(image, off, 0);
+  if (r < 0) {
+    return Status::Error(r, "cannot turn off multiattach-unsafe features: " + ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
+Result<const config::DiskType*> disk_type_named(const config::Config& config,
+                                                const std::string& name) {
+  const config::DiskType* type = config.find_disk_type(name);
+  if (type) return type;
+  std::vector<std::string> known;
+  for (const auto& t : config.disk_types) known.push_back(t.name);
+  return Status::NotFound("unknown disk type '" + name + "' (known: " + name_list(known) + ")");
+}
+
+Result<const config::DiskType*> volume_disk_type(Driver& driver, rbd_image_t image,
+                                                 const std::string& volume_uuid) {
+  auto name = metadata_get(image, meta::kDiskType);
+  if (!name.ok()) {
+    return Status::NotFound("volume " + volume_uuid + " has no disk type recorded (" +
+                            name.status().message() + ")");
+  }
+  const config::DiskType* type = driver.config().find_disk_type(*name);
+  if (!type) {
+    return Status::NotFound("volume " + volume_uuid + " has disk type '" + *name +
+                            "', which the config does not define");
+  }
+  return type;
+}
+
+Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
+  auto image = open_image(volume.io.get(), volume.rbd_name, true);
+  if (!image.ok()) return image.status();
+  auto size = image_size(image->get());
+  if (!size.ok()) return size.status();
+  auto features = image_features(image->get());
+  if (!features.ok()) return features.status();
+  auto meta = metadata_list(image->get(), meta::kPrefix);
+  if (!meta.ok()) return meta.status();
+  auto parent = parent_of(image->get());
+  if (!parent.ok()) return parent.status();
+  auto snaps = list_snapshots(image->get());
+  if (!snaps.ok()) return snaps.status();
+  auto attachments = read_attachments(volume.io.get(), image->get());
+  if (!attachments.ok()) return attachments.status();
+
+  auto get = [&](const std::string& key) {
+    auto it = meta->find(key);
+    return it == meta->end() ? std::string() : it->second;
+  };
+  const std::string type_name = get(meta::kDiskType);
+  const config::DiskType* type = driver.config().find_disk_type(type_name);
+  Json snapshots = Json::array();
+  for (const auto& s : *snaps) snapshots.push_back({{"name", s.name}, {"size", s.size}});
+  Json record = {
+      {"id", volume.uuid},
+      {"name", get(meta::kName)},
+      {"backend", volume.cluster->id()},
+      {"pool", volume.cluster->backend().volume_pool},
+      {"image", volume.rbd_name},
+      {"size", *size},
+      {"disk_type", type_name},
+      {"multiattach", type ? type->multiattach : false},
+      {"cache", type ? type->cache : ""},
+      {"source_image", get(meta::kSourceImage)},
+      {"created_at", get(meta::kCreatedAt)},
+      {"features", feature_names(*features)},
+      {"snapshots", snapshots},
+      {"attachments", *attachments},
+  };
+  if (parent->has_parent) {
+    record["parent"] = {
+        {"pool", parent->pool}, {"image", parent->image}, {"snapshot", parent->snapshot}};
+  } else {
+    record["parent"] = nullptr;
+  }
+  if (!get(meta::kSavedFeatures).empty()) {
+    record["saved_features"] =
+        feature_names(std::strtoull(get(meta::kSavedFeatures).c_str(), nullptr, 10));
+  }
+  return record;
+}
+
+}  // namespace rbdvol::plugin

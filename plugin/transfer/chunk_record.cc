@@ -1,0 +1,388 @@
+#include "plugin/transfer/chunk_record.h"
+
+#include <signal.h>
+#include <unistd.h>
+#include <rados/librados.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <list>
+#include <map>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "plugin/records/naming.h"
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/transfer/sha256.h"
+
+namespace rbdvol::plugin {
+
+namespace {
+
+using Json = nlohmann::json;
+
+const char kHeaderKey[] = "header";
+
+std::string chunk_key(uint64_t index) {
+  char key[32];
+  std::snprintf(key, sizeof(key), "c.%016llx", static_cast<unsigned long long>(index));
+  return key;
+}
+
+bool parse_hex_digest(const std::string& hex, std::array<unsigned char, 32>* out) {
+  if (hex.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+std::string where(rados_ioctx_t io, const std::string& rbd_name) {
+  char pool[256] = {0};
+  rados_ioctx_get_pool_name(io, pool, sizeof(pool) - 1);
+  return std::string(pool) + "/" + chunk_record_object(rbd_name);
+}
+
+std::string this_host() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+}  // namespace
+
+ChunkDigest zero_chunk(uint64_t index, uint64_t chunk_size, uint64_t size) {
+  ChunkDigest d;
+  d.index = index;
+  d.offset = index * chunk_size;
+  d.length = std::min(chunk_size, size - d.offset);
+  d.zero = true;
+  return d;
+}
+
+std::string hex_of(const std::array<unsigned char, 32>& digest) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+std::string chunk_record_object(const std::string& rbd_name) { return "rbdvol_chunks." + rbd_name; }
+
+Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t io,
+                                                                  const std::string& rbd_name,
+                                                                  uint64_t* version) {
+  const std::string oid = chunk_record_object(rbd_name);
+  ReadOpPtr op(rados_create_read_op());
+  rados_omap_iter_t raw_iter = nullptr;
+  int prval = 0;
+  const char* keys[] = {kHeaderKey};
+  rados_read_op_omap_get_vals_by_keys(op.get(), keys, 1, &raw_iter, &prval);
+  int r = rados_read_op_operate(op.get(), io, oid.c_str(), 0);
+  OmapIterPtr iter(raw_iter);
+  if (r == -ENOENT) return std::optional<ChunkRecordHeader>();
+  if (r < 0 || prval < 0) {
+    r = r < 0 ? r : prval;
+    return Status::Error(r, "cannot read " + where(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  if (version) *version = rados_get_last_version(io);
+  char* key = nullptr;
+  char* val = nullptr;
+  size_t len = 0;
+  if (rados_omap_get_next(iter.get(), &key, &val, &len) < 0 || !key) {
+    return std::optional<ChunkRecordHeader>();
+  }
+  try {
+    const Json j = Json::parse(std::string(val, len));
+    ChunkRecordHeader h;
+    h.size = j.at("size").get<uint64_t>();
+    h.chunk_size = j.at("chunk_size").get<uint64_t>();
+    h.source = j.value("source", "");
+    h.state = j.value("state", "");
+    h.owner = j.value("owner", "");
+    h.started_at = j.value("started_at", "");
+    h.completed_at = j.value("completed_at", "");
+    if (h.chunk_size == 0) throw std::runtime_error("chunk_size is 0");
+    return std::optional<ChunkRecordHeader>(h);
+  } catch (const std::exception& e) {
+    return Status::Error(EIO, "unreadable header in " + where(io, rbd_name) + ": " + e.what());
+  }
+}
+
+namespace {
+
+Status write_header(rados_ioctx_t io, const std::string& rbd_name, const ChunkRecordHeader& header,
+                    bool exclusive, const uint64_t* version) {
+  Json j = {{"version", 1},
+            {"size", header.size},
+            {"chunk_size", header.chunk_size},
+            {"chunks", header.chunks()},
+            {"source", header.source},
+            {"state", header.state},
+            {"owner", header.owner},
+            {"started_at", header.started_at}};
+  if (!header.completed_at.empty()) j["completed_at"] = header.completed_at;
+  const std::string value = j.dump();
+  const char* keys[] = {kHeaderKey};
+  const char* vals[] = {value.c_str()};
+  const size_t key_lens[] = {sizeof(kHeaderKey) - 1};
+  const size_t val_lens[] = {value.size()};
+  WriteOpPtr op(rados_create_write_op());
+  if (exclusive) rados_write_op_create(op.get(), LIBRADOS_CREATE_EXCLUSIVE, nullptr);
+  if (version) rados_write_op_assert_version(op.get(), *version);
+  rados_write_op_omap_set2(op.get(), keys, vals, key_lens, val_lens, 1);
+  int r = rados_write_op_operate2(op.get(), io, chunk_record_object(rbd_name).c_str(), nullptr, 0);
+  if (version && (r == -ERANGE || r == -EOVERFLOW)) {
+    return Status::Busy("another process took over " + image_spec(io, rbd_name) +
+                        " at the same time (its chunk record changed since it was read)");
+  }
+  if (r < 0) {
+    return Status::Error(
+        r, "cannot write the header of " + where(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
+                                 const ChunkRecordHeader& header, bool exclusive) {
+  return write_header(io, rbd_name, header, exclusive, nullptr);
+}
+
+namespace {
+
+// A record's watch only marks it as claimed: no one notifies it.
+void ignore_notify(void*, uint64_t, uint64_t, uint64_t, void*, size_t) {}
+void ignore_watch_error(void*, uint64_t, int) {}
+
+}  // namespace
+
+RecordWatch::~RecordWatch() { rados_unwatch2(io_, cookie_); }
+
+Result<std::unique_ptr<RecordWatch>> claim_chunk_record(rados_ioctx_t io,
+                                                        const std::string& rbd_name,
+                                                        ChunkRecordHeader& header,
+                                                        uint64_t version) {
+  uint64_t cookie = 0;
+  int r = rados_watch2(io, chunk_record_object(rbd_name).c_str(), &cookie, ignore_notify,
+                       ignore_watch_error, nullptr);
+  if (r < 0) {
+    return Status::Error(r, "cannot watch " + where(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  auto watch = std::make_unique<RecordWatch>(io, cookie);
+  ChunkRecordHeader claimed = header;
+  claimed.owner = this_process_owner();
+  Status s = write_header(io, rbd_name, claimed, false, &version);
+  if (!s.ok()) return s;
+  header = claimed;
+  return watch;
+}
+
+Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
+                            const std::vector<ChunkDigest>& digests) {
+  if (digests.empty()) return Status::Ok();
+  std::vector<std::string> keys, values;
+  for (const auto& d : digests) {
+    Json j = {{"offset", d.offset}, {"length", d.length}};
+    if (d.chunks != 1) j["chunks"] = d.chunks;
+    if (d.zero) {
+      j["zero"] = true;
+    } else {
+      j["sha256"] = hex_of(d.sha256);
+    }
+    keys.push_back(chunk_key(d.index));
+    values.push_back(j.dump());
+  }
+  std::vector<const char*> key_ptrs, val_ptrs;
+  std::vector<size_t> key_lens, val_lens;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    key_ptrs.push_back(keys[i].c_str());
+    key_lens.push_back(keys[i].size());
+    val_ptrs.push_back(values[i].c_str());
+    val_lens.push_back(values[i].size());
+  }
+  WriteOpPtr op(rados_create_write_op());
+  rados_write_op_omap_set2(op.get(), key_ptrs.data(), val_ptrs.data(), key_lens.data(),
+                           val_lens.data(), keys.size());
+  int r = rados_write_op_operate2(op.get(), io, chunk_record_object(rbd_name).c_str(), nullptr, 0);
+  if (r < 0) {
+    return Status::Error(r, "cannot record " + std::to_string(digests.size()) +
+                                " chunk digests in " + where(io, rbd_name) + ": " +
+                                ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
+    rados_ioctx_t io, const std::string& rbd_name, const ChunkRecordHeader& header) {
+  const std::string oid = chunk_record_object(rbd_name);
+  std::vector<std::optional<ChunkDigest>> out(header.chunks());
+  std::string after;
+  for (;;) {
+    ReadOpPtr op(rados_create_read_op());
+    rados_omap_iter_t raw_iter = nullptr;
+    unsigned char more = 0;
+    int prval = 0;
+    rados_read_op_omap_get_vals2(op.get(), after.c_str(), "c.", 1024, &raw_iter, &more, &prval);
+    int r = rados_read_op_operate(op.get(), io, oid.c_str(), 0);
+    OmapIterPtr iter(raw_iter);
+    if (r < 0 || prval < 0) {
+      r = r < 0 ? r : prval;
+      return Status::Error(
+          r, "cannot read the chunk digests in " + where(io, rbd_name) + ": " + ceph_strerror(r));
+    }
+    for (;;) {
+      char* key = nullptr;
+      char* val = nullptr;
+      size_t len = 0;
+      if (rados_omap_get_next(iter.get(), &key, &val, &len) < 0 || !key) break;
+      after = key;
+      try {
+        const Json j = Json::parse(std::string(val, len));
+        ChunkDigest d;
+        d.index = std::stoull(after.substr(2), nullptr, 16);
+        d.chunks = j.value("chunks", uint64_t{1});
+        d.offset = j.at("offset").get<uint64_t>();
+        d.length = j.at("length").get<uint64_t>();
+        d.zero = j.value("zero", false);
+        if (!d.zero && !parse_hex_digest(j.at("sha256").get<std::string>(), &d.sha256)) {
+          throw std::runtime_error("bad sha256");
+        }
+        for (uint64_t i = 0; i < d.chunks && d.index + i < out.size(); ++i) {
+          ChunkDigest one = d;
+          one.index = d.index + i;
+          one.chunks = 1;
+          one.offset = one.index * header.chunk_size;
+          one.length = std::min(header.chunk_size, header.size - one.offset);
+          out[one.index] = one;
+        }
+      } catch (const std::exception& e) {
+        return Status::Error(
+            EIO, "unreadable entry " + after + " in " + where(io, rbd_name) + ": " + e.what());
+      }
+    }
+    if (!more) break;
+  }
+  return out;
+}
+
+Result<std::string> chunk_list_checksum(uint64_t size, uint64_t chunk_size,
+                                        const std::vector<std::optional<ChunkDigest>>& digests) {
+  if (chunk_size == 0) return Status::Invalid("chunk size 0");
+  const uint64_t chunks = (size + chunk_size - 1) / chunk_size;
+  if (digests.size() != chunks) {
+    return Status::Error(EIO, std::to_string(digests.size()) + " chunk digests for " +
+                                  std::to_string(chunks) + " chunks of " +
+                                  std::to_string(chunk_size) + " bytes");
+  }
+  Sha256 list;
+  // The digest of a chunk of zeros, by length: the full chunk and the last.
+  std::map<uint64_t, Sha256::Digest> zero_digests;
+  auto zero_digest = [&](uint64_t length) -> const Sha256::Digest& {
+    auto it = zero_digests.find(length);
+    if (it != zero_digests.end()) return it->second;
+    Sha256 zeros;
+    zeros.update_zeros(length);
+    return zero_digests.emplace(length, zeros.finish()).first->second;
+  };
+  for (uint64_t i = 0; i < chunks; ++i) {
+    const auto& d = digests[i];
+    if (!d) return Status::Error(EIO, "chunk " + std::to_string(i) + " has no digest");
+    const Sha256::Digest& digest =
+        d->zero ? zero_digest(std::min(chunk_size, size - i * chunk_size)) : d->sha256;
+    list.update(digest.data(), digest.size());
+  }
+  return "sha256-chunks-" + std::to_string(chunk_size) + ":" + hex_of(list.finish());
+}
+
+Result<std::string> recorded_checksum(rados_ioctx_t io, const std::string& rbd_name,
+                                      const ChunkRecordHeader& header) {
+  auto digests = read_chunk_digests(io, rbd_name, header);
+  if (!digests.ok()) return digests.status();
+  auto sum = chunk_list_checksum(header.size, header.chunk_size, *digests);
+  if (!sum.ok()) return sum.status().Prefixed(where(io, rbd_name));
+  return sum;
+}
+
+Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name) {
+  int r = rados_remove(io, chunk_record_object(rbd_name).c_str());
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(r, "cannot remove " + where(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
+Result<ChunkRecordHeader> start_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
+                                             uint64_t size, uint64_t chunk_size,
+                                             const std::string& source) {
+  ChunkRecordHeader h;
+  h.size = size;
+  h.chunk_size = chunk_size;
+  h.source = source;
+  h.state = "incomplete";
+  h.owner = this_process_owner();
+  h.started_at = utc_now_iso8601();
+  Status s = write_chunk_record_header(io, rbd_name, h, true);
+  if (!s.ok()) return s;
+  return h;
+}
+
+Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
+                             ChunkRecordHeader header) {
+  header.state = "complete";
+  header.completed_at = utc_now_iso8601();
+  return write_chunk_record_header(io, rbd_name, header, false);
+}
+
+std::string this_process_owner() { return this_host() + ":" + std::to_string(::getpid()); }
+
+Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
+                              const std::string& owner, std::string* how) {
+  const auto colon = owner.rfind(':');
+  if (colon != std::string::npos && owner.substr(0, colon) == this_host()) {
+    const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
+    const bool running = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    if (how) *how = running ? "running on this host" : "no longer running on this host";
+    return running;
+  }
+  auto writer = live_writer(io, rbd_name);
+  if (!writer.ok()) return writer.status();
+  if (!writer->empty()) {
+    if (how) *how = "on another host, and its client " + *writer + " holds the image's lock";
+    return true;
+  }
+  // A run that has just claimed the record watches it until it holds the lock.
+  librados::IoCtx ioctx;
+  librados::IoCtx::from_rados_ioctx_t(io, ioctx);
+  std::list<obj_watch_t> watchers;
+  int r = ioctx.list_watchers(chunk_record_object(rbd_name), &watchers);
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(
+        r, "cannot list the watchers of " + where(io, rbd_name) + ": " + ceph_strerror(r));
+  }
+  if (r == 0 && !watchers.empty()) {
+    if (how) {
+      *how = "on another host, and its client " + std::string(watchers.front().addr) +
+             " watches the chunk record (it took the copy over and is taking the image's lock)";
+    }
+    return true;
+  }
+  if (how) *how = "on another host, and no client that holds the image's lock watches it";
+  return false;
+}
+
+}  // namespace rbdvol::plugin
