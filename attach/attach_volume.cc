@@ -225,21 +225,25 @@ Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger
                                           (done.empty() ? "" : "; detached again from:" + undone) +
                                           undo_errors);
   };
+  // Gives back the reservation of a domain whose attach failed before it was
+  // done; a failure to do so is added to the cause, so that a stale record
+  // does not stay behind without a word.
+  auto released = [&ledger](const Status& cause, const std::string& domain) {
+    Status r = ledger.release(domain);
+    if (r.ok()) return cause;
+    return Status::Error(cause.err(),
+                         cause.message() + "; releasing the reservation of " + domain +
+                             " failed too, its attachment record stays: " + r.message());
+  };
   for (const auto& domain : domains) {
     auto connection = ledger.reserve(domain);
     if (!connection.ok()) return roll_back(connection.status(), domain);
     auto disk = rbd_disk_from_connection(*connection);
-    if (!disk.ok()) {
-      ledger.release(domain);
-      return roll_back(disk.status(), domain);
-    }
+    if (!disk.ok()) return roll_back(released(disk.status(), domain), domain);
     disk->target_bus = options.bus;
     source = disk->pool + "/" + disk->image;
     auto attached = attach_one(hv, domain, *disk);
-    if (!attached.ok()) {
-      ledger.release(domain);
-      return roll_back(attached.status(), domain);
-    }
+    if (!attached.ok()) return roll_back(released(attached.status(), domain), domain);
     done.push_back(*attached);
     Status s = ledger.confirm(domain, attached->target_dev);
     if (!s.ok()) return roll_back(s, domain);

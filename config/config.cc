@@ -367,18 +367,12 @@ class SectionReader {
   const Errors& errors_;
 };
 
-#define RBDVOL_RETURN_IF_ERROR(expr)   \
-  do {                                 \
-    Status status_ = (expr);           \
-    if (!status_.ok()) return status_; \
-  } while (0)
-
 Status read_default(const SectionReader& r, Config* config, std::vector<std::string>* enabled) {
-  RBDVOL_RETURN_IF_ERROR(r.check_keys(kDefaultKeys));
+  RETURN_IF_ERROR(r.check_keys(kDefaultKeys));
   if (r.has_empty("enabled_backends")) {
     return r.error("enabled_backends", "empty: at least one backend must be enabled");
   }
-  RBDVOL_RETURN_IF_ERROR(r.list("enabled_backends", true, enabled));
+  RETURN_IF_ERROR(r.list("enabled_backends", true, enabled));
   for (const auto& id : *enabled) {
     if (!is_valid_name(id)) {
       return r.error("enabled_backends", "invalid backend id " + quoted(id) +
@@ -388,30 +382,30 @@ Status read_default(const SectionReader& r, Config* config, std::vector<std::str
       return r.error("enabled_backends", "'DEFAULT' cannot be a backend id");
     }
   }
-  RBDVOL_RETURN_IF_ERROR(r.string("default_backend", true, &config->default_backend));
+  RETURN_IF_ERROR(r.string("default_backend", true, &config->default_backend));
   if (!contains(*enabled, config->default_backend)) {
     return r.error("default_backend", quoted(config->default_backend) +
                                           " is not among enabled_backends (" + join(*enabled) +
                                           ")");
   }
-  RBDVOL_RETURN_IF_ERROR(r.positive_int("rados_connect_timeout", &config->rados_connect_timeout));
-  RBDVOL_RETURN_IF_ERROR(r.positive_int("max_clone_depth", &config->max_clone_depth));
-  RBDVOL_RETURN_IF_ERROR(r.positive_int("copy_wait_timeout", &config->copy_wait_timeout));
+  RETURN_IF_ERROR(r.positive_int("rados_connect_timeout", &config->rados_connect_timeout));
+  RETURN_IF_ERROR(r.positive_int("max_clone_depth", &config->max_clone_depth));
+  RETURN_IF_ERROR(r.positive_int("copy_wait_timeout", &config->copy_wait_timeout));
   return Status::Ok();
 }
 
 Status read_backend(const SectionReader& r, Backend* backend) {
-  RBDVOL_RETURN_IF_ERROR(r.check_keys(kBackendKeys));
+  RETURN_IF_ERROR(r.check_keys(kBackendKeys));
   backend->id = r.name();
   backend->line = r.line();
-  RBDVOL_RETURN_IF_ERROR(r.string("ceph_conf", true, &backend->ceph_conf));
-  RBDVOL_RETURN_IF_ERROR(r.name_value("rbd_user", false, &backend->rbd_user));
-  RBDVOL_RETURN_IF_ERROR(r.string("keyring", false, &backend->keyring));
-  RBDVOL_RETURN_IF_ERROR(r.name_value("volume_pool", true, &backend->volume_pool));
-  RBDVOL_RETURN_IF_ERROR(r.name_value("image_pool", true, &backend->image_pool));
-  RBDVOL_RETURN_IF_ERROR(r.tags("tags", false, &backend->tags));
-  RBDVOL_RETURN_IF_ERROR(r.positive_number("weight", &backend->weight));
-  RBDVOL_RETURN_IF_ERROR(r.string("libvirt_secret_uuid", false, &backend->libvirt_secret_uuid));
+  RETURN_IF_ERROR(r.string("ceph_conf", true, &backend->ceph_conf));
+  RETURN_IF_ERROR(r.name_value("rbd_user", false, &backend->rbd_user));
+  RETURN_IF_ERROR(r.string("keyring", false, &backend->keyring));
+  RETURN_IF_ERROR(r.name_value("volume_pool", true, &backend->volume_pool));
+  RETURN_IF_ERROR(r.name_value("image_pool", true, &backend->image_pool));
+  RETURN_IF_ERROR(r.tags("tags", false, &backend->tags));
+  RETURN_IF_ERROR(r.positive_number("weight", &backend->weight));
+  RETURN_IF_ERROR(r.string("libvirt_secret_uuid", false, &backend->libvirt_secret_uuid));
   if (r.has("libvirt_secret_uuid") && !is_valid_uuid(backend->libvirt_secret_uuid)) {
     return r.error("libvirt_secret_uuid",
                    "not a UUID (8-4-4-4-12 hex digits): " + quoted(backend->libvirt_secret_uuid));
@@ -436,10 +430,10 @@ Status read_disk_type(const SectionReader& r, const Errors& errors, const Config
                           "invalid disk type name " + quoted(type->name) +
                               ": must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
   }
-  RBDVOL_RETURN_IF_ERROR(r.check_keys(kDiskTypeKeys));
-  RBDVOL_RETURN_IF_ERROR(r.tags("tags", true, &type->tags));
-  RBDVOL_RETURN_IF_ERROR(r.boolean("multiattach", &type->multiattach));
-  RBDVOL_RETURN_IF_ERROR(r.string("cache", false, &type->cache));
+  RETURN_IF_ERROR(r.check_keys(kDiskTypeKeys));
+  RETURN_IF_ERROR(r.tags("tags", true, &type->tags));
+  RETURN_IF_ERROR(r.boolean("multiattach", &type->multiattach));
+  RETURN_IF_ERROR(r.string("cache", false, &type->cache));
   if (!contains(kCacheModes, type->cache)) {
     return r.error("cache",
                    "unknown cache mode " + quoted(type->cache) + "; one of " + join(kCacheModes));
@@ -449,7 +443,7 @@ Status read_disk_type(const SectionReader& r, const Errors& errors, const Config
                                 " is not allowed for a multiattach disk type; use " +
                                 join(kMultiattachCacheModes, " or "));
   }
-  RBDVOL_RETURN_IF_ERROR(r.string("image_store", false, &type->image_store));
+  RETURN_IF_ERROR(r.string("image_store", false, &type->image_store));
   if (type->image_store != "same" && config.find_backend(type->image_store) == nullptr) {
     std::vector<std::string> ids;
     for (const auto& b : config.backends) ids.push_back(b.id);
@@ -471,7 +465,7 @@ Status read_disk_type(const SectionReader& r, const Errors& errors, const Config
 Result<Config> parse(const std::string& text, const std::string& path) {
   Errors errors(path);
   std::vector<RawSection> sections;
-  RBDVOL_RETURN_IF_ERROR(split_sections(text, errors, &sections));
+  RETURN_IF_ERROR(split_sections(text, errors, &sections));
 
   Config config;
   config.path = path;
@@ -484,7 +478,7 @@ Result<Config> parse(const std::string& text, const std::string& path) {
     return errors.file("missing [DEFAULT] section (required: it names enabled_backends)");
   }
   std::vector<std::string> enabled;
-  RBDVOL_RETURN_IF_ERROR(read_default(SectionReader(*default_section, errors), &config, &enabled));
+  RETURN_IF_ERROR(read_default(SectionReader(*default_section, errors), &config, &enabled));
 
   // Classify every section before reading any, so an unknown section is
   // reported even when a backend section is also wrong.
@@ -512,13 +506,13 @@ Result<Config> parse(const std::string& text, const std::string& path) {
                         "backend " + quoted(id) + " has no [" + id + "] section");
     }
     Backend backend;
-    RBDVOL_RETURN_IF_ERROR(read_backend(SectionReader(*it->second, errors), &backend));
+    RETURN_IF_ERROR(read_backend(SectionReader(*it->second, errors), &backend));
     config.backends.push_back(std::move(backend));
   }
 
   for (const RawSection* s : disk_type_sections) {
     DiskType type;
-    RBDVOL_RETURN_IF_ERROR(read_disk_type(SectionReader(*s, errors), errors, config, &type));
+    RETURN_IF_ERROR(read_disk_type(SectionReader(*s, errors), errors, config, &type));
     config.disk_types.push_back(std::move(type));
   }
   return config;

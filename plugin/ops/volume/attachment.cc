@@ -3,11 +3,11 @@
 // API. The host reserves an attachment before it touches the guest, marks it
 // attached with the target dev after, and deletes it on detach (or when the
 // attach failed).
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/operations.h"
+#include "plugin/ops/request.h"
 #include "plugin/records/attachments.h"
 #include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
-#include "plugin/ceph/rbd_image.h"
-#include "plugin/ops/request.h"
 #include "plugin/records/volume_record.h"
 
 namespace rbdvol::plugin {
@@ -70,11 +70,17 @@ Result<Json> attachment_create(Driver& driver, const Json& request, const Progre
   auto connection = volume_connection_info(driver, volume);
   if (!connection.ok()) {
     // Give the reservation back: the caller cannot attach without the info.
-    update_attachments(volume.io.get(), image->get(), [&](Json& r) {
+    auto released = update_attachments(volume.io.get(), image->get(), [&](Json& r) {
       auto it = find_domain(r, domain);
       if (it != r.end()) r.erase(it);
       return Status::Ok();
     });
+    if (!released.ok()) {
+      return Status::Error(
+          connection.status().err(),
+          connection.status().message() + "; giving back the reservation of " + domain +
+              " failed too, its attachment record stays: " + released.status().message());
+    }
     return connection.status();
   }
   return Json{{"volume", volume.uuid},
