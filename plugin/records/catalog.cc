@@ -87,7 +87,8 @@ Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::
   ImageRecord rec;
   rec.id = uuid;
   auto size = image_size(image->get());
-  rec.size = size.ok() ? *size : 0;
+  if (!size.ok()) return size.status().Prefixed(image_spec(io, where.rbd_name));
+  rec.size = *size;
   rec.name = value(meta::kName, "");
   rec.format = value(meta::kImageFormat, "raw");
   rec.checksum = value(meta::kImageChecksum, "");
@@ -101,6 +102,7 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
   struct PerBackend {
     Status status;
     std::vector<ImageRecord> images;
+    std::vector<ImageCatalog::Unreadable> unreadable;
   };
   auto clusters = all_clusters(driver);
   auto per_backend = fan_out(clusters, [&only_uuid](Cluster* c) {
@@ -128,7 +130,13 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
     }
     for (const auto& uuid : uuids) {
       auto rec = read_image_copy(io->get(), uuid, {c->id(), pool, kImagePrefix + uuid});
-      if (rec.ok() && rec->has_value()) out.images.push_back(std::move(**rec));
+      if (!rec.ok()) {
+        // Not left out without a word: the image is there but cannot be
+        // read now (a lost connection, an OSD op timeout, EIO).
+        out.unreadable.push_back({c->id(), uuid, rec.status().message()});
+      } else if (rec->has_value()) {
+        out.images.push_back(std::move(**rec));
+      }
     }
     return out;
   });
@@ -140,6 +148,7 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
       catalog.unreachable.emplace_back(clusters[i]->id(), per_backend[i].status.message());
       continue;
     }
+    for (auto& u : per_backend[i].unreadable) catalog.unreadable.push_back(std::move(u));
     for (auto& rec : per_backend[i].images) {
       auto it = by_id.find(rec.id);
       if (it == by_id.end()) {

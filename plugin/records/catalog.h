@@ -41,6 +41,13 @@ struct ImageRecord {
 struct ImageCatalog {
   std::vector<ImageRecord> images;                               // sorted by name, then id
   std::vector<std::pair<std::string, std::string>> unreachable;  // backend, error
+  // Images a reachable backend holds but whose record could not be read.
+  struct Unreadable {
+    std::string backend;
+    std::string id;
+    std::string error;
+  };
+  std::vector<Unreadable> unreadable;
 };
 
 // Every image (an "image-<uuid>" with rbdvol.complete, naming.h) in every

@@ -104,7 +104,7 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
                                       const Progress& progress) {
   auto volume_id = required_string(request, "volume");
   if (!volume_id.ok()) return volume_id.status();
-  auto name = required_string(request, "name");
+  auto name = required_name(request, "name", "image");
   if (!name.ok()) return name.status();
   auto force = optional_bool(request, "force", false);
   if (!force.ok()) return force.status();

@@ -74,7 +74,7 @@ Result<std::optional<PartialUpload>> find_partial_upload(rados_ioctx_t io,
 Result<Json> image_upload(Driver& driver, const Json& request, const Progress& progress) {
   auto path = required_string(request, "path");
   if (!path.ok()) return path.status();
-  auto name = required_string(request, "name");
+  auto name = required_name(request, "name", "image");
   if (!name.ok()) return name.status();
   auto backend_id = optional_string(request, "backend");
   if (!backend_id.ok()) return backend_id.status();

@@ -1,0 +1,82 @@
+// Bad sizes and names are refused before anything is made, with a message
+// naming the rule; nothing is left in the pools.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "tests/integration/sandbox.h"
+
+using rbdvol::test::rbdvol_json;
+using rbdvol::test::run_rbdvol;
+
+namespace {
+
+size_t volume_count() { return rbdvol_json({"volume", "list"}).at("volumes").size(); }
+
+}  // namespace
+
+TEST_CASE("volume sizes that no disk can have are refused with the rule they break",
+          "[integration]") {
+  struct Case {
+    const char* size;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"18446744073709551615B", "is not a multiple of 512"},
+      {"18446744073709551104B", "is larger than the largest volume, 1073741824000000 bytes"},
+      {"16384T", "is larger than the largest volume"},
+      {"1B", "size 1 bytes is not a multiple of 512 (a disk sector)"},
+      {"513B", "is not a multiple of 512"},
+      {"0", "must be larger than zero"},
+  };
+  const size_t before = volume_count();
+  for (const auto& c : cases) {
+    INFO("--size " << c.size);
+    auto created = run_rbdvol({"volume", "create", "--type", "ssd", "--size", c.size});
+    CHECK(created.exit_code != 0);
+    CHECK(created.err.find(c.says) != std::string::npos);
+  }
+  CHECK(volume_count() == before);
+
+  auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
+  const std::string id = volume.at("id");
+  auto extended = run_rbdvol({"volume", "extend", id, "--size", "18446744073709551615B"});
+  CHECK(extended.exit_code != 0);
+  CHECK(extended.err.find("is not a multiple of 512") != std::string::npos);
+  CHECK(rbdvol_json({"volume", "show", id}).at("size") == 4 << 20);
+  rbdvol_json({"volume", "delete", id});
+}
+
+TEST_CASE("names with control characters, too long or empty are refused", "[integration]") {
+  const size_t before = volume_count();
+  struct Case {
+    std::string name;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"two\nlines", "holds the control character U+000A at byte 3"},
+      {"\x1b[2Jcleared", "holds the control character U+001B at byte 0"},
+      {std::string(256, 'n'), "volume name is 256 bytes long; at most 255 are allowed"},
+      {"", "volume name is empty"},
+      {"bad\xff", "volume.create: an argument is not valid UTF-8 text"},
+  };
+  for (const auto& c : cases) {
+    INFO("--name " << c.name);
+    auto created =
+        run_rbdvol({"volume", "create", "--type", "ssd", "--size", "4M", "--name", c.name});
+    CHECK(created.exit_code != 0);
+    CHECK(created.err.find(c.says) != std::string::npos);
+  }
+  CHECK(volume_count() == before);
+
+  auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
+  const std::string id = volume.at("id");
+  auto snap = run_rbdvol({"snapshot", "create", id, "--name", "a\tb"});
+  CHECK(snap.exit_code != 0);
+  CHECK(snap.err.find("snapshot name holds the control character U+0009") != std::string::npos);
+  auto image = run_rbdvol({"image", "create-from-volume", id, "--name", "x\ry"});
+  CHECK(image.exit_code != 0);
+  CHECK(image.err.find("image name holds the control character U+000D") != std::string::npos);
+  CHECK(rbdvol_json({"snapshot", "list", id}).at("snapshots").empty());
+  rbdvol_json({"volume", "delete", id});
+}
