@@ -80,3 +80,30 @@ TEST_CASE("names with control characters, too long or empty are refused", "[inte
   CHECK(rbdvol_json({"snapshot", "list", id}).at("snapshots").empty());
   rbdvol_json({"volume", "delete", id});
 }
+
+TEST_CASE("an image delete that loses a race with the image's first clone names the clone",
+          "[integration]") {
+  using rbdvol::test::BackgroundCommand;
+  using rbdvol::test::rbdvol_argv;
+  rbdvol::test::ImageCleanup cleanup;
+  rbdvol::test::TempFile file(4 << 20);
+  cleanup.add_file(file.path());
+  const std::string id = rbdvol::test::upload_to_fast(file.path(), "race-first-clone", cleanup);
+
+  // The delete stops once it has found no clone, right before it removes.
+  setenv("RBDVOL_FAULT", "image.delete:before-remove=stop", 1);
+  BackgroundCommand deleting(rbdvol_argv({"image", "delete", id}));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(deleting.wait_stopped());
+  auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", id});
+  cleanup.add(volume);
+  CHECK(volume.at("method") == "clone");
+  deleting.resume();
+  auto lost = deleting.finish();
+  CHECK(lost.exit_code != 0);
+  CHECK_THAT(lost.err, Catch::Contains("image " + id + " has 1 clone(s): "));
+  CHECK_THAT(lost.err, Catch::Contains(volume.at("id").get<std::string>()));
+  // The image and its volume are both still there.
+  CHECK(rbdvol_json({"image", "show", id}).at("id") == id);
+  rbdvol_json({"volume", "delete", volume.at("id")});
+}
