@@ -7,6 +7,7 @@
 #include "plugin/fan_out.h"
 #include "plugin/records/naming.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/fault_injection.h"
 #include "plugin/ops/request.h"
 
 namespace rbdvol::plugin {
@@ -20,6 +21,26 @@ std::vector<Cluster*> all_clusters(Driver& driver) {
 }
 
 }  // namespace
+
+Result<std::string> new_unused_id(Driver& driver, const std::string& prefix) {
+  const std::string uuid = forced_id().value_or(new_uuid());
+  const std::string rbd_name = prefix + uuid;
+  const bool volume = prefix == kVolumePrefix;
+  auto clusters = all_clusters(driver);
+  auto found = fan_out(clusters, [&](Cluster* c) -> Status {
+    auto io = volume ? c->open_volume_pool() : c->open_image_pool();
+    if (!io.ok()) return io.status();
+    return image_exists(io->get(), rbd_name);
+  });
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (found[i].ok()) {
+      return Status::Exists("the new " + std::string(volume ? "volume" : "image") + " id " + uuid +
+                            " already names " + rbd_name + " on backend " + clusters[i]->id() +
+                            ": refusing to make a second one (is the random generator broken?)");
+    }
+  }
+  return uuid;
+}
 
 Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
   auto uuid = uuid_from_id(id, kVolumePrefix, "volume");

@@ -107,3 +107,39 @@ TEST_CASE("an image delete that loses a race with the image's first clone names 
   CHECK(rbdvol_json({"image", "show", id}).at("id") == id);
   rbdvol_json({"volume", "delete", volume.at("id")});
 }
+
+TEST_CASE("a new id that already names a volume or an image in any backend is refused",
+          "[integration]") {
+  rbdvol::test::ImageCleanup cleanup;
+  // A volume on capacity: a new volume that draws its id is refused even
+  // though it would land on fast, and nothing is made.
+  auto existing = rbdvol_json({"volume", "create", "--type", "hdd", "--size", "4M"});
+  cleanup.add(existing);
+  const std::string volume_id = existing.at("id");
+  const size_t volumes_before = volume_count();
+  setenv("RBDVOL_FAULT", ("new-id=" + volume_id).c_str(), 1);
+  auto twin = run_rbdvol({"volume", "create", "--type", "ssd", "--size", "4M"});
+  unsetenv("RBDVOL_FAULT");
+  CHECK(twin.exit_code != 0);
+  CHECK_THAT(twin.err, Catch::Contains("the new volume id " + volume_id + " already names volume-" +
+                                       volume_id + " on backend capacity"));
+  CHECK(volume_count() == volumes_before);
+
+  // The same for images: an upload and an image made from a volume.
+  rbdvol::test::TempFile file(1 << 20);
+  const std::string image_id = rbdvol::test::upload_to_fast(file.path(), "dup-id", cleanup);
+  setenv("RBDVOL_FAULT", ("new-id=" + image_id).c_str(), 1);
+  auto upload =
+      run_rbdvol({"image", "upload", file.path(), "--name", "dup-id-2", "--backend", "capacity"});
+  auto from_volume =
+      run_rbdvol({"image", "create-from-volume", volume_id, "--name", "dup-id-3", "--force"});
+  unsetenv("RBDVOL_FAULT");
+  CHECK(upload.exit_code != 0);
+  CHECK_THAT(upload.err, Catch::Contains("the new image id " + image_id + " already names image-" +
+                                         image_id + " on backend fast"));
+  CHECK(from_volume.exit_code != 0);
+  CHECK_THAT(from_volume.err, Catch::Contains("the new image id " + image_id));
+  auto shown = rbdvol_json({"image", "show", image_id});
+  CHECK(shown.at("name") == "dup-id");
+  CHECK(shown.at("locations").size() == 1);
+}

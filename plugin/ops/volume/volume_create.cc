@@ -339,7 +339,7 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   const std::string method = !source ? "blank" : placement->holds_source ? "clone" : "copy";
 
   Cluster* cluster = driver.cluster(placement->backend);
-  const std::string uuid = new_uuid();
+  ASSIGN_OR_RETURN(const std::string uuid, new_unused_id(driver, kVolumePrefix));
   const std::string rbd_name = kVolumePrefix + uuid;
   const bool from_image = source && source->kind == Source::Kind::kImage;
   Json answer = {
