@@ -24,10 +24,21 @@ Command image_list_command() {
                     printable(where).c_str());
       }
       for (const auto& u : a.at("unreachable")) {
-        std::fprintf(stderr, "warning: backend %s not listed: %s\n", shown(u.at("backend")).c_str(),
+        std::fprintf(stderr, "warning: not listed: %s\n",
+                     printable(backend_error(u.at("backend"), u.at("error"))).c_str());
+      }
+      for (const auto& u : a.at("unreadable")) {
+        std::fprintf(stderr, "warning: image %s on backend %s not listed: %s\n",
+                     shown(u.at("id")).c_str(), shown(u.at("backend")).c_str(),
                      shown(u.at("error")).c_str());
       }
     });
+    if (!answer->at("unreachable").empty()) {
+      return Status::Error(EHOSTUNREACH, "the listing is incomplete: a backend is unreachable");
+    }
+    if (!answer->at("unreadable").empty()) {
+      return Status::Error(EIO, "the listing is incomplete: an image could not be read");
+    }
     return Status::Ok();
   };
   return c;
