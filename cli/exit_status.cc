@@ -53,7 +53,7 @@ const char* exit_status_help() {
          "  4  conflict: exists already, busy, in use, has clones (EEXIST, EBUSY, ENOTEMPTY)\n"
          "  5  invalid input: bad size, name, type or config (EINVAL, ERANGE)\n"
          "  6  unreachable: a backend did not answer (ETIMEDOUT, EHOSTUNREACH, ECONNREFUSED);\n"
-         "     also 'backend list' and 'volume list' when a backend is down\n";
+         "     also 'backend list', 'volume list' and 'image list' when a backend is down\n";
 }
 
 }  // namespace rbdvol::cli

@@ -29,14 +29,17 @@ TEST_CASE("a volume grows with extend and is never shrunk", "[integration][volum
   auto grown = rbdvol_json({"volume", "extend", volume.at("id"), "--size", "16M"});
   CHECK(grown.at("id") == volume.at("id"));
   CHECK(grown.at("old_size") == 8 << 20);
-  CHECK(grown.at("size") == 16 << 20);
+  CHECK(grown.at("size") == 16 << 20);  // read back from the image
+  CHECK(grown.at("requested_size") == 16 << 20);
   CHECK(rbdvol_json({"volume", "show", volume.at("id")}).at("size") == 16 << 20);
 
   SECTION("a smaller or equal size is refused, naming both sizes") {
     for (const char* size : {"4M", "16M"}) {
       auto r = run_rbdvol({"volume", "extend", volume.at("id"), "--size", size});
-      CHECK(r.exit_code != 0);
-      CHECK(r.err.find("is not larger than its size 16777216 bytes") != std::string::npos);
+      CHECK(r.exit_code == 5);  // invalid input
+      CHECK(r.err.find("is already 16777216 bytes; " +
+                       std::to_string(std::string(size) == "4M" ? 4 << 20 : 16 << 20) +
+                       " bytes would not grow it (volumes only grow)") != std::string::npos);
       CHECK(r.err.find("backend fast") != std::string::npos);
     }
     CHECK(rbdvol_json({"volume", "show", volume.at("id")}).at("size") == 16 << 20);
@@ -355,19 +358,20 @@ TEST_CASE("the rbdvol command's exit status tells a script what kind of failure 
     CHECK(run_rbdvol({"volume", "show"}).exit_code == 2);
     CHECK(run_rbdvol({"no-such-command"}).exit_code == 2);
   }
-  SECTION("not found: an unknown volume id") {
+  SECTION("not found: an unknown volume id, an unknown disk type") {
     auto r = run_rbdvol({"volume", "show", unknown_id});
     INFO(r.err);
     CHECK(r.exit_code == 3);
     CHECK(r.err.find("not found in any backend") != std::string::npos);
+    auto unknown_type = run_rbdvol({"volume", "create", "--type", "nvme", "--size", "4M"});
+    INFO(unknown_type.err);
+    CHECK(unknown_type.exit_code == 3);
+    CHECK(unknown_type.err.find("unknown disk type 'nvme'") != std::string::npos);
   }
   SECTION("invalid input: a size that is not a size") {
     auto r = run_rbdvol({"volume", "create", "--type", "ssd", "--size", "twelve"});
     INFO(r.err);
     CHECK(r.exit_code == 5);
-    auto unknown_type = run_rbdvol({"volume", "create", "--type", "nvme", "--size", "4M"});
-    INFO(unknown_type.err);
-    CHECK(unknown_type.exit_code == 5);
   }
   SECTION("conflict: a volume with snapshots is not deleted") {
     ImageCleanup cleanup;
