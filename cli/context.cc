@@ -48,8 +48,8 @@ Status unreachable_backends(const nlohmann::json& unreachable, const std::string
   for (const auto& u : unreachable) {
     names += (names.empty() ? "" : ", ") + u.at("backend").get<std::string>();
   }
-  return Status::Error(EHOSTUNREACH,
-                       what + " lacks what backend(s) " + names + " hold: they did not answer");
+  return Status::Error(EHOSTUNREACH, what + " is incomplete: backend(s) " + names +
+                                         " could not be listed (why is printed above)");
 }
 
 std::string shown(const nlohmann::json& value) {

@@ -427,7 +427,8 @@ TEST_CASE("a backend whose keyring is missing or a directory is named down at on
     CHECK(volumes.exit_code == 6);
     CHECK_THAT(volumes.out, Catch::Contains("not listed: backend fast: " + c.says));
     CHECK(volumes.out.find("backend fast: backend fast:") == std::string::npos);
-    CHECK_THAT(volumes.err, Catch::Contains("backend(s) fast hold: they did not answer"));
+    CHECK_THAT(volumes.err,
+               Catch::Contains("the list is incomplete: backend(s) fast could not be listed"));
 
     auto json = run_rbdvol({"--config", config.path(), "--json", "volume", "list"});
     CHECK(json.exit_code == 6);
