@@ -1,5 +1,7 @@
 #include "attach/attach_volume.h"
 
+#include <algorithm>
+
 #include <set>
 
 #include "attach/live_detach.h"
@@ -278,7 +280,8 @@ Result<std::vector<DetachedDisk>> detach_volume(Hypervisor& hv, AttachmentLedger
 
 Result<std::vector<ResizedDisk>> announce_volume_size(Hypervisor& hv, const std::string& rbd_source,
                                                       const std::vector<std::string>& domains,
-                                                      uint64_t bytes) {
+                                                      uint64_t at_least,
+                                                      const ImageSizeReader& image_size) {
   for (const auto& domain : domains) {
     Status s = xmlpatch::validate_domain_name(domain);
     if (!s.ok()) return s;
@@ -308,11 +311,20 @@ Result<std::vector<ResizedDisk>> announce_volume_size(Hypervisor& hv, const std:
       }
     } else {
       r.target_dev = *dev;
-      Status s = hv.block_resize(domain, *dev, bytes);
-      if (s.ok()) {
-        r.told = true;
+      // Read as late as possible: another extend may have grown the image
+      // since `at_least` was read, and telling less would shrink it.
+      auto now = image_size();
+      if (!now.ok()) {
+        fail(now.status().Prefixed("not told: cannot read the size of " + rbd_source));
       } else {
-        fail(s);
+        const uint64_t bytes = std::max(at_least, *now);
+        Status s = hv.block_resize(domain, *dev, bytes);
+        if (s.ok()) {
+          r.told = true;
+          r.bytes = bytes;
+        } else {
+          fail(s);
+        }
       }
     }
     out.push_back(std::move(r));

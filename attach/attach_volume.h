@@ -3,6 +3,7 @@
 // of Ceph: the volume comes as the connection info the plugin hands out.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -81,19 +82,30 @@ struct ResizedDisk {
   std::string domain;
   std::string target_dev;  // the disk, when the running domain has it
   bool told = false;       // its guest was told the new size
+  uint64_t bytes = 0;      // the size it was told, when told
   std::string note;        // why not: not running, no such disk, or the error
   bool failed = false;     // telling it failed (`note` has libvirt's error)
 };
 
+// Reads the RBD image's size as it is now, from the cluster.
+using ImageSizeReader = std::function<Result<uint64_t>()>;
+
 // Tells each domain in `domains` that has the disk `rbd_source` ("pool/
-// image") in its running definition that the disk now has `bytes`
+// image") in its running definition the disk's size
 // (Hypervisor::block_resize), so that its guest sees the size at once, as
 // Nova does after Cinder extends an attached volume. A domain that is not
 // running, or runs without the disk, needs nothing (it opens the volume at
 // its new size) and is reported with why. Every domain is tried, whatever
 // the others gave; an invalid domain name is EINVAL before anything is done.
+//
+// QEMU's block resize of an rbd disk resizes the image itself, shrinking it
+// when told less than it holds. So the size told is never below the image's:
+// `image_size` is read right before each domain is told, and the domain is
+// told the larger of it and `at_least` (the size the extend read back). When
+// the read fails, that domain is not told (failed, with the error).
 Result<std::vector<ResizedDisk>> announce_volume_size(Hypervisor& hv, const std::string& rbd_source,
                                                       const std::vector<std::string>& domains,
-                                                      uint64_t bytes);
+                                                      uint64_t at_least,
+                                                      const ImageSizeReader& image_size);
 
 }  // namespace rbdvol::attach

@@ -1,5 +1,6 @@
 #include "attach/live_detach.h"
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -14,7 +15,15 @@ Result<bool> detach_live_and_wait(Hypervisor& hv, const std::string& domain,
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
     auto now_xml = hv.domain_xml(domain, false);
-    if (!now_xml.ok() || !still_attached(*now_xml)) return true;
+    if (!now_xml.ok()) {
+      // A domain that is gone has no QEMU left to hold the disk. Any other
+      // failure says nothing about the disk: it is no "detached".
+      if (now_xml.status().err() == ENOENT) return true;
+      return now_xml.status().Prefixed("domain " + domain +
+                                       ": the live detach was requested, but whether the guest "
+                                       "let the disk go cannot be told");
+    }
+    if (!still_attached(*now_xml)) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

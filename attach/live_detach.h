@@ -12,8 +12,9 @@ namespace rbdvol::attach {
 
 // Detaches `disk_xml` from the live `domain`, then waits up to `wait_ms` for
 // `still_attached(live_xml)` to turn false. True when the guest let the disk
-// go in time, false when it still holds it; an error when the detach itself
-// was refused.
+// go in time (or the domain is gone: ENOENT from reading its XML), false when
+// it still holds it; an error when the detach itself was refused, or when the
+// live XML cannot be read for another reason (never taken for "detached").
 Result<bool> detach_live_and_wait(Hypervisor& hv, const std::string& domain,
                                   const std::string& disk_xml,
                                   const std::function<bool(const std::string&)>& still_attached,

@@ -42,10 +42,8 @@ Command attach_command() {
     }
     print_answer(ctx, answer, [](const nlohmann::json& a) {
       for (const auto& at : a.at("attachments")) {
-        std::printf("attached volume %s to %s as %s (%s)\n",
-                    a.at("volume").get<std::string>().c_str(),
-                    at.at("domain").get<std::string>().c_str(),
-                    at.at("target_dev").get<std::string>().c_str(),
+        std::printf("attached volume %s to %s as %s (%s)\n", shown(a.at("volume")).c_str(),
+                    shown(at.at("domain")).c_str(), shown(at.at("target_dev")).c_str(),
                     !at.at("persistent").get<bool>() ? "live; a transient domain has no definition"
                     : at.at("live").get<bool>()      ? "live and persistent"
                                                      : "persistent; domain is shut off");

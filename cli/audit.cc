@@ -28,7 +28,7 @@ Command audit_command() {
     attach::AuditOptions options;
     options.fix = args.has("fix");
     options.live = args.has("live");
-    if (options.live && !options.fix) return Status::Invalid("--live only goes with --fix");
+    if (options.live && !options.fix) return usage_error("--live only goes with --fix");
     auto hv = connect_libvirt(ctx.libvirt_uri);
     if (!hv.ok()) return hv.status();
     PluginVolumeDirectory volumes(ctx);
@@ -51,18 +51,17 @@ Command audit_command() {
     print_answer(ctx, answer, [](const nlohmann::json& a) {
       if (a.at("findings").empty()) std::printf("every rbdvol disk follows the rules\n");
       for (const auto& f : a.at("findings")) {
-        std::printf("%s %s (%s, %s XML):\n", f.at("domain").get<std::string>().c_str(),
-                    f.at("target_dev").get<std::string>().c_str(),
-                    f.at("source").get<std::string>().c_str(),
-                    f.at("where").get<std::string>().c_str());
+        std::printf("%s %s (%s, %s XML):\n", shown(f.at("domain")).c_str(),
+                    shown(f.at("target_dev")).c_str(), shown(f.at("source")).c_str(),
+                    shown(f.at("where")).c_str());
         for (const auto& p : f.at("problems")) {
-          std::printf("  - %s\n", p.get<std::string>().c_str());
+          std::printf("  - %s\n", shown(p).c_str());
         }
         const std::string action = f.at("action");
         if (f.at("fixed").get<bool>()) {
-          std::printf("  fixed: %s\n", action.c_str());
+          std::printf("  fixed: %s\n", printable(action).c_str());
         } else if (!action.empty()) {
-          std::printf("  not fixed: %s\n", action.c_str());
+          std::printf("  not fixed: %s\n", printable(action).c_str());
         }
       }
     });

@@ -10,7 +10,7 @@ Command backend_list_command() {
   c.words = "backend list";
   c.summary =
       "List the enabled backends: state, tags, weight, pools, capacity (free, total, "
-      "provisioned) and volume and image counts.";
+      "provisioned) and volume and image counts. Exits 6 when a backend is down.";
   c.run = [](Context& ctx, const Arguments&) -> Status {
     auto answer = ctx.call("backend.list", nlohmann::json::object());
     if (!answer.ok()) return answer.status();
@@ -24,23 +24,32 @@ Command backend_list_command() {
             b.at("volume_pool").get<std::string>() + "/" + b.at("image_pool").get<std::string>();
         std::string id = b.at("id").get<std::string>() + (b.value("default", false) ? "*" : "");
         if (b.at("state") != "up") {
-          std::printf("%-10s %-5s %-6g %-26s %-16s %s\n", id.c_str(), "down",
-                      b.at("weight").get<double>(), tags.c_str(), pools.c_str(),
-                      b.value("error", "").c_str());
+          std::printf("%-10s %-5s %-6g %-26s %-16s %s\n", printable(id).c_str(), "down",
+                      b.at("weight").get<double>(), printable(tags).c_str(),
+                      printable(pools).c_str(), printable(b.value("error", "")).c_str());
           continue;
         }
         auto count = [&](const char* key) {
           return b.contains(key) ? std::to_string(b.at(key).get<uint64_t>()) : std::string("?");
         };
         std::printf(
-            "%-10s %-5s %-6g %-26s %-16s %-10s %-10s %-11s %-7s %s\n", id.c_str(), "up",
-            b.at("weight").get<double>(), tags.c_str(), pools.c_str(),
-            human_size(b.at("free_bytes")).c_str(), human_size(b.at("total_bytes")).c_str(),
-            b.contains("provisioned_bytes") ? human_size(b.at("provisioned_bytes")).c_str() : "?",
+            "%-10s %-5s %-6g %-26s %-16s %-10s %-10s %-11s %-7s %s\n", printable(id).c_str(), "up",
+            b.at("weight").get<double>(), printable(tags).c_str(), printable(pools).c_str(),
+            human_bytes(b.at("free_bytes")).c_str(), human_bytes(b.at("total_bytes")).c_str(),
+            b.contains("provisioned_bytes") ? human_bytes(b.at("provisioned_bytes")).c_str() : "?",
             count("volume_count").c_str(), count("image_count").c_str());
       }
       std::printf("(* = the default backend)\n");
     });
+    // Every backend was printed, the ones down with why; a script learns of
+    // them from the exit status (6, unreachable).
+    std::string down;
+    for (const auto& b : answer->at("backends")) {
+      if (b.at("state") != "up") {
+        down += "; " + backend_error(b.at("id"), b.value("error", "down"));
+      }
+    }
+    if (!down.empty()) return Status::Error(EHOSTUNREACH, "down: " + down.substr(2));
     return Status::Ok();
   };
   return c;

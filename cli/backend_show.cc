@@ -17,7 +17,7 @@ Command backend_show_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& b) {
       auto line = [](const char* k, const std::string& v) {
-        std::printf("%-13s %s\n", k, v.c_str());
+        std::printf("%-13s %s\n", k, printable(v).c_str());
       };
       std::string tags;
       for (const auto& t : b.at("tags")) tags += (tags.empty() ? "" : ", ") + t.get<std::string>();
@@ -34,12 +34,12 @@ Command backend_show_command() {
       line("user", b.at("rbd_user"));
       line("secret", b.at("libvirt_secret_uuid"));
       if (b.at("state") == "up") {
-        line("capacity", human_size(b.at("free_bytes")) + " free of " +
-                             human_size(b.at("total_bytes")) + " (" +
-                             human_size(b.at("used_bytes")) + " used)");
+        line("capacity", human_bytes(b.at("free_bytes")) + " free of " +
+                             human_bytes(b.at("total_bytes")) + " (" +
+                             human_bytes(b.at("used_bytes")) + " used)");
       }
       if (b.contains("provisioned_bytes")) {
-        line("provisioned", human_size(b.at("provisioned_bytes")));
+        line("provisioned", human_bytes(b.at("provisioned_bytes")));
         line("volumes", std::to_string(b.at("volume_count").get<uint64_t>()));
         line("images", std::to_string(b.at("image_count").get<uint64_t>()));
       }

@@ -11,7 +11,9 @@
 
 #include "cli/arguments.h"
 #include "cli/plugin_host.h"
+#include "cli/terminal_text.h"
 #include "status/status.h"
+#include "text/byte_size.h"
 
 namespace rbdvol::cli {
 
@@ -80,6 +82,24 @@ void print_answer(const Context& ctx, const nlohmann::json& answer,
                   const std::function<void(const nlohmann::json&)>& human);
 
 // "1.0 GiB"
-std::string human_size(uint64_t bytes);
+using text::human_bytes;
+
+// A value of an answer as a terminal may show it: a string with its control
+// characters made visible escapes (printable()), anything else as JSON.
+// Every human-readable output of a name, id or message goes through it.
+std::string shown(const nlohmann::json& value);
+
+// `error` of backend `backend`, named once: "backend fast: cannot connect ...",
+// whether or not the plugin's message already starts with the backend.
+std::string backend_error(const std::string& backend, const std::string& error);
+
+// The failure of a listing that printed what the backends that answered hold
+// (`unreachable`: [{"backend", "error"}]): EHOSTUNREACH naming each backend
+// that did not, or ok when every backend answered.
+Status unreachable_backends(const nlohmann::json& unreachable, const std::string& what);
+
+// A command-line error a command finds itself ("--size is required"): rbdvol
+// prints the command's usage and exits 2, as for an unknown option.
+Status usage_error(std::string message);
 
 }  // namespace rbdvol::cli

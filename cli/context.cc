@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/exit_status.h"
 
 namespace rbdvol::cli {
 
@@ -32,17 +33,29 @@ void print_answer(const Context& ctx, const nlohmann::json& answer,
   }
 }
 
-std::string human_size(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
+std::string backend_error(const std::string& backend, const std::string& error) {
+  const std::string prefix = "backend " + backend;
+  if (error.compare(0, prefix.size() + 1, prefix + ":") == 0 ||
+      error.compare(0, prefix.size() + 1, prefix + " ") == 0) {
+    return error;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
+  return prefix + ": " + error;
 }
+
+Status unreachable_backends(const nlohmann::json& unreachable, const std::string& what) {
+  if (unreachable.empty()) return Status::Ok();
+  std::string names;
+  for (const auto& u : unreachable) {
+    names += (names.empty() ? "" : ", ") + u.at("backend").get<std::string>();
+  }
+  return Status::Error(EHOSTUNREACH, what + " is incomplete: backend(s) " + names +
+                                         " could not be listed (why is printed above)");
+}
+
+std::string shown(const nlohmann::json& value) {
+  return printable(value.is_string() ? value.get<std::string>() : value.dump());
+}
+
+Status usage_error(std::string message) { return Status::Error(kUsageErrno, std::move(message)); }
 
 }  // namespace rbdvol::cli

@@ -45,14 +45,12 @@ Command detach_command() {
       for (const auto& d : a.at("detached")) {
         if (d.at("missing").get<bool>()) {
           std::printf("volume %s was not in %s (no such domain or disk); its record is removed\n",
-                      a.at("volume").get<std::string>().c_str(),
-                      d.at("domain").get<std::string>().c_str());
+                      shown(a.at("volume")).c_str(), shown(d.at("domain")).c_str());
           continue;
         }
         std::printf(
-            "detached volume %s from %s (%s)%s\n", a.at("volume").get<std::string>().c_str(),
-            d.at("domain").get<std::string>().c_str(),
-            d.at("target_dev").get<std::string>().c_str(),
+            "detached volume %s from %s (%s)%s\n", shown(a.at("volume")).c_str(),
+            shown(d.at("domain")).c_str(), shown(d.at("target_dev")).c_str(),
             d.at("live_pending").get<bool>()
                 ? "; the running guest has not released the disk yet (it goes at its next boot "
                   "or when the guest answers the unplug request)"

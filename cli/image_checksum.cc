@@ -35,8 +35,7 @@ Command image_checksum_command() {
         });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
-      std::printf("%s  %s\n", a.at("checksum").get<std::string>().c_str(),
-                  a.at("path").get<std::string>().c_str());
+      std::printf("%s  %s\n", shown(a.at("checksum")).c_str(), shown(a.at("path")).c_str());
     });
     return Status::Ok();
   };

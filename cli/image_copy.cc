@@ -23,7 +23,7 @@ Command image_copy_command() {
        ""}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
-    if (!args.has("to")) return Status::Invalid("--to is required");
+    if (!args.has("to")) return usage_error("--to is required");
     nlohmann::json request = {{"id", args.positional()[0]},
                               {"to", args.get("to")},
                               {"all_or_nothing", !args.has("keep-partial")},
@@ -39,18 +39,17 @@ Command image_copy_command() {
         std::printf(
             "copied image %s to backend %s as %s/%s (%llu chunks written, %llu "
             "already confirmed)\n",
-            id.c_str(), cp.at("backend").get<std::string>().c_str(),
-            cp.at("pool").get<std::string>().c_str(), cp.at("image").get<std::string>().c_str(),
-            cp.at("chunks_written").get<unsigned long long>(),
+            id.c_str(), shown(cp.at("backend")).c_str(), shown(cp.at("pool")).c_str(),
+            shown(cp.at("image")).c_str(), cp.at("chunks_written").get<unsigned long long>(),
             cp.at("chunks_skipped_confirmed").get<unsigned long long>());
       }
       for (const auto& s : a.at("skipped")) {
-        std::printf("skipped backend %s: %s\n", s.at("backend").get<std::string>().c_str(),
-                    s.at("reason").get<std::string>().c_str());
+        std::printf("skipped backend %s: %s\n", shown(s.at("backend")).c_str(),
+                    shown(s.at("reason")).c_str());
       }
       for (const auto& f : a.at("failed")) {
-        std::printf("FAILED backend %s: %s\n", f.at("backend").get<std::string>().c_str(),
-                    f.at("error").get<std::string>().c_str());
+        std::printf("FAILED backend %s: %s\n", shown(f.at("backend")).c_str(),
+                    shown(f.at("error")).c_str());
       }
     });
     if (!answer->at("failed").empty()) {

@@ -16,7 +16,7 @@ Command image_create_from_volume_command() {
                {"force", false, "even while the volume is attached", ""}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
-    if (!args.has("name")) return Status::Invalid("--name is required");
+    if (!args.has("name")) return usage_error("--name is required");
     nlohmann::json request = {
         {"volume", args.positional()[0]}, {"name", args.get("name")}, {"force", args.has("force")}};
     StagedProgress display([&](const std::string& stage) -> std::string {
@@ -28,14 +28,13 @@ Command image_create_from_volume_command() {
                            });
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
-      std::printf(
-          "created image %s (%s, %s) from volume %s on backend %s as %s/%s (%s)\n",
-          a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
-          human_size(a.at("size")).c_str(), a.at("source_volume").get<std::string>().c_str(),
-          a.at("backend").get<std::string>().c_str(), a.at("pool").get<std::string>().c_str(),
-          a.at("image").get<std::string>().c_str(), a.at("method").get<std::string>().c_str());
+      std::printf("created image %s (%s, %s) from volume %s on backend %s as %s/%s (%s)\n",
+                  shown(a.at("id")).c_str(), shown(a.at("name")).c_str(),
+                  human_bytes(a.at("size")).c_str(), shown(a.at("source_volume")).c_str(),
+                  shown(a.at("backend")).c_str(), shown(a.at("pool")).c_str(),
+                  shown(a.at("image")).c_str(), shown(a.at("method")).c_str());
       if (a.contains("warning")) {
-        std::fprintf(stderr, "warning: %s\n", a.at("warning").get<std::string>().c_str());
+        std::fprintf(stderr, "warning: %s\n", shown(a.at("warning")).c_str());
       }
     });
     return Status::Ok();

@@ -26,7 +26,7 @@ Command image_delete_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       for (const auto& f : a.at("flattened")) {
-        std::printf("flattened %s\n", f.get<std::string>().c_str());
+        std::printf("flattened %s\n", shown(f).c_str());
       }
       std::string from, left;
       for (const auto& b : a.at("deleted_from"))
@@ -37,12 +37,12 @@ Command image_delete_command() {
       for (const auto& b : a.at("partials_removed"))
         partials += (partials.empty() ? "" : ", ") + b.get<std::string>();
       if (!from.empty()) {
-        std::printf("deleted image %s from %s%s\n", a.at("id").get<std::string>().c_str(),
-                    from.c_str(), left.empty() ? "" : ("; still in " + left).c_str());
+        std::printf("deleted image %s from %s%s\n", shown(a.at("id")).c_str(), from.c_str(),
+                    left.empty() ? "" : ("; still in " + left).c_str());
       }
       if (!partials.empty()) {
         std::printf("removed the partial image %s from %s (left by a run that died)\n",
-                    a.at("id").get<std::string>().c_str(), partials.c_str());
+                    shown(a.at("id")).c_str(), partials.c_str());
       }
     });
     return Status::Ok();

@@ -26,10 +26,9 @@ Command image_download_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf("downloaded image %s (%s) from backend %s into %s: %s written of %s\n",
-                  a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str(),
-                  a.at("path").get<std::string>().c_str(),
-                  human_size(a.at("bytes_written")).c_str(), human_size(a.at("size")).c_str());
+                  shown(a.at("id")).c_str(), shown(a.at("name")).c_str(),
+                  shown(a.at("backend")).c_str(), shown(a.at("path")).c_str(),
+                  human_bytes(a.at("bytes_written")).c_str(), human_bytes(a.at("size")).c_str());
     });
     return Status::Ok();
   };

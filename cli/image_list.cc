@@ -19,20 +19,18 @@ Command image_list_command() {
         for (const auto& l : i.at("locations")) {
           where += (where.empty() ? "" : ",") + l.at("backend").get<std::string>();
         }
-        std::printf("%-36s %-20s %-10s %s\n", i.at("id").get<std::string>().c_str(),
-                    i.at("name").get<std::string>().c_str(), human_size(i.at("size")).c_str(),
-                    where.c_str());
+        std::printf("%-36s %-20s %-10s %s\n", shown(i.at("id")).c_str(),
+                    shown(i.at("name")).c_str(), human_bytes(i.at("size")).c_str(),
+                    printable(where).c_str());
       }
       for (const auto& u : a.at("unreachable")) {
-        std::fprintf(stderr, "warning: backend %s not listed: %s\n",
-                     u.at("backend").get<std::string>().c_str(),
-                     u.at("error").get<std::string>().c_str());
+        std::fprintf(stderr, "warning: not listed: %s\n",
+                     printable(backend_error(u.at("backend"), u.at("error"))).c_str());
       }
       for (const auto& u : a.at("unreadable")) {
         std::fprintf(stderr, "warning: image %s on backend %s not listed: %s\n",
-                     u.at("id").get<std::string>().c_str(),
-                     u.at("backend").get<std::string>().c_str(),
-                     u.at("error").get<std::string>().c_str());
+                     shown(u.at("id")).c_str(), shown(u.at("backend")).c_str(),
+                     shown(u.at("error")).c_str());
       }
     });
     if (!answer->at("unreachable").empty()) {

@@ -29,11 +29,11 @@ Command image_partials_command() {
                                              "/" + std::to_string(p.at("chunks").get<uint64_t>());
         const std::string kind = p.at("kind").get<std::string>();
         const std::string source = p.at("source").get<std::string>();
-        std::printf("%-36s %-10s %-7s %-13s %-8s %s\n", p.at("id").get<std::string>().c_str(),
-                    p.at("backend").get<std::string>().c_str(), kind.empty() ? "-" : kind.c_str(),
-                    chunks.c_str(), running ? "running" : "dead",
-                    source.empty() ? "-" : source.c_str());
-        std::printf("  %s\n", p.at("how").get<std::string>().c_str());
+        std::printf("%-36s %-10s %-7s %-13s %-8s %s\n", shown(p.at("id")).c_str(),
+                    shown(p.at("backend")).c_str(), kind.empty() ? "-" : kind.c_str(),
+                    printable(chunks).c_str(), running ? "running" : "dead",
+                    source.empty() ? "-" : printable(source).c_str());
+        std::printf("  %s\n", shown(p.at("how")).c_str());
       }
       if (dead) {
         std::printf(
@@ -43,8 +43,7 @@ Command image_partials_command() {
       }
       for (const auto& u : a.at("unreachable")) {
         std::fprintf(stderr, "warning: backend %s not searched: %s\n",
-                     u.at("backend").get<std::string>().c_str(),
-                     u.at("error").get<std::string>().c_str());
+                     shown(u.at("backend")).c_str(), shown(u.at("error")).c_str());
       }
     });
     return Status::Ok();

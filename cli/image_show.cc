@@ -16,25 +16,25 @@ Command image_show_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       auto text = [&](const char* key) { return a.value(key, std::string("-")); };
-      std::printf("id:        %s\n", text("id").c_str());
-      std::printf("name:      %s\n", text("name").c_str());
-      std::printf("size:      %s (%llu bytes)\n", human_size(a.at("size")).c_str(),
+      std::printf("id:        %s\n", printable(text("id")).c_str());
+      std::printf("name:      %s\n", printable(text("name")).c_str());
+      std::printf("size:      %s (%llu bytes)\n", human_bytes(a.at("size")).c_str(),
                   static_cast<unsigned long long>(a.at("size").get<uint64_t>()));
-      std::printf("format:    %s (stored as raw)\n", text("format").c_str());
+      std::printf("format:    %s (stored as raw)\n", printable(text("format")).c_str());
       std::printf("checksum:  %s\n", a.value("checksum", std::string()).empty()
                                          ? "(not recorded)"
-                                         : text("checksum").c_str());
-      if (a.contains("created_at")) std::printf("created:   %s\n", text("created_at").c_str());
+                                         : printable(text("checksum")).c_str());
+      if (a.contains("created_at"))
+        std::printf("created:   %s\n", printable(text("created_at")).c_str());
       if (a.contains("source_volume")) {
-        std::printf("from:      volume %s\n", text("source_volume").c_str());
+        std::printf("from:      volume %s\n", printable(text("source_volume")).c_str());
       }
       std::printf("snapshot:  %s (volumes clone it; made by the first volume from each copy)\n",
-                  text("snapshot").c_str());
+                  printable(text("snapshot")).c_str());
       std::printf("locations:\n");
       for (const auto& l : a.at("locations")) {
-        std::printf("  %-12s %s/%s\n", l.at("backend").get<std::string>().c_str(),
-                    l.at("pool").get<std::string>().c_str(),
-                    l.at("image").get<std::string>().c_str());
+        std::printf("  %-12s %s/%s\n", shown(l.at("backend")).c_str(), shown(l.at("pool")).c_str(),
+                    shown(l.at("image")).c_str());
       }
     });
     return Status::Ok();

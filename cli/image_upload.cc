@@ -23,7 +23,7 @@ Command image_upload_command() {
                 ""}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
-    if (!args.has("name")) return Status::Invalid("--name is required");
+    if (!args.has("name")) return usage_error("--name is required");
     nlohmann::json request = {{"path", args.positional()[0]}, {"name", args.get("name")}};
     if (args.has("backend")) request["backend"] = args.get("backend");
     if (args.has("resume")) request["resume"] = true;
@@ -38,12 +38,11 @@ Command image_upload_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf("uploaded image %s (%s, %s, from %s) to backend %s as %s/%s\n",
-                  a.at("id").get<std::string>().c_str(), a.at("name").get<std::string>().c_str(),
-                  human_size(a.at("size")).c_str(), a.at("format").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str(),
-                  a.at("pool").get<std::string>().c_str(),
-                  a.at("image").get<std::string>().c_str());
-      std::printf("checksum %s\n", a.value("checksum", std::string()).c_str());
+                  shown(a.at("id")).c_str(), shown(a.at("name")).c_str(),
+                  human_bytes(a.at("size")).c_str(), shown(a.at("format")).c_str(),
+                  shown(a.at("backend")).c_str(), shown(a.at("pool")).c_str(),
+                  shown(a.at("image")).c_str());
+      std::printf("checksum %s\n", printable(a.value("checksum", std::string())).c_str());
     });
     return Status::Ok();
   };

@@ -31,20 +31,20 @@ Command image_verify_command() {
         const std::string backend = cp.at("backend");
         if (cp.at("state") == "unrecorded") {
           std::printf("image %s on backend %s: no chunk digests recorded, cannot verify\n",
-                      id.c_str(), backend.c_str());
+                      printable(id).c_str(), printable(backend).c_str());
           continue;
         }
         const auto& bad = cp.at("mismatches");
-        std::printf("image %s on backend %s: %s (%llu chunks, %llu read)\n", id.c_str(),
-                    backend.c_str(), bad.empty() ? "ok" : "MISMATCH",
+        std::printf("image %s on backend %s: %s (%llu chunks, %llu read)\n", printable(id).c_str(),
+                    printable(backend).c_str(), bad.empty() ? "ok" : "MISMATCH",
                     cp.at("chunks").get<unsigned long long>(),
                     cp.at("chunks_read").get<unsigned long long>());
         for (const auto& m : bad) {
-          std::printf(
-              "  chunk %llu at offset %llu (%llu bytes): expected %s, found %s\n",
-              m.at("index").get<unsigned long long>(), m.at("offset").get<unsigned long long>(),
-              m.at("length").get<unsigned long long>(), m.at("expected").get<std::string>().c_str(),
-              m.at("found").get<std::string>().c_str());
+          std::printf("  chunk %llu at offset %llu (%llu bytes): expected %s, found %s\n",
+                      m.at("index").get<unsigned long long>(),
+                      m.at("offset").get<unsigned long long>(),
+                      m.at("length").get<unsigned long long>(), shown(m.at("expected")).c_str(),
+                      shown(m.at("found")).c_str());
         }
       }
     });

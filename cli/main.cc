@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/exit_status.h"
+#include "cli/terminal_text.h"
 
 namespace rbdvol::cli {
 namespace {
@@ -26,33 +28,15 @@ const std::vector<OptionSpec>& global_options() {
 }
 
 std::vector<Command> all_commands() {
-  return {backend_list_command(),
-          backend_show_command(),
-          image_upload_command(),
-          image_list_command(),
-          image_show_command(),
-          image_copy_command(),
-          image_delete_command(),
-          image_partials_command(),
-          image_verify_command(),
-          image_download_command(),
-          image_checksum_command(),
-          image_create_from_volume_command(),
-          volume_create_command(),
-          volume_list_command(),
-          volume_show_command(),
-          volume_extend_command(),
-          volume_retype_command(),
-          volume_delete_command(),
-          snapshot_create_command(),
-          snapshot_list_command(),
-          snapshot_delete_command(),
-          snapshot_revert_command(),
-          attach_command(),
-          detach_command(),
-          audit_command(),
-          xml_patch_command(),
-          secret_ensure_command()};
+  return {backend_list_command(),    backend_show_command(),   image_upload_command(),
+          image_list_command(),      image_show_command(),     image_copy_command(),
+          image_delete_command(),    image_partials_command(), image_verify_command(),
+          image_download_command(),  image_checksum_command(), image_create_from_volume_command(),
+          volume_create_command(),   volume_list_command(),    volume_show_command(),
+          volume_extend_command(),   volume_retype_command(),  volume_delete_command(),
+          snapshot_create_command(), snapshot_list_command(),  snapshot_delete_command(),
+          snapshot_revert_command(), attach_command(),         detach_command(),
+          audit_command(),           xml_patch_command(),      secret_ensure_command()};
 }
 
 void print_options(const std::vector<OptionSpec>& options) {
@@ -73,7 +57,7 @@ void print_main_help(const std::vector<Command>& commands, const std::string& gr
   }
   std::printf("\nglobal options:\n");
   print_options(global_options());
-  std::printf("\n'rbdvol COMMAND --help' shows a command's options.\n");
+  std::printf("\n'rbdvol COMMAND --help' shows a command's options.\n\n%s", exit_status_help());
 }
 
 void print_command_help(const Command& c) {
@@ -130,11 +114,11 @@ int run(int argc, char** argv) {
     }
     if (words.empty() || help || (known_group && words.size() == 1)) {
       print_main_help(commands, known_group ? group : "");
-      return words.empty() && !help ? 2 : 0;
+      return words.empty() && !help ? kExitUsage : kExitOk;
     }
     std::fprintf(stderr, "rbdvol: unknown command '%s'; see rbdvol --help\n",
-                 (words[0] + (words.size() > 1 ? " " + words[1] : "")).c_str());
-    return 2;
+                 printable(words[0] + (words.size() > 1 ? " " + words[1] : "")).c_str());
+    return kExitUsage;
   }
 
   std::vector<OptionSpec> specs = command->options;
@@ -142,8 +126,9 @@ int run(int argc, char** argv) {
   auto parsed = Arguments::parse(command_args, specs);
   if (!parsed.ok()) {
     std::fprintf(stderr, "rbdvol %s: %s\nusage: rbdvol %s %s\n", command->words.c_str(),
-                 parsed.status().message().c_str(), command->words.c_str(), command->usage.c_str());
-    return 2;
+                 printable(parsed.status().message()).c_str(), command->words.c_str(),
+                 command->usage.c_str());
+    return kExitUsage;
   }
   if (parsed->has("help")) {
     print_command_help(*command);
@@ -153,7 +138,7 @@ int run(int argc, char** argv) {
   if (n < command->min_positional || n > command->max_positional) {
     std::fprintf(stderr, "rbdvol %s: wrong number of arguments\nusage: rbdvol %s %s\n",
                  command->words.c_str(), command->words.c_str(), command->usage.c_str());
-    return 2;
+    return kExitUsage;
   }
 
   Context ctx;
@@ -166,10 +151,13 @@ int run(int argc, char** argv) {
   ctx.with_config = command->needs_config;
   Status s = command->run(ctx, *parsed);
   if (!s.ok()) {
-    std::fprintf(stderr, "rbdvol %s: %s\n", command->words.c_str(), s.message().c_str());
-    return 1;
+    std::fprintf(stderr, "rbdvol %s: %s\n", command->words.c_str(), printable(s.message()).c_str());
+    if (s.err() == kUsageErrno) {
+      std::fprintf(stderr, "usage: rbdvol %s %s\n", command->words.c_str(), command->usage.c_str());
+    }
+    return exit_status_for_errno(s.err());
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -179,7 +167,7 @@ int main(int argc, char** argv) {
   try {
     return rbdvol::cli::run(argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "rbdvol: internal error: %s\n", e.what());
-    return 1;
+    std::fprintf(stderr, "rbdvol: internal error: %s\n", rbdvol::cli::printable(e.what()).c_str());
+    return rbdvol::cli::kExitFailure;
   }
 }

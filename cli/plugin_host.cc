@@ -35,10 +35,14 @@ Result<std::unique_ptr<PluginHost>> PluginHost::load(const std::string& path) {
                             ", this host needs ABI version " +
                             std::to_string(RBDVOL_DRIVER_ABI_VERSION));
   }
-  if (ops->struct_size < sizeof(rbdvol_driver_ops)) {
-    return fail(EPROTO, "has a table of " + std::to_string(ops->struct_size) +
-                            " bytes, this host needs at least " +
-                            std::to_string(sizeof(rbdvol_driver_ops)));
+  // Any table at least as long as the first ABI-1 table is accepted, a longer
+  // one from a newer plugin included: the host never reads past what it knows,
+  // and members added after ABI 1's first table are used only after
+  // RBDVOL_DRIVER_OPS_HAS.
+  if (ops->struct_size < RBDVOL_DRIVER_OPS_V1_SIZE) {
+    return fail(EPROTO,
+                "has a table of " + std::to_string(ops->struct_size) + " bytes, shorter than the " +
+                    std::to_string(RBDVOL_DRIVER_OPS_V1_SIZE) + " bytes of the first ABI-1 table");
   }
   if (!ops->open || !ops->close || !ops->call || !ops->free_string) {
     return fail(EPROTO, "has an incomplete table");

@@ -19,8 +19,9 @@ class PluginHost {
   using ProgressFn = std::function<void(const char* stage, uint64_t done, uint64_t total)>;
 
   // Loads the plugin at `path` and checks its ABI version and table size. A
-  // mismatch is refused (EPROTO) with a message naming both versions; the
-  // library is unloaded on every failure.
+  // version mismatch is refused (EPROTO) with a message naming both versions;
+  // a table shorter than RBDVOL_DRIVER_OPS_V1_SIZE (EPROTO) with both sizes;
+  // any longer table is accepted. The library is unloaded on every failure.
   static Result<std::unique_ptr<PluginHost>> load(const std::string& path);
   ~PluginHost();
   PluginHost(const PluginHost&) = delete;

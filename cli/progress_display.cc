@@ -30,7 +30,9 @@ void ProgressDisplay::update(uint64_t done, uint64_t total) {
   const auto now = std::chrono::steady_clock::now();
   const bool finished = total > 0 && done >= total;
   const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
-  if (!finished && now - last_ < interval) return;
+  // The first update of a stage is shown at once, so that a log tells when
+  // each stage began (and a test can see that a wait has started).
+  if (!finished && shown_ && now - last_ < interval) return;
   last_ = now;
   const double secs = std::chrono::duration<double>(now - start_).count();
   const double rate = secs > 0 && done > base_ ? static_cast<double>(done - base_) / secs : 0;
@@ -40,13 +42,13 @@ void ProgressDisplay::update(uint64_t done, uint64_t total) {
   if (tty_) {
     const int width = 30, filled = pct * width / 100;
     std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
-    std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s  %s/s  %.0fs left   ", what_.c_str(), bar.c_str(),
-                 pct, human_size(done).c_str(), human_size(total).c_str(),
-                 human_size(static_cast<uint64_t>(rate)).c_str(), left);
+    std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s  %s/s  %.0fs left   ", printable(what_).c_str(),
+                 bar.c_str(), pct, human_bytes(done).c_str(), human_bytes(total).c_str(),
+                 human_bytes(static_cast<uint64_t>(rate)).c_str(), left);
   } else {
-    std::fprintf(stderr, "%s: %d%% %s of %s, %s/s, %.0fs left\n", what_.c_str(), pct,
-                 human_size(done).c_str(), human_size(total).c_str(),
-                 human_size(static_cast<uint64_t>(rate)).c_str(), left);
+    std::fprintf(stderr, "%s: %d%% %s of %s, %s/s, %.0fs left\n", printable(what_).c_str(), pct,
+                 human_bytes(done).c_str(), human_bytes(total).c_str(),
+                 human_bytes(static_cast<uint64_t>(rate)).c_str(), left);
   }
   shown_ = true;
 }

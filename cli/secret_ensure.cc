@@ -57,9 +57,8 @@ Command secret_ensure_command() {
                              {"usage", secret.usage_name},
                              {"result", *result}};
     print_answer(ctx, answer, [](const nlohmann::json& a) {
-      std::printf("libvirt secret %s of backend %s: %s\n", a.at("uuid").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str(),
-                  a.at("result").get<std::string>().c_str());
+      std::printf("libvirt secret %s of backend %s: %s\n", shown(a.at("uuid")).c_str(),
+                  shown(a.at("backend")).c_str(), shown(a.at("result")).c_str());
     });
     return Status::Ok();
   };

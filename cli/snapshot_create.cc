@@ -19,10 +19,9 @@ Command snapshot_create_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf("created snapshot %s of volume %s on backend %s as %s/%s@%s\n",
-                  a.at("id").get<std::string>().c_str(), a.at("volume").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str(),
-                  a.at("pool").get<std::string>().c_str(), a.at("image").get<std::string>().c_str(),
-                  a.at("snapshot").get<std::string>().c_str());
+                  shown(a.at("id")).c_str(), shown(a.at("volume")).c_str(),
+                  shown(a.at("backend")).c_str(), shown(a.at("pool")).c_str(),
+                  shown(a.at("image")).c_str(), shown(a.at("snapshot")).c_str());
     });
     return Status::Ok();
   };

@@ -18,14 +18,13 @@ Command snapshot_delete_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       if (a.value("already_gone", false)) {
-        std::printf("snapshot %s is already gone\n", a.at("id").get<std::string>().c_str());
+        std::printf("snapshot %s is already gone\n", shown(a.at("id")).c_str());
         return;
       }
-      std::printf("deleted snapshot %s of volume %s on backend %s\n",
-                  a.at("id").get<std::string>().c_str(), a.at("volume").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str());
+      std::printf("deleted snapshot %s of volume %s on backend %s\n", shown(a.at("id")).c_str(),
+                  shown(a.at("volume")).c_str(), shown(a.at("backend")).c_str());
       for (const auto& f : a.at("flattened")) {
-        std::printf("  flattened clone %s\n", f.get<std::string>().c_str());
+        std::printf("  flattened clone %s\n", shown(f).c_str());
       }
     });
     return Status::Ok();

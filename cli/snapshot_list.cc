@@ -17,9 +17,9 @@ Command snapshot_list_command() {
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf("%-36s %-16s %10s %-20s %s\n", "ID", "NAME", "SIZE", "CREATED", "CLONES");
       for (const auto& s : a.at("snapshots")) {
-        std::printf("%-36s %-16s %10s %-20s %zu\n", s.at("id").get<std::string>().c_str(),
-                    s.at("name").get<std::string>().c_str(), human_size(s.at("size")).c_str(),
-                    s.at("created_at").get<std::string>().c_str(), s.at("clones").size());
+        std::printf("%-36s %-16s %10s %-20s %zu\n", shown(s.at("id")).c_str(),
+                    shown(s.at("name")).c_str(), human_bytes(s.at("size")).c_str(),
+                    shown(s.at("created_at")).c_str(), s.at("clones").size());
       }
     });
     return Status::Ok();

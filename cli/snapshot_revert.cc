@@ -16,9 +16,8 @@ Command snapshot_revert_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       std::printf("reverted volume %s on backend %s to snapshot %s (%s)\n",
-                  a.at("volume").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str(),
-                  a.at("snapshot").get<std::string>().c_str(), human_size(a.at("size")).c_str());
+                  shown(a.at("volume")).c_str(), shown(a.at("backend")).c_str(),
+                  shown(a.at("snapshot")).c_str(), human_bytes(a.at("size")).c_str());
     });
     return Status::Ok();
   };

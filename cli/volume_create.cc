@@ -29,11 +29,11 @@ Command volume_create_command() {
       {"name", true, "a name for the volume", "NAME"},
       {"dry-run", false, "show which backend would be chosen and why; create nothing", ""}};
   c.run = [](Context& ctx, const Arguments& args) -> Status {
-    if (!args.has("type")) return Status::Invalid("--type is required");
+    if (!args.has("type")) return usage_error("--type is required");
     const int sources = args.has("image") + args.has("snapshot") + args.has("source-volume");
-    if (sources > 1) return Status::Invalid("give one of --image, --snapshot, --source-volume");
+    if (sources > 1) return usage_error("give one of --image, --snapshot, --source-volume");
     if (sources == 0 && !args.has("size")) {
-      return Status::Invalid("give --size SIZE, or a source: --image, --snapshot, --source-volume");
+      return usage_error("give --size SIZE, or a source: --image, --snapshot, --source-volume");
     }
     nlohmann::json request = {{"disk_type", args.get("type")}, {"dry_run", args.has("dry-run")}};
     if (args.has("image")) request["image"] = args.get("image");
@@ -59,25 +59,24 @@ Command volume_create_command() {
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       const bool dry = a.value("dry_run", false);
       std::printf("%s volume %s (%s, disk type %s) on backend %s as %s/%s: %s\n",
-                  dry ? "would create" : "created", a.at("id").get<std::string>().c_str(),
-                  human_size(a.at("size")).c_str(), a.at("disk_type").get<std::string>().c_str(),
-                  a.at("backend").get<std::string>().c_str(),
-                  a.at("pool").get<std::string>().c_str(), a.at("image").get<std::string>().c_str(),
-                  a.at("method").get<std::string>().c_str());
+                  dry ? "would create" : "created", shown(a.at("id")).c_str(),
+                  human_bytes(a.at("size")).c_str(), shown(a.at("disk_type")).c_str(),
+                  shown(a.at("backend")).c_str(), shown(a.at("pool")).c_str(),
+                  shown(a.at("image")).c_str(), shown(a.at("method")).c_str());
       if (a.contains("steps")) {
         std::string steps;
         for (const auto& st : a.at("steps"))
           steps += (steps.empty() ? "" : ", ") + st.get<std::string>();
-        std::printf("  steps: %s\n", steps.c_str());
+        std::printf("  steps: %s\n", printable(steps).c_str());
       }
-      std::printf("  why: %s\n", a.at("reason").get<std::string>().c_str());
+      std::printf("  why: %s\n", shown(a.at("reason")).c_str());
       if (a.value("flattened", false)) {
-        std::printf("  flattened: %s\n", a.value("flatten_reason", "").c_str());
+        std::printf("  flattened: %s\n", printable(a.value("flatten_reason", "")).c_str());
       }
       for (const auto& v : a.at("candidates")) {
         if (v.at("chosen").get<bool>()) continue;
-        std::printf("  not %s: %s\n", v.at("backend").get<std::string>().c_str(),
-                    v.at("reason").get<std::string>().c_str());
+        std::printf("  not %s: %s\n", shown(v.at("backend")).c_str(),
+                    shown(v.at("reason")).c_str());
       }
     });
     return Status::Ok();

@@ -21,15 +21,15 @@ Command volume_delete_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       if (a.value("already_gone", false)) {
-        std::printf("volume %s is already gone\n", a.at("id").get<std::string>().c_str());
+        std::printf("volume %s is already gone\n", shown(a.at("id")).c_str());
       } else {
-        std::printf("deleted volume %s from backend %s\n", a.at("id").get<std::string>().c_str(),
-                    a.at("backend").get<std::string>().c_str());
+        std::printf("deleted volume %s from backend %s\n", shown(a.at("id")).c_str(),
+                    shown(a.at("backend")).c_str());
         for (const auto& s : a.value("snapshots_removed", nlohmann::json::array())) {
-          std::printf("  removed snapshot %s\n", s.get<std::string>().c_str());
+          std::printf("  removed snapshot %s\n", shown(s).c_str());
         }
         for (const auto& f : a.value("flattened", nlohmann::json::array())) {
-          std::printf("  flattened clone %s\n", f.get<std::string>().c_str());
+          std::printf("  flattened clone %s\n", shown(f).c_str());
         }
       }
     });

@@ -1,11 +1,57 @@
 // rbdvol volume extend ID --size SIZE
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "attach/attach_volume.h"
 #include "cli/command.h"
 #include "cli/libvirt_module_loader.h"
 
 namespace rbdvol::cli {
+namespace {
+
+// An exclusive flock held from the extend to the last domain told, so that
+// the extends on one host take turns: one never tells a domain a size while
+// another resizes (QEMU's block resize shrinks an rbd image told too little).
+class ExtendTurn {
+ public:
+  static Result<ExtendTurn> take() {
+    std::string dir = "/run/lock";
+    if (access(dir.c_str(), W_OK) != 0) {
+      const char* tmp = std::getenv("TMPDIR");
+      dir = tmp && *tmp ? tmp : "/tmp";
+    }
+    const std::string path = dir + "/rbdvol-volume-extend.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      const int err = errno;
+      return Status::Error(err, "cannot open the lock " + path + ": " + std::strerror(err));
+    }
+    ExtendTurn turn(fd);
+    while (flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      return Status::Error(err, "cannot lock " + path + ": " + std::strerror(err));
+    }
+    return turn;
+  }
+  ExtendTurn(ExtendTurn&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  ExtendTurn& operator=(ExtendTurn&&) = delete;
+  ~ExtendTurn() {
+    if (fd_ >= 0) ::close(fd_);  // releases the flock
+  }
+
+ private:
+  explicit ExtendTurn(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace
 
 Command volume_extend_command() {
   Command c;
@@ -17,7 +63,9 @@ Command volume_extend_command() {
   c.options = {{"size", true, "the new size with a unit: 10G, 512M (required)", "SIZE"}};
   c.min_positional = c.max_positional = 1;
   c.run = [](Context& ctx, const Arguments& args) -> Status {
-    if (!args.has("size")) return Status::Invalid("--size is required");
+    if (!args.has("size")) return usage_error("--size is required");
+    auto turn = ExtendTurn::take();
+    if (!turn.ok()) return turn.status();
     auto answer =
         ctx.call("volume.extend", {{"id", args.positional()[0]}, {"size", args.get("size")}});
     if (!answer.ok()) return answer.status();
@@ -34,28 +82,35 @@ Command volume_extend_command() {
       if (!hv.ok()) return hv.status().Prefixed("extended, but cannot tell its domains");
       const std::string source =
           info->at("pool").get<std::string>() + "/" + info->at("image").get<std::string>();
-      auto told = attach::announce_volume_size(**hv, source, domains, answer->at("size"));
+      // Each domain is told the image's size as read right before it is told,
+      // never less than what the extend read back.
+      const nlohmann::json id = answer->at("id");
+      auto image_size = [&ctx, &id]() -> Result<uint64_t> {
+        auto now = ctx.call("volume.show", {{"id", id}});
+        if (!now.ok()) return now.status();
+        return now->at("size").get<uint64_t>();
+      };
+      auto told =
+          attach::announce_volume_size(**hv, source, domains, answer->at("size"), image_size);
       if (!told.ok()) return told.status().Prefixed("extended, but cannot tell its domains");
       for (const auto& d : *told) {
-        (*answer)["domains"].push_back({{"domain", d.domain},
-                                        {"target_dev", d.target_dev},
-                                        {"told", d.told},
-                                        {"note", d.note}});
+        nlohmann::json entry = {
+            {"domain", d.domain}, {"target_dev", d.target_dev}, {"told", d.told}, {"note", d.note}};
+        if (d.told) entry["size"] = d.bytes;
+        (*answer)["domains"].push_back(std::move(entry));
         if (d.failed) failed += "; " + d.domain + ": " + d.note;
       }
     }
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
-      std::printf("extended volume %s on backend %s from %s to %s\n",
-                  a.at("id").get<std::string>().c_str(), a.at("backend").get<std::string>().c_str(),
-                  human_size(a.at("old_size")).c_str(), human_size(a.at("size")).c_str());
+      std::printf("extended volume %s on backend %s from %s to %s\n", shown(a.at("id")).c_str(),
+                  shown(a.at("backend")).c_str(), human_bytes(a.at("old_size")).c_str(),
+                  human_bytes(a.at("size")).c_str());
       for (const auto& d : a.at("domains")) {
         if (d.at("told").get<bool>()) {
-          std::printf(
-              "  %s: its guest sees %s as %s now\n", d.at("domain").get<std::string>().c_str(),
-              d.at("target_dev").get<std::string>().c_str(), human_size(a.at("size")).c_str());
+          std::printf("  %s: its guest sees %s as %s now\n", shown(d.at("domain")).c_str(),
+                      shown(d.at("target_dev")).c_str(), human_bytes(d.at("size")).c_str());
         } else {
-          std::printf("  %s: %s\n", d.at("domain").get<std::string>().c_str(),
-                      d.at("note").get<std::string>().c_str());
+          std::printf("  %s: %s\n", shown(d.at("domain")).c_str(), shown(d.at("note")).c_str());
         }
       }
     });

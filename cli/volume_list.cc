@@ -9,7 +9,9 @@ Command volume_list_command() {
   Command c;
   c.words = "volume list";
   c.usage = "[--backend B] [--type T]";
-  c.summary = "List the volumes of every backend (asked in parallel), or of one, or of one type.";
+  c.summary =
+      "List the volumes of every backend (asked in parallel), or of one, or of one type. Exits 6 "
+      "when a backend did not answer, after listing the others.";
   c.options = {{"backend", true, "only the volumes of this backend", "B"},
                {"type", true, "only the volumes of this disk type", "T"}};
   c.run = [](Context& ctx, const Arguments& args) -> Status {
@@ -26,18 +28,18 @@ Command volume_list_command() {
         for (const auto& at : v.at("attachments")) {
           domains += (domains.empty() ? "" : ",") + at.value("domain", "?");
         }
-        std::printf("%-36s %-16s %-10s %-8s %10s %s\n", v.at("id").get<std::string>().c_str(),
-                    v.at("name").get<std::string>().c_str(),
-                    v.at("backend").get<std::string>().c_str(),
-                    v.at("disk_type").get<std::string>().c_str(), human_size(v.at("size")).c_str(),
-                    domains.c_str());
+        std::printf("%-36s %-16s %-10s %-8s %10s %s\n", shown(v.at("id")).c_str(),
+                    shown(v.at("name")).c_str(), shown(v.at("backend")).c_str(),
+                    shown(v.at("disk_type")).c_str(), human_bytes(v.at("size")).c_str(),
+                    printable(domains).c_str());
       }
       for (const auto& u : a.at("unreachable")) {
-        std::printf("not listed: backend %s: %s\n", u.at("backend").get<std::string>().c_str(),
-                    u.at("error").get<std::string>().c_str());
+        std::printf("not listed: %s\n",
+                    printable(backend_error(u.at("backend"), u.at("error"))).c_str());
       }
     });
-    return Status::Ok();
+    // Printed what the others hold; a script still learns the list is short.
+    return unreachable_backends(answer->at("unreachable"), "the list");
   };
   return c;
 }

@@ -16,13 +16,13 @@ Command volume_show_command() {
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
       auto line = [](const char* k, const std::string& v) {
-        std::printf("%-13s %s\n", k, v.c_str());
+        std::printf("%-13s %s\n", k, printable(v).c_str());
       };
       line("id", a.at("id"));
       line("name", a.at("name"));
       line("backend", a.at("backend"));
       line("image", a.at("pool").get<std::string>() + "/" + a.at("image").get<std::string>());
-      line("size", human_size(a.at("size")) + " (" + std::to_string(a.at("size").get<uint64_t>()) +
+      line("size", human_bytes(a.at("size")) + " (" + std::to_string(a.at("size").get<uint64_t>()) +
                        " bytes)");
       line("disk type", a.at("disk_type").get<std::string>() +
                             (a.at("multiattach").get<bool>() ? " (multiattach)" : ""));

@@ -8,6 +8,7 @@
 
 #include "attach/attach_volume.h"
 #include "cli/command.h"
+#include "text/monitor_address.h"
 #include "xmlpatch/xmlpatch.h"
 
 namespace rbdvol::cli {
@@ -27,18 +28,9 @@ Result<std::vector<xmlpatch::MonitorHost>> monitors_of(const std::string& list) 
   std::string m;
   while (std::getline(in, m, ',')) {
     if (m.empty()) continue;
-    if (m.front() == '[') {
-      auto close = m.find(']');
-      if (close == std::string::npos) return Status::Invalid("monitor '" + m + "' lacks ']'");
-      std::string port = close + 1 < m.size() && m[close + 1] == ':' ? m.substr(close + 2) : "";
-      out.push_back({m.substr(1, close - 1), port});
-    } else if (m.find(':') != m.rfind(':')) {
-      out.push_back({m, ""});
-    } else if (auto colon = m.find(':'); colon != std::string::npos) {
-      out.push_back({m.substr(0, colon), m.substr(colon + 1)});
-    } else {
-      out.push_back({m, ""});
-    }
+    auto address = text::split_monitor_address(m);
+    if (!address.ok()) return address.status();
+    out.push_back({address->host, address->port});
   }
   return out;
 }
@@ -131,7 +123,7 @@ Command xml_patch_command() {
     int actions = 0;
     for (const char* a : {"add-volume", "add-rbd", "remove", "disk"}) actions += args.has(a);
     if (actions != 1) {
-      return Status::Invalid("give exactly one of --add-volume, --add-rbd, --remove, --disk");
+      return usage_error("give exactly one of --add-volume, --add-rbd, --remove, --disk");
     }
     auto xml = read_whole_file(path);
     if (!xml.ok()) return xml.status();
@@ -173,7 +165,7 @@ Command xml_patch_command() {
     } else {
       const auto which = selector_of(args.get("disk"));
       if (!args.has("cache") && !args.has("shareable")) {
-        return Status::Invalid("--disk wants --cache MODE and/or --shareable");
+        return usage_error("--disk wants --cache MODE and/or --shareable");
       }
       if (args.has("shareable")) {
         out = xmlpatch::make_disk_shareable(*xml, which, args.get("cache", "none"));
@@ -188,7 +180,7 @@ Command xml_patch_command() {
       if (!s.ok()) return s;
       answer["in_place"] = true;
       print_answer(ctx, answer, [&](const nlohmann::json&) {
-        std::fprintf(stderr, "rewrote %s\n", path.c_str());
+        std::fprintf(stderr, "rewrote %s\n", printable(path).c_str());
       });
     } else if (ctx.json) {
       answer["xml"] = *out;

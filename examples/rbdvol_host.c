@@ -6,7 +6,8 @@
  *
  * Loads PLUGIN.so the way Ceph loads an erasure-code plugin: dlopen with
  * RTLD_NOW, look up the one entry symbol, check the ABI version and the table
- * size before anything else is called, dlclose on every failure path. Then it
+ * size (at least the first ABI-1 table; a longer one is accepted) before
+ * anything else is called, dlclose on every failure path. Then it
  * opens the driver with CONFIG, runs OP (default "backend.list") with
  * REQUEST_JSON (default "{}") and prints the answer on stdout. For
  * backend.list it also prints one line per backend: "backend <id> <state>".
@@ -128,11 +129,19 @@ int main(int argc, char** argv) {
     dlclose(library);
     return 2;
   }
-  if (ops->struct_size < sizeof(rbdvol_driver_ops)) {
+  /* Any table at least as long as the first ABI-1 table is accepted, a longer
+   * one from a newer plugin included; a member added after it would be used
+   * only after RBDVOL_DRIVER_OPS_HAS(ops, member). */
+  if (ops->struct_size < RBDVOL_DRIVER_OPS_V1_SIZE) {
     fprintf(stderr,
-            "rbdvol_host: %s has a driver table of %u bytes, this host needs at least %zu; "
-            "refusing it\n",
-            plugin_path, (unsigned)ops->struct_size, sizeof(rbdvol_driver_ops));
+            "rbdvol_host: %s has a driver table of %u bytes, shorter than the %zu bytes of the "
+            "first ABI-1 table; refusing it\n",
+            plugin_path, (unsigned)ops->struct_size, (size_t)RBDVOL_DRIVER_OPS_V1_SIZE);
+    dlclose(library);
+    return 2;
+  }
+  if (!ops->open || !ops->close || !ops->call || !ops->free_string) {
+    fprintf(stderr, "rbdvol_host: %s has an incomplete driver table; refusing it\n", plugin_path);
     dlclose(library);
     return 2;
   }

@@ -17,8 +17,12 @@
  *    operations, their requests and their answers are listed in
  *    docs/driver-abi.md.
  *  - One driver handle may be used from several threads at once.
- *  - The table only ever grows at the end. A host that knows a newer,
- *    longer table checks struct_size before it uses a later member.
+ *  - The table only ever grows at the end. A host accepts any table at
+ *    least RBDVOL_DRIVER_OPS_V1_SIZE bytes long (the first table of ABI 1),
+ *    whatever its own sizeof(rbdvol_driver_ops), and checks
+ *    RBDVOL_DRIVER_OPS_HAS(ops, member) before it uses a member added later.
+ *    A plugin with a longer table than the host knows is accepted: the host
+ *    never looks past the members it knows.
  */
 #ifndef RBDVOL_DRIVER_H
 #define RBDVOL_DRIVER_H
@@ -55,7 +59,8 @@ typedef void (*rbdvol_progress_fn)(void* ctx, const char* stage, uint64_t done, 
 typedef struct rbdvol_driver_ops {
   /* RBDVOL_DRIVER_ABI_VERSION of the plugin. */
   uint32_t abi_version;
-  /* sizeof(rbdvol_driver_ops) as the plugin was built. */
+  /* sizeof(rbdvol_driver_ops) as the plugin was built: at least
+     RBDVOL_DRIVER_OPS_V1_SIZE, more when the plugin knows later members. */
   uint32_t struct_size;
 
   /*
@@ -82,7 +87,27 @@ typedef struct rbdvol_driver_ops {
 
   /* Frees a string that the driver handed out. NULL is allowed. */
   void (*free_string)(char* s);
+
+  /* Members added later go here, at the end, and only here. A host checks
+     RBDVOL_DRIVER_OPS_HAS(ops, member) before it uses one of them. */
 } rbdvol_driver_ops;
+
+/*
+ * The size of the first table of ABI 1: up to and including free_string.
+ * Every plugin of ABI 1 has at least this much; a host refuses a shorter
+ * table and accepts any longer one. It never changes when members are added.
+ */
+#define RBDVOL_DRIVER_OPS_V1_SIZE \
+  (offsetof(rbdvol_driver_ops, free_string) + sizeof(((rbdvol_driver_ops*)0)->free_string))
+
+/*
+ * True when the table `ops` (whose struct_size is trusted only after the ABI
+ * version check) is long enough to hold `member`. Use it before touching any
+ * member added after the first ABI-1 table.
+ */
+#define RBDVOL_DRIVER_OPS_HAS(ops, member) \
+  ((size_t)(ops)->struct_size >=           \
+   offsetof(rbdvol_driver_ops, member) + sizeof(((rbdvol_driver_ops*)0)->member))
 
 /*
  * The one exported entry point. Returns the plugin's table, which stays

@@ -1,5 +1,8 @@
 #include "plugin/ceph/cluster.h"
 
+#include "config/keyring.h"
+#include "text/monitor_address.h"
+
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -55,6 +58,10 @@ Result<rados_t> Cluster::connect() {
     }
   }
   if (!backend_.keyring.empty()) {
+    // librados would take a missing keyring, or a directory, for a cluster
+    // that does not answer ("cannot connect ... within 10 s: No such file").
+    Status usable = config::check_keyring_file(backend_.keyring);
+    if (!usable.ok()) return usable.Prefixed(describe());
     r = rados_conf_set(raw, "keyring", backend_.keyring.c_str());
     if (r < 0) {
       return Status::Error(
@@ -110,20 +117,6 @@ Result<nlohmann::json> mon_command_json(rados_t cluster, const std::string& comm
   }
 }
 
-// "127.0.0.1:6789/0" or "[::1]:6789" -> host, port.
-MonitorAddress split_address(std::string addr) {
-  auto slash = addr.find('/');
-  if (slash != std::string::npos) addr.resize(slash);
-  auto colon = addr.rfind(':');
-  MonitorAddress m;
-  m.host = colon == std::string::npos ? addr : addr.substr(0, colon);
-  m.port = colon == std::string::npos ? "" : addr.substr(colon + 1);
-  if (m.host.size() > 1 && m.host.front() == '[' && m.host.back() == ']') {
-    m.host = m.host.substr(1, m.host.size() - 2);
-  }
-  return m;
-}
-
 }  // namespace
 
 Result<std::vector<MonitorAddress>> Cluster::monitors() {
@@ -144,7 +137,10 @@ Result<std::vector<MonitorAddress>> Cluster::monitors() {
         }
       }
       if (chosen.empty()) chosen = mon.value("addr", "");
-      if (!chosen.empty()) result.push_back(split_address(chosen));
+      if (chosen.empty()) continue;
+      auto address = text::split_monitor_address(chosen);
+      if (!address.ok()) return address.status().Prefixed(describe() + ": mon dump");
+      result.push_back({address->host, address->port});
     }
   } catch (const std::exception& e) {
     return Status::Error(EIO, describe() + ": unexpected mon dump: " + e.what());

@@ -1,21 +1,10 @@
 #include "plugin/placement/placement.h"
 
+#include "text/byte_size.h"
+
 #include <cstdio>
 
 namespace rbdvol::plugin {
-
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 namespace {
 
@@ -24,7 +13,7 @@ double score(const Candidate& c) { return c.weight * static_cast<double>(c.free_
 std::string describe_score(const Candidate& c) {
   char buf[96];
   std::snprintf(buf, sizeof(buf), "weight %g x free %s", c.weight,
-                human_bytes(c.free_bytes).c_str());
+                text::human_bytes(c.free_bytes).c_str());
   return buf;
 }
 

@@ -39,7 +39,4 @@ struct Placement {
 Result<Placement> pick_backend(const std::vector<Candidate>& candidates, bool has_source,
                                const std::string& source_label);
 
-// "5.9 GiB"
-std::string human_bytes(uint64_t bytes);
-
 }  // namespace rbdvol::plugin

@@ -1,5 +1,7 @@
 #include "plugin/transfer/chunk_record.h"
 
+#include "text/hex.h"
+
 #include <signal.h>
 #include <unistd.h>
 #include <rados/librados.hpp>
@@ -14,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plugin/records/naming.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/records/naming.h"
 #include "plugin/transfer/sha256.h"
 
 namespace rbdvol::plugin {
@@ -71,13 +73,7 @@ ChunkDigest zero_chunk(uint64_t index, uint64_t chunk_size, uint64_t size) {
 }
 
 std::string hex_of(const std::array<unsigned char, 32>& digest) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  return text::hex_of(digest.data(), digest.size());
 }
 
 std::string chunk_record_object(const std::string& rbd_name) { return "rbdvol_chunks." + rbd_name; }

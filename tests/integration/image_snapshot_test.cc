@@ -194,7 +194,7 @@ TEST_CASE("a copy killed just before it is complete is not listed, and --resume 
 
   // Not clonable either: a volume that needs it in capacity names the partial copy.
   auto volume = run_rbdvol({"volume", "create", "--type", "hdd", "--image", id});
-  CHECK(volume.exit_code == 1);
+  CHECK(volume.exit_code != 0);
   CHECK(volume.err.find("partial copy") != std::string::npos);
   CHECK(volume.err.find("--resume") != std::string::npos);
 

@@ -1,6 +1,7 @@
 // Direct reads and writes of RBD images for the volume and snapshot tests:
 // known bytes go in with librbd, and what a volume holds afterwards is read
-// back the same way, without rbdvol in between.
+// back the same way, without rbdvol in between. Images are held open through
+// CephView's owned handles, so a failed REQUIRE leaves none open.
 #pragma once
 
 #include <rbd/librbd.h>
@@ -21,21 +22,17 @@ namespace rbdvol::test {
 
 inline void write_bytes(CephView& ceph, const std::string& image, uint64_t offset,
                         const std::string& data) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open(ceph.pool("volumes"), image.c_str(), &img, nullptr) == 0);
-  ssize_t n = rbd_write(img, offset, data.size(), data.data());
-  rbd_flush(img);
-  rbd_close(img);
+  ImagePtr img = ceph.open_writable("volumes", image);
+  const ssize_t n = rbd_write(img.get(), offset, data.size(), data.data());
   REQUIRE(n == static_cast<ssize_t>(data.size()));
+  REQUIRE(rbd_flush(img.get()) == 0);
 }
 
 inline std::string read_bytes(CephView& ceph, const std::string& image, uint64_t offset,
                               size_t length) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool("volumes"), image.c_str(), &img, nullptr) == 0);
+  ImagePtr img = ceph.open("volumes", image);
   std::string out(length, '\0');
-  ssize_t n = rbd_read(img, offset, length, out.data());
-  rbd_close(img);
+  const ssize_t n = rbd_read(img.get(), offset, length, out.data());
   REQUIRE(n == static_cast<ssize_t>(length));
   return out;
 }

@@ -11,12 +11,15 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include "config/keyring.h"
 
 namespace rbdvol::test {
 
@@ -44,6 +47,20 @@ std::string read_fd(int fd) {
 }
 
 }  // namespace
+
+PausedCluster::PausedCluster(std::string name) : name_(std::move(name)) {
+  auto r = run({RBDVOL_SOURCE_DIR "/scripts/sandbox", "pause", name_});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+PausedCluster::~PausedCluster() {
+  auto r = run({RBDVOL_SOURCE_DIR "/scripts/sandbox", "resume", name_});
+  if (r.exit_code != 0) {
+    std::fprintf(stderr, "cannot resume cluster %s: %s%s\n", name_.c_str(), r.out.c_str(),
+                 r.err.c_str());
+  }
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -109,6 +126,26 @@ ConfigCopy::ConfigCopy(const std::string& default_lines, const std::string& appe
   REQUIRE(at != std::string::npos);
   if (!default_lines.empty()) text.insert(at + 10, default_lines + "\n");
   text += "\n" + appended;
+  path_ = "/tmp/rbdvol-test-config-" + std::to_string(::getpid()) + ".conf";
+  std::ofstream(path_) << text;
+}
+
+ConfigCopy::ConfigCopy(const Set& set) {
+  std::istringstream in(read_file(std::getenv("RBDVOL_CONFIG")));
+  std::string text, line, section;
+  int replaced = 0;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.front() == '[') section = line.substr(1, line.find(']') - 1);
+    const auto eq = line.find('=');
+    if (section == set.section && eq != std::string::npos &&
+        line.substr(0, line.find_first_of(" \t=")) == set.key) {
+      line = set.key + " = " + set.value;
+      ++replaced;
+    }
+    text += line + "\n";
+  }
+  INFO("[" << set.section << "] " << set.key);
+  REQUIRE(replaced > 0);
   path_ = "/tmp/rbdvol-test-config-" + std::to_string(::getpid()) + ".conf";
   std::ofstream(path_) << text;
 }
@@ -189,6 +226,30 @@ CommandResult BackgroundCommand::finish() {
   return r;
 }
 
+std::string BackgroundCommand::err_so_far() {
+  // pread: the command shares this file's offset, which must not move.
+  std::string text;
+  char buf[65536];
+  for (off_t at = 0;;) {
+    const ssize_t n = pread(err_fd_, buf, sizeof buf, at);
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    at += n;
+  }
+  return text;
+}
+
+bool BackgroundCommand::wait_for_err(const std::string& text, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (err_so_far().find(text) == std::string::npos) {
+    if (!running() || std::chrono::steady_clock::now() >= deadline) {
+      return err_so_far().find(text) != std::string::npos;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 CommandResult run(const std::vector<std::string>& argv) { return BackgroundCommand(argv).finish(); }
 
 std::vector<std::string> rbdvol_argv(const std::vector<std::string>& args) {
@@ -234,35 +295,44 @@ TempFile::~TempFile() { unlink(path_.c_str()); }
 CephView::CephView(const std::string& backend_id) {
   backend_ = sandbox_config().find_backend(backend_id);
   REQUIRE(backend_ != nullptr);
-  REQUIRE(rados_create2(&cluster_, "ceph", ("client." + backend_->rbd_user).c_str(), 0) == 0);
-  REQUIRE(rados_conf_read_file(cluster_, backend_->ceph_conf.c_str()) == 0);
-  if (!backend_->keyring.empty()) rados_conf_set(cluster_, "keyring", backend_->keyring.c_str());
-  rados_conf_set(cluster_, "client_mount_timeout", "15");
-  REQUIRE(rados_connect(cluster_) == 0);
+  rados_t cluster = nullptr;
+  REQUIRE(rados_create2(&cluster, "ceph", ("client." + backend_->rbd_user).c_str(), 0) == 0);
+  cluster_.reset(cluster);
+  REQUIRE(rados_conf_read_file(cluster, backend_->ceph_conf.c_str()) == 0);
+  if (!backend_->keyring.empty()) {
+    REQUIRE(rados_conf_set(cluster, "keyring", backend_->keyring.c_str()) == 0);
+  }
+  REQUIRE(rados_conf_set(cluster, "client_mount_timeout", "15") == 0);
+  REQUIRE(rados_connect(cluster) == 0);
 }
 
-CephView::~CephView() {
-  for (auto io : pools_) rados_ioctx_destroy(io);
-  rados_shutdown(cluster_);
-}
+CephView::~CephView() = default;
 
 rados_ioctx_t CephView::pool(const std::string& name) {
   for (size_t i = 0; i < pool_names_.size(); ++i) {
-    if (pool_names_[i] == name) return pools_[i];
+    if (pool_names_[i] == name) return pools_[i].get();
   }
   rados_ioctx_t io = nullptr;
-  REQUIRE(rados_ioctx_create(cluster_, name.c_str(), &io) == 0);
-  pools_.push_back(io);
+  REQUIRE(rados_ioctx_create(cluster_.get(), name.c_str(), &io) == 0);
+  pools_.emplace_back(io);
   pool_names_.push_back(name);
   return io;
 }
 
-CephView::Image CephView::open(const std::string& pool_name, const std::string& image) {
+ImagePtr CephView::open(const std::string& pool_name, const std::string& image) {
   rbd_image_t img = nullptr;
   const int r = rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr);
   INFO(pool_name << "/" << image);
   REQUIRE(r == 0);
-  return Image(img);
+  return ImagePtr(img);
+}
+
+ImagePtr CephView::open_writable(const std::string& pool_name, const std::string& image) {
+  rbd_image_t img = nullptr;
+  const int r = rbd_open(pool(pool_name), image.c_str(), &img, nullptr);
+  INFO(pool_name << "/" << image);
+  REQUIRE(r == 0);
+  return ImagePtr(img);
 }
 
 bool CephView::image_exists(const std::string& pool_name, const std::string& image) {
@@ -270,26 +340,29 @@ bool CephView::image_exists(const std::string& pool_name, const std::string& ima
   int r = rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr);
   if (r == -ENOENT) return false;
   REQUIRE(r == 0);
-  rbd_close(img);
+  ImagePtr owned(img);
   return true;
 }
 
 std::vector<std::string> CephView::snapshots(const std::string& pool_name,
                                              const std::string& image) {
-  Image img = open(pool_name, image);
+  ImagePtr img = open(pool_name, image);
   rbd_snap_info_t snaps[32];
   int max = 32;
   int n = rbd_snap_list(img.get(), snaps, &max);
   REQUIRE(n >= 0);
+  struct Cleanup {
+    rbd_snap_info_t* list;
+    ~Cleanup() { rbd_snap_list_end(list); }
+  } cleanup{snaps};
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) names.emplace_back(snaps[i].name);
-  rbd_snap_list_end(snaps);
   return names;
 }
 
 bool CephView::snapshot_protected(const std::string& pool_name, const std::string& image,
                                   const std::string& snap) {
-  Image img = open(pool_name, image);
+  ImagePtr img = open(pool_name, image);
   int is_protected = 0;
   int r = rbd_snap_is_protected(img.get(), snap.c_str(), &is_protected);
   return r == 0 && is_protected;
@@ -297,7 +370,7 @@ bool CephView::snapshot_protected(const std::string& pool_name, const std::strin
 
 std::string CephView::metadata(const std::string& pool_name, const std::string& image,
                                const std::string& key) {
-  Image img = open(pool_name, image);
+  ImagePtr img = open(pool_name, image);
   char value[4096] = {0};
   size_t len = sizeof(value);
   int r = rbd_metadata_get(img.get(), key.c_str(), value, &len);
@@ -316,27 +389,32 @@ bool CephView::object_exists(const std::string& pool_name, const std::string& oi
 }
 
 std::string CephView::parent_of(const std::string& pool_name, const std::string& image) {
-  Image img = open(pool_name, image);
+  ImagePtr img = open(pool_name, image);
   rbd_linked_image_spec_t parent{};
   rbd_snap_spec_t snap{};
   int r = rbd_get_parent(img.get(), &parent, &snap);
   if (r == -ENOENT) return "";
   REQUIRE(r == 0);
-  std::string out = std::string(parent.pool_name) + "/" + parent.image_name + "@" + snap.name;
-  rbd_linked_image_spec_cleanup(&parent);
-  rbd_snap_spec_cleanup(&snap);
-  return out;
+  struct Specs {
+    rbd_linked_image_spec_t* parent;
+    rbd_snap_spec_t* snap;
+    ~Specs() {
+      rbd_linked_image_spec_cleanup(parent);
+      rbd_snap_spec_cleanup(snap);
+    }
+  } cleanup{&parent, &snap};
+  return std::string(parent.pool_name) + "/" + parent.image_name + "@" + snap.name;
 }
 
 uint64_t CephView::features(const std::string& pool_name, const std::string& image) {
-  Image img = open(pool_name, image);
+  ImagePtr img = open(pool_name, image);
   uint64_t f = 0;
   REQUIRE(rbd_get_features(img.get(), &f) == 0);
   return f;
 }
 
 uint64_t CephView::size(const std::string& pool_name, const std::string& image) {
-  Image img = open(pool_name, image);
+  ImagePtr img = open(pool_name, image);
   uint64_t bytes = 0;
   REQUIRE(rbd_get_size(img.get(), &bytes) == 0);
   return bytes;
@@ -348,15 +426,19 @@ int CephView::watcher_count(const std::string& pool_name, const std::string& ima
 
 std::vector<std::string> CephView::watchers(const std::string& pool_name,
                                             const std::string& image) {
-  Image img = open(pool_name, image);
+  ImagePtr img = open(pool_name, image);
   // A read-only open does not watch the header, so it does not count itself.
   rbd_image_watcher_t watchers[16];
   size_t max = 16;
   int r = rbd_watchers_list(img.get(), watchers, &max);
   REQUIRE(r == 0);
+  struct Cleanup {
+    rbd_image_watcher_t* list;
+    size_t count;
+    ~Cleanup() { rbd_watchers_list_cleanup(list, count); }
+  } cleanup{watchers, max};
   std::vector<std::string> out;
   for (size_t i = 0; i < max; ++i) out.emplace_back(watchers[i].addr);
-  rbd_watchers_list_cleanup(watchers, max);
   return out;
 }
 
@@ -370,7 +452,7 @@ void CephView::blocklist(const std::string& address) {
   char* out = nullptr;
   char* status = nullptr;
   size_t out_len = 0, status_len = 0;
-  int r = rados_mon_command(cluster_, cmd, 1, "", 0, &out, &out_len, &status, &status_len);
+  int r = rados_mon_command(cluster_.get(), cmd, 1, "", 0, &out, &out_len, &status, &status_len);
   INFO(command << ": " << std::string(status ? status : "", status_len));
   rados_buffer_free(out);
   rados_buffer_free(status);
@@ -379,81 +461,92 @@ void CephView::blocklist(const std::string& address) {
 
 void CephView::remove_image(const std::string& pool_name, const std::string& image) {
   rados_ioctx_t io = pool(pool_name);
-  rbd_image_t img = nullptr;
-  if (rbd_open(io, image.c_str(), &img, nullptr) < 0) return;
-  rbd_snap_info_t snaps[16];
-  int max = 16;
-  int n = rbd_snap_list(img, snaps, &max);
   std::vector<std::string> snapshot_uuids;  // of rbdvol's snapshot-<uuid>
-  for (int i = 0; i < n; ++i) {
-    rbd_snap_unprotect(img, snaps[i].name);
-    rbd_snap_remove(img, snaps[i].name);
-    const std::string name = snaps[i].name;
-    if (name.rfind("snapshot-", 0) == 0) snapshot_uuids.push_back(name.substr(9));
-  }
-  if (n > 0) rbd_snap_list_end(snaps);
+  {
+    rbd_image_t raw = nullptr;
+    if (rbd_open(io, image.c_str(), &raw, nullptr) < 0) return;
+    ImagePtr img(raw);
+    rbd_snap_info_t snaps[16];
+    int max = 16;
+    const int n = rbd_snap_list(raw, snaps, &max);
+    for (int i = 0; i < n; ++i) {
+      // Best effort, as cleanup after a test: what fails here shows as the
+      // image staying (rbd_remove below fails), left for a look.
+      (void)rbd_snap_unprotect(raw, snaps[i].name);
+      (void)rbd_snap_remove(raw, snaps[i].name);
+      const std::string name = snaps[i].name;
+      if (name.rfind("snapshot-", 0) == 0) snapshot_uuids.push_back(name.substr(9));
+    }
+    if (n > 0) rbd_snap_list_end(snaps);
+  }  // closed before it is removed
   // Their entries in the snapshot directory, as rbdvol's own deletes do.
   for (const auto& uuid : snapshot_uuids) {
     const char* keys[] = {uuid.c_str()};
-    rados_write_op_t op = rados_create_write_op();
-    rados_write_op_omap_rm_keys(op, keys, 1);
-    rados_write_op_operate(op, io, "rbdvol_snapshot_directory", nullptr, 0);
-    rados_release_write_op(op);
+    WriteOpPtr op(rados_create_write_op());
+    rados_write_op_omap_rm_keys(op.get(), keys, 1);
+    (void)rados_write_op_operate(op.get(), io, "rbdvol_snapshot_directory", nullptr, 0);
   }
-  rbd_close(img);
-  rbd_remove(io, image.c_str());
+  (void)rbd_remove(io, image.c_str());
   // The chunk digests rbdvol records with an image it wrote.
-  rados_remove(io, ("rbdvol_chunks." + image).c_str());
+  (void)rados_remove(io, ("rbdvol_chunks." + image).c_str());
 }
 
 std::string CephView::key() {
-  std::string keyring = read_file(backend_->keyring);
-  auto at = keyring.find("key = ");
-  REQUIRE(at != std::string::npos);
-  auto end = keyring.find('\n', at);
-  return keyring.substr(at + 6, end - at - 6);
+  auto key = config::key_in_keyring(backend_->keyring, "client." + backend_->rbd_user);
+  INFO(key.status().message());
+  REQUIRE(key.ok());
+  return *key;
 }
+
+void Guest::ConnectClose::operator()(void* conn) const {
+  virConnectClose(static_cast<virConnectPtr>(conn));
+}
+
+void Guest::DomainFree::operator()(void* dom) const {
+  virDomainFree(static_cast<virDomainPtr>(dom));
+}
+
+namespace {
+
+struct FreeString {
+  void operator()(char* s) const { free(s); }
+};
+// A string libvirt hands out, freed with free().
+using LibvirtString = std::unique_ptr<char, FreeString>;
+
+}  // namespace
 
 Guest::Guest(const std::string& name) : name_(name) {
-  virConnectPtr c = virConnectOpen("qemu:///system");
-  REQUIRE(c != nullptr);
-  conn_ = c;
-  virDomainPtr d = virDomainLookupByName(c, name.c_str());
+  conn_.reset(virConnectOpen("qemu:///system"));
+  REQUIRE(conn_ != nullptr);
+  dom_.reset(virDomainLookupByName(static_cast<virConnectPtr>(conn_.get()), name.c_str()));
   INFO("domain " << name << " (is the sandbox up?)");
-  REQUIRE(d != nullptr);
-  dom_ = d;
+  REQUIRE(dom_ != nullptr);
 }
 
-Guest::~Guest() {
-  if (dom_) virDomainFree(static_cast<virDomainPtr>(dom_));
-  if (conn_) virConnectClose(static_cast<virConnectPtr>(conn_));
-}
+Guest::~Guest() = default;
 
 std::string Guest::live_xml() {
-  char* xml = virDomainGetXMLDesc(static_cast<virDomainPtr>(dom_), 0);
+  LibvirtString xml(virDomainGetXMLDesc(static_cast<virDomainPtr>(dom_.get()), 0));
   REQUIRE(xml != nullptr);
-  std::string out = xml;
-  free(xml);
-  return out;
+  return xml.get();
 }
 
 std::string Guest::persistent_xml() {
-  char* xml = virDomainGetXMLDesc(static_cast<virDomainPtr>(dom_), VIR_DOMAIN_XML_INACTIVE);
+  LibvirtString xml(
+      virDomainGetXMLDesc(static_cast<virDomainPtr>(dom_.get()), VIR_DOMAIN_XML_INACTIVE));
   REQUIRE(xml != nullptr);
-  std::string out = xml;
-  free(xml);
-  return out;
+  return xml.get();
 }
 
 std::string Guest::monitor(const std::string& hmp) {
   char* result = nullptr;
-  int r = virDomainQemuMonitorCommand(static_cast<virDomainPtr>(dom_), hmp.c_str(), &result,
+  int r = virDomainQemuMonitorCommand(static_cast<virDomainPtr>(dom_.get()), hmp.c_str(), &result,
                                       VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP);
+  LibvirtString owned(result);
   INFO("monitor command on " << name_ << ": " << hmp);
   REQUIRE(r == 0);
-  std::string out = result ? result : "";
-  free(result);
-  return out;
+  return result ? result : "";
 }
 
 std::string Guest::node_of(const std::string& image) {
@@ -495,7 +588,7 @@ std::string Guest::qemu_io(const std::string& node, const std::string& command) 
 }
 
 void Guest::restart() {
-  auto d = static_cast<virDomainPtr>(dom_);
+  auto d = static_cast<virDomainPtr>(dom_.get());
   if (virDomainIsActive(d) == 1) REQUIRE(virDomainDestroy(d) == 0);
   REQUIRE(virDomainCreate(d) == 0);
 }
@@ -534,13 +627,15 @@ void copy_to_capacity_killed(const std::string& id, const std::string& fault) {
 }
 
 std::string snapshot_directory_entry(CephView& ceph, const std::string& uuid) {
-  rados_read_op_t op = rados_create_read_op();
+  ReadOpPtr op(rados_create_read_op());
   rados_omap_iter_t iter = nullptr;
   int prval = 0;
   const char* keys[] = {uuid.c_str()};
-  rados_read_op_omap_get_vals_by_keys(op, keys, 1, &iter, &prval);
-  int r = rados_read_op_operate(op, ceph.pool("volumes"), "rbdvol_snapshot_directory", 0);
-  rados_release_read_op(op);
+  rados_read_op_omap_get_vals_by_keys(op.get(), keys, 1, &iter, &prval);
+  const int r =
+      rados_read_op_operate(op.get(), ceph.pool("volumes"), "rbdvol_snapshot_directory", 0);
+  OmapIterPtr owned_iter(iter);
+  REQUIRE((r == 0 || r == -ENOENT));
   std::string value;
   char* key = nullptr;
   char* val = nullptr;
@@ -548,8 +643,6 @@ std::string snapshot_directory_entry(CephView& ceph, const std::string& uuid) {
   if (r == 0 && prval == 0 && rados_omap_get_next(iter, &key, &val, &len) == 0 && key) {
     value.assign(val, len);
   }
-  rados_omap_get_end(iter);
-  REQUIRE((r == 0 || r == -ENOENT));
   return value;
 }
 
@@ -558,14 +651,14 @@ void set_snapshot_directory_entry(CephView& ceph, const std::string& uuid,
   const char* keys[] = {uuid.c_str()};
   const char* vals[] = {volume_image.c_str()};
   const size_t lens[] = {volume_image.size()};
-  rados_write_op_t op = rados_create_write_op();
+  WriteOpPtr op(rados_create_write_op());
   if (volume_image.empty()) {
-    rados_write_op_omap_rm_keys(op, keys, 1);
+    rados_write_op_omap_rm_keys(op.get(), keys, 1);
   } else {
-    rados_write_op_omap_set(op, keys, vals, lens, 1);
+    rados_write_op_omap_set(op.get(), keys, vals, lens, 1);
   }
-  int r = rados_write_op_operate(op, ceph.pool("volumes"), "rbdvol_snapshot_directory", nullptr, 0);
-  rados_release_write_op(op);
+  const int r = rados_write_op_operate(op.get(), ceph.pool("volumes"), "rbdvol_snapshot_directory",
+                                       nullptr, 0);
   REQUIRE(r == 0);
 }
 

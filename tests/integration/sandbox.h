@@ -7,6 +7,7 @@
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,6 +19,33 @@
 #include "config/config.h"
 
 namespace rbdvol::test {
+
+// Owned librados/librbd handles: a failed REQUIRE throws, and whatever a
+// helper holds is closed on the way out. (All these C handles are void*.)
+struct RadosShutdown {
+  void operator()(void* cluster) const { rados_shutdown(cluster); }
+};
+using RadosPtr = std::unique_ptr<void, RadosShutdown>;
+struct IoCtxDestroy {
+  void operator()(void* io) const { rados_ioctx_destroy(io); }
+};
+using IoCtxPtr = std::unique_ptr<void, IoCtxDestroy>;
+struct ImageClose {
+  void operator()(void* image) const { rbd_close(image); }
+};
+using ImagePtr = std::unique_ptr<void, ImageClose>;
+struct ReadOpRelease {
+  void operator()(void* op) const { rados_release_read_op(op); }
+};
+using ReadOpPtr = std::unique_ptr<void, ReadOpRelease>;
+struct WriteOpRelease {
+  void operator()(void* op) const { rados_release_write_op(op); }
+};
+using WriteOpPtr = std::unique_ptr<void, WriteOpRelease>;
+struct OmapIterEnd {
+  void operator()(void* iter) const { rados_omap_get_end(iter); }
+};
+using OmapIterPtr = std::unique_ptr<void, OmapIterEnd>;
 
 // The sandbox's config, loaded; the test fails with a hint when it is missing.
 const config::Config& sandbox_config();
@@ -47,6 +75,11 @@ class BackgroundCommand {
   void kill();
   // Waits for its end: exit code (128 + signal when killed), out and err.
   CommandResult finish();
+  // What it has written to stderr so far.
+  std::string err_so_far();
+  // Waits until its stderr holds `text` (true), or it ended or `timeout`
+  // passed without it (false).
+  bool wait_for_err(const std::string& text, std::chrono::seconds timeout);
 
  private:
   pid_t pid_ = -1;
@@ -106,18 +139,14 @@ class CephView {
   void remove_image(const std::string& pool, const std::string& image);
   // The backend user's cephx key, as in its keyring.
   std::string key();
+  // The image opened read-only, or read-write; REQUIREs that it opens.
+  ImagePtr open(const std::string& pool, const std::string& image);
+  ImagePtr open_writable(const std::string& pool, const std::string& image);
 
  private:
-  struct ImageCloser {
-    void operator()(rbd_image_t img) const { rbd_close(img); }
-  };
-  using Image = std::unique_ptr<std::remove_pointer_t<rbd_image_t>, ImageCloser>;
-  // The image opened read-only; REQUIREs that it opens.
-  Image open(const std::string& pool, const std::string& image);
-
   const config::Backend* backend_;
-  rados_t cluster_ = nullptr;
-  std::vector<rados_ioctx_t> pools_;
+  RadosPtr cluster_;
+  std::vector<IoCtxPtr> pools_;  // closed before the cluster (declared after it)
   std::vector<std::string> pool_names_;
 };
 
@@ -139,9 +168,29 @@ class Guest {
   void restart();
 
  private:
+  // libvirt's handles, owned (the deleters live in sandbox.cc, beside libvirt).
+  struct ConnectClose {
+    void operator()(void* conn) const;
+  };
+  struct DomainFree {
+    void operator()(void* dom) const;
+  };
   std::string name_;
-  void* conn_ = nullptr;
-  void* dom_ = nullptr;
+  std::unique_ptr<void, ConnectClose> conn_;
+  std::unique_ptr<void, DomainFree> dom_;  // freed before the connection
+};
+
+// Pauses a sandbox cluster (scripts/sandbox pause: SIGSTOP of its daemons)
+// for the life of the object, and resumes it however the test ends.
+class PausedCluster {
+ public:
+  explicit PausedCluster(std::string name);
+  ~PausedCluster();
+  PausedCluster(const PausedCluster&) = delete;
+  PausedCluster& operator=(const PausedCluster&) = delete;
+
+ private:
+  std::string name_;
 };
 
 // The whole content of a file.
@@ -188,6 +237,12 @@ class ImageCleanup {
 class ConfigCopy {
  public:
   explicit ConfigCopy(const std::string& default_lines, const std::string& appended = "");
+  // A copy with every "key = value" line of `key` in section [`section`]
+  // set to `value` (REQUIREs that there is one).
+  struct Set {
+    std::string section, key, value;
+  };
+  explicit ConfigCopy(const Set& set);
   ~ConfigCopy();
   const std::string& path() const { return path_; }
 

@@ -126,7 +126,7 @@ TEST_CASE("a volume that is not multiattach, attached to vm1, is refused for vm2
   const std::string vm2_live = vm2.live_xml();
 
   auto refused = run_rbdvol({"attach", id, "vm2"});
-  CHECK(refused.exit_code == 1);
+  CHECK(refused.exit_code != 0);
   CHECK(refused.err.find("not multiattach") != std::string::npos);
   CHECK(refused.err.find("vm1") != std::string::npos);
   CHECK(refused.err.find("vm2") != std::string::npos);
@@ -140,7 +140,7 @@ TEST_CASE("a volume that is not multiattach, attached to vm1, is refused for vm2
 
   SECTION("and deleting it while attached is refused") {
     auto del = run_rbdvol({"volume", "delete", id});
-    CHECK(del.exit_code == 1);
+    CHECK(del.exit_code != 0);
     CHECK(del.err.find("attached to: vm1") != std::string::npos);
   }
 }

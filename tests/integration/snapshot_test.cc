@@ -45,10 +45,10 @@ TEST_CASE("a snapshot is created with its name, listed, and deleted", "[integrat
   }
   SECTION("a bad id is EINVAL and an unknown one ENOENT") {
     auto bad = run_rbdvol({"snapshot", "delete", "nightly"});
-    CHECK(bad.exit_code == 1);
+    CHECK(bad.exit_code != 0);
     CHECK(bad.err.find("snapshot id 'nightly' is not a uuid") != std::string::npos);
     auto unknown = run_rbdvol({"snapshot", "revert", "00000000-0000-4000-8000-000000000000"});
-    CHECK(unknown.exit_code == 1);
+    CHECK(unknown.exit_code != 0);
     CHECK(unknown.err.find("not found in any backend") != std::string::npos);
   }
 }
@@ -76,7 +76,7 @@ TEST_CASE("reverting a volume to a snapshot brings its bytes and size back",
     REQUIRE(rbd_open(fast.pool("volumes"), image.c_str(), &img, nullptr) == 0);
     auto r = run_rbdvol({"snapshot", "revert", snap.at("id")});
     rbd_close(img);
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("is open by a client") != std::string::npos);
     CHECK(r.err.find("backend fast") != std::string::npos);
     CHECK(read_bytes(fast, image, 0, 4096) == std::string(4096, 'b'));
@@ -128,7 +128,7 @@ TEST_CASE("a snapshot create that fails half way leaves no snapshot", "[integrat
   setenv("RBDVOL_FAULT", point.c_str(), 1);
   auto r = run_rbdvol({"snapshot", "create", volume.at("id"), "--name", "half"});
   unsetenv("RBDVOL_FAULT");
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code != 0);
   CHECK(r.err.find("injected fault at " + point) != std::string::npos);
   CHECK(r.err.find("(removed again)") != std::string::npos);
   CHECK(rbd_snapshots(fast, volume.at("image")).empty());

@@ -91,23 +91,23 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
       fclose(f);
     }
     auto r = run_rbdvol({"image", "upload", file.path(), "--name", "q"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("qcow2") != std::string::npos);
   }
   SECTION("an unknown backend is named") {
     TempFile file(1 << 20);
     auto r = run_rbdvol({"image", "upload", file.path(), "--name", "x", "--backend", "nosuch"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("backend 'nosuch'") != std::string::npos);
   }
   SECTION("a volume from an image that does not exist") {
     auto r = run_rbdvol({"volume", "create", "--type", "ssd", "--image", "no-such-image"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("image 'no-such-image' not found") != std::string::npos);
   }
   SECTION("an unknown disk type lists the known ones") {
     auto r = run_rbdvol({"volume", "create", "--type", "nvme", "--size", "1G"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("unknown disk type 'nvme'") != std::string::npos);
     CHECK(r.err.find("shared") != std::string::npos);
   }
@@ -116,7 +116,7 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
     setenv("RBDVOL_FAULT", "image.upload:after-write", 1);
     auto r = run_rbdvol({"image", "upload", file.path(), "--name", "half"});
     unsetenv("RBDVOL_FAULT");
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("injected fault at image.upload:after-write") != std::string::npos);
     CHECK(count_images(fast, "images") == images_before);
   }
@@ -128,7 +128,7 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
     setenv("RBDVOL_FAULT", "volume.create:after-create", 1);
     auto r = run_rbdvol({"volume", "create", "--type", "shared", "--image", image});
     unsetenv("RBDVOL_FAULT");
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("(removed again)") != std::string::npos);
     CHECK(count_images(fast, "volumes") == volumes_before);
   }
@@ -137,7 +137,7 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
     const std::string image = upload_random_image(4 << 20, "fast", "small-size");
     cleanup.add("fast", "images", "image-" + image);
     auto r = run_rbdvol({"volume", "create", "--type", "ssd", "--image", image, "--size", "1M"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("smaller than image") != std::string::npos);
   }
   CHECK(rbdvol_json({"image", "list"}).at("images").size() == before);

@@ -2,7 +2,10 @@
 // the sandbox's two real clusters.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "tests/integration/rbd_bytes.h"
 #include "tests/integration/sandbox.h"
@@ -26,14 +29,17 @@ TEST_CASE("a volume grows with extend and is never shrunk", "[integration][volum
   auto grown = rbdvol_json({"volume", "extend", volume.at("id"), "--size", "16M"});
   CHECK(grown.at("id") == volume.at("id"));
   CHECK(grown.at("old_size") == 8 << 20);
-  CHECK(grown.at("size") == 16 << 20);
+  CHECK(grown.at("size") == 16 << 20);  // read back from the image
+  CHECK(grown.at("requested_size") == 16 << 20);
   CHECK(rbdvol_json({"volume", "show", volume.at("id")}).at("size") == 16 << 20);
 
   SECTION("a smaller or equal size is refused, naming both sizes") {
     for (const char* size : {"4M", "16M"}) {
       auto r = run_rbdvol({"volume", "extend", volume.at("id"), "--size", size});
-      CHECK(r.exit_code == 1);
-      CHECK(r.err.find("is not larger than its size 16777216 bytes") != std::string::npos);
+      CHECK(r.exit_code == 5);  // invalid input
+      CHECK(r.err.find("is already 16777216 bytes; " +
+                       std::to_string(std::string(size) == "4M" ? 4 << 20 : 16 << 20) +
+                       " bytes would not grow it (volumes only grow)") != std::string::npos);
       CHECK(r.err.find("backend fast") != std::string::npos);
     }
     CHECK(rbdvol_json({"volume", "show", volume.at("id")}).at("size") == 16 << 20);
@@ -63,7 +69,7 @@ TEST_CASE("volume list finds the volumes of every backend and filters by backend
   for (const auto& v : of_ssd.at("volumes")) CHECK(v.at("disk_type") == "ssd");
 
   auto unknown = run_rbdvol({"volume", "list", "--backend", "nosuch"});
-  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.exit_code != 0);
   CHECK(unknown.err.find("unknown backend 'nosuch'") != std::string::npos);
 }
 
@@ -175,7 +181,7 @@ TEST_CASE("deleting a volume with --cascade keeps the data of every clone of its
   write_bytes(fast, from_snap.at("image"), 1 << 20, std::string(4096, 'C'));
 
   auto refused = run_rbdvol({"volume", "delete", parent.at("id")});
-  CHECK(refused.exit_code == 1);
+  CHECK(refused.exit_code != 0);
   CHECK(refused.err.find("has snapshots: snapshot-" + snap.at("id").get<std::string>()) !=
         std::string::npos);
   CHECK(refused.err.find("backend fast") != std::string::npos);
@@ -233,7 +239,7 @@ TEST_CASE("retype between shared and not shared turns the multiattach features o
 
   SECTION("a type whose tags the volume's backend lacks is refused, naming the tags") {
     auto r = run_rbdvol({"volume", "retype", volume.at("id"), "--type", "hdd"});
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("needs tags media:hdd") != std::string::npos);
     CHECK(r.err.find("backend fast has media:ssd") != std::string::npos);
   }
@@ -242,7 +248,7 @@ TEST_CASE("retype between shared and not shared turns the multiattach features o
     REQUIRE(rbd_open(fast.pool("volumes"), image.c_str(), &img, nullptr) == 0);
     auto r = run_rbdvol({"volume", "retype", volume.at("id"), "--type", "shared"});
     rbd_close(img);
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("is open by a client") != std::string::npos);
     CHECK(fast.features("volumes", image) == original);
   }
@@ -296,7 +302,7 @@ TEST_CASE("a create from a volume that fails half way leaves no image and no sna
     auto r = run_rbdvol(args);
     unsetenv("RBDVOL_FAULT");
     INFO(r.err);
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
     CHECK(r.err.find("(removed again)") != std::string::npos);
     CHECK(count_images(fast, "volumes") == volumes_before);
@@ -318,7 +324,7 @@ TEST_CASE("a create from a volume that fails half way leaves no image and no sna
     auto r = run_rbdvol({"--config", config.path(), "volume", "create", "--type", "ssd",
                          "--source-volume", middle.at("id")});
     unsetenv("RBDVOL_FAULT");
-    CHECK(r.exit_code == 1);
+    CHECK(r.exit_code != 0);
     CHECK(r.err.find("(removed again)") != std::string::npos);
     CHECK(count_images(fast, "volumes") == with_middle);
     CHECK(rbd_snapshots(fast, middle.at("image")).empty());
@@ -335,4 +341,100 @@ TEST_CASE("a create from a volume that fails half way leaves no image and no sna
     rbd_close(img);
     CHECK(is_protected == 0);
   }
+}
+
+TEST_CASE("the rbdvol command's exit status tells a script what kind of failure it was",
+          "[integration][volumes][exit-status]") {
+  // The table is in README.md ("The rbdvol command") and `rbdvol --help`.
+  const std::string unknown_id = "00000000-0000-4000-8000-000000000000";
+  SECTION("usage: an unknown option, a missing required option, a missing argument") {
+    auto bad_flag = run_rbdvol({"volume", "list", "--no-such-flag"});
+    CHECK(bad_flag.exit_code == 2);
+    CHECK(bad_flag.err.find("unknown option --no-such-flag") != std::string::npos);
+    auto no_size = run_rbdvol({"volume", "extend", unknown_id});
+    CHECK(no_size.exit_code == 2);
+    CHECK(no_size.err.find("--size is required") != std::string::npos);
+    CHECK(no_size.err.find("usage: rbdvol volume extend") != std::string::npos);
+    CHECK(run_rbdvol({"volume", "show"}).exit_code == 2);
+    CHECK(run_rbdvol({"no-such-command"}).exit_code == 2);
+  }
+  SECTION("not found: an unknown volume id, an unknown disk type") {
+    auto r = run_rbdvol({"volume", "show", unknown_id});
+    INFO(r.err);
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("not found in any backend") != std::string::npos);
+    auto unknown_type = run_rbdvol({"volume", "create", "--type", "nvme", "--size", "4M"});
+    INFO(unknown_type.err);
+    CHECK(unknown_type.exit_code == 3);
+    CHECK(unknown_type.err.find("unknown disk type 'nvme'") != std::string::npos);
+  }
+  SECTION("invalid input: a size that is not a size") {
+    auto r = run_rbdvol({"volume", "create", "--type", "ssd", "--size", "twelve"});
+    INFO(r.err);
+    CHECK(r.exit_code == 5);
+  }
+  SECTION("conflict: a volume with snapshots is not deleted") {
+    ImageCleanup cleanup;
+    auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
+    cleanup.add(volume);
+    rbdvol_json({"snapshot", "create", volume.at("id")});
+    auto r = run_rbdvol({"volume", "delete", volume.at("id")});
+    INFO(r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("has snapshots") != std::string::npos);
+    rbdvol_json({"volume", "delete", volume.at("id"), "--cascade"});
+  }
+  SECTION("unreachable: a backend that does not answer") {
+    PausedCluster paused("capacity");  // resumed however the section ends
+    auto only_there = run_rbdvol({"volume", "create", "--type", "hdd", "--size", "4M"});
+    INFO(only_there.err);
+    CHECK(only_there.exit_code == 6);
+    CHECK(only_there.err.find("no matching backend is reachable") != std::string::npos);
+    // Found in no backend that answered: it may be in the one that did not.
+    auto maybe_there = run_rbdvol({"volume", "show", unknown_id});
+    INFO(maybe_there.err);
+    CHECK(maybe_there.exit_code == 6);
+  }
+}
+
+TEST_CASE("a backend whose keyring is missing or a directory is named down at once, with the path",
+          "[integration][backends][exit-status]") {
+  char dir_template[] = "/tmp/rbdvol-keyring-dir-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string directory = dir_template;
+  struct Case {
+    std::string keyring, says;
+  };
+  for (const Case& c :
+       {Case{"/nonexistent/fast.keyring", "keyring /nonexistent/fast.keyring does not exist"},
+        Case{directory, "keyring " + directory + " is a directory"}}) {
+    CAPTURE(c.keyring);
+    ConfigCopy config(ConfigCopy::Set{"fast", "keyring", c.keyring});
+    const auto start = std::chrono::steady_clock::now();
+    auto backends = run_rbdvol({"--config", config.path(), "backend", "list"});
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    INFO(backends.out << backends.err);
+    CHECK(seconds < 5);  // no connect timeout waited out
+    CHECK(backends.exit_code == 6);
+    CHECK_THAT(backends.out, Catch::Contains("backend fast: " + c.says));
+    CHECK(backends.out.find("capacity   up") != std::string::npos);  // the others still printed
+    CHECK(backends.out.find("within") == std::string::npos);
+    CHECK_THAT(backends.err, Catch::Contains("down: backend fast: " + c.says));
+
+    auto volumes = run_rbdvol({"--config", config.path(), "volume", "list"});
+    INFO(volumes.out << volumes.err);
+    CHECK(volumes.exit_code == 6);
+    CHECK_THAT(volumes.out, Catch::Contains("not listed: backend fast: " + c.says));
+    CHECK(volumes.out.find("backend fast: backend fast:") == std::string::npos);
+    CHECK_THAT(volumes.err,
+               Catch::Contains("the list is incomplete: backend(s) fast could not be listed"));
+
+    auto json = run_rbdvol({"--config", config.path(), "--json", "volume", "list"});
+    CHECK(json.exit_code == 6);
+    const auto answer = nlohmann::json::parse(json.out);
+    REQUIRE(answer.at("unreachable").size() == 1);
+    CHECK(answer.at("unreachable")[0].at("backend") == "fast");
+  }
+  rmdir(directory.c_str());
 }

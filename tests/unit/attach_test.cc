@@ -7,6 +7,7 @@
 #include "attach/attach_volume.h"
 #include "attach/audit.h"
 #include "attach/libvirt_secret.h"
+#include "attach/live_detach.h"
 
 using rbdvol::Result;
 using rbdvol::Status;
@@ -53,7 +54,14 @@ class FakeHypervisor : public Hypervisor {
     if (it == domains.end()) return Status::NotFound("domain " + d + ": no such domain");
     return it->second.running;
   }
+  // Once a live unplug was asked of a domain, reading its live XML fails with
+  // this (when set): libvirt that stops answering, or a domain that vanishes.
+  Status live_read_error_after_unplug;
+  std::set<std::string> unplug_asked;
   Result<std::string> domain_xml(const std::string& d, bool persistent) override {
+    if (!persistent && unplug_asked.count(d) && !live_read_error_after_unplug.ok()) {
+      return live_read_error_after_unplug;
+    }
     auto it = domains.find(d);
     if (it == domains.end()) return Status::NotFound("no domain " + d);
     return persistent ? it->second.persistent : it->second.live;
@@ -118,6 +126,7 @@ class FakeHypervisor : public Hypervisor {
   Status detach_device(const std::string& d, const std::string& xml, bool live,
                        bool persistent) override {
     auto& dom = domains.at(d);
+    if (live) unplug_asked.insert(d);
     auto disks = rbdvol::xmlpatch::list_disks("<domain><devices>" + xml + "</devices></domain>");
     if (!disks.ok() || disks->empty()) return Status::Invalid("bad device xml");
     rbdvol::xmlpatch::DiskSelector which{disks->front().target_dev, ""};
@@ -326,6 +335,43 @@ TEST_CASE("detach removes the disk and the record, and reports a guest that igno
   CHECK(ledger.records.count("vm1") == 0);
   CHECK(rbd_disks(hv.domains["vm2"].live).size() == 1);  // the other guest keeps it
   CHECK(ledger.records.count("vm2") == 1);
+}
+
+TEST_CASE("a live XML that cannot be read after the unplug is no proof that the disk is gone",
+          "[attach]") {
+  FakeHypervisor hv;
+  hv.add("vm1", true);
+  hv.add("vm2", true);
+  FakeLedger ledger(true);
+  REQUIRE(attach_volume(hv, ledger, {"vm1", "vm2"}).ok());
+  hv.guest_answers_unplug = false;  // the disk stays in the live XML
+  const auto still_there = [](const std::string& xml) { return !rbd_disks(xml).empty(); };
+  const std::string disk = *rbdvol::xmlpatch::disk_xml_of(
+      hv.domains["vm1"].live, rbdvol::xmlpatch::DiskSelector{"vdb", ""});
+
+  SECTION("libvirt failing to answer is an error naming the domain, not \"detached\"") {
+    hv.live_read_error_after_unplug = Status::Error(EIO, "cannot reach libvirtd");
+    auto gone = detach_live_and_wait(hv, "vm1", disk, still_there, 0);
+    REQUIRE_FALSE(gone.ok());
+    CHECK(gone.status().err() == EIO);
+    CHECK(gone.status().message().find("domain vm1") != std::string::npos);
+    CHECK(gone.status().message().find("cannot reach libvirtd") != std::string::npos);
+    // Through detach_volume: the failure is reported, not a clean detach.
+    auto through = detach_volume(hv, ledger, kSource, {"vm2"}, 0);
+    REQUIRE_FALSE(through.ok());
+    CHECK(through.status().message().find("cannot reach libvirtd") != std::string::npos);
+  }
+  SECTION("a domain that is gone holds nothing: that is detached") {
+    hv.live_read_error_after_unplug = Status::NotFound("domain vm1: no such domain");
+    auto gone = detach_live_and_wait(hv, "vm1", disk, still_there, 0);
+    REQUIRE(gone.ok());
+    CHECK(*gone);
+  }
+  SECTION("a guest that keeps the disk is reported as such") {
+    auto gone = detach_live_and_wait(hv, "vm1", disk, still_there, 0);
+    REQUIRE(gone.ok());
+    CHECK_FALSE(*gone);
+  }
 }
 
 TEST_CASE("connection info without a libvirt secret is refused", "[attach]") {
@@ -581,7 +627,11 @@ TEST_CASE("after an extend, running domains with the disk are told its size, the
   FakeLedger ledger(true);
   REQUIRE(attach_volume(hv, ledger, {"vm1", "vm2", "vm3"}).ok());
 
-  auto told = announce_volume_size(hv, kSource, {"vm1", "vm2", "vm3", "other", "gone"}, 16 << 20);
+  const auto image_is = [](uint64_t bytes) {
+    return [bytes]() -> Result<uint64_t> { return bytes; };
+  };
+  auto told = announce_volume_size(hv, kSource, {"vm1", "vm2", "vm3", "other", "gone"}, 16 << 20,
+                                   image_is(16 << 20));
   REQUIRE(told.ok());
   REQUIRE(told->size() == 5);
   CHECK(hv.resized ==
@@ -601,7 +651,7 @@ TEST_CASE("after an extend, running domains with the disk are told its size, the
   SECTION("a domain that cannot be told does not keep the others from it") {
     hv.resized.clear();
     hv.refuse_resize = {"vm1"};
-    auto again = announce_volume_size(hv, kSource, {"vm1", "vm2"}, 32 << 20);
+    auto again = announce_volume_size(hv, kSource, {"vm1", "vm2"}, 32 << 20, image_is(32 << 20));
     REQUIRE(again.ok());
     CHECK(again->at(0).failed);
     CHECK_FALSE(again->at(0).told);
@@ -611,8 +661,42 @@ TEST_CASE("after an extend, running domains with the disk are told its size, the
   }
   SECTION("an invalid domain name is refused before any domain is told") {
     hv.resized.clear();
-    auto bad = announce_volume_size(hv, kSource, {"vm1", "bad/name"}, 32 << 20);
+    auto bad = announce_volume_size(hv, kSource, {"vm1", "bad/name"}, 32 << 20, image_is(32 << 20));
     CHECK(bad.status().err() == EINVAL);
     CHECK(hv.resized.empty());
+  }
+  SECTION("a domain is never told less than the image holds right before it is told") {
+    // Two extends racing: this one grew the volume to 313M, the other to 314M
+    // meanwhile. Telling 313M would make QEMU shrink the image.
+    hv.resized.clear();
+    std::vector<uint64_t> reads = {314 << 20, 315 << 20};  // it keeps growing
+    size_t next = 0;
+    auto grown = announce_volume_size(hv, kSource, {"vm1", "vm2"}, 313 << 20,
+                                      [&]() -> Result<uint64_t> { return reads.at(next++); });
+    REQUIRE(grown.ok());
+    CHECK(hv.resized ==
+          std::map<std::string, uint64_t>{{"vm1/vdb", 314 << 20}, {"vm2/vdb", 315 << 20}});
+    CHECK(grown->at(0).bytes == 314 << 20);
+    CHECK(grown->at(1).bytes == 315 << 20);
+  }
+  SECTION("a stale read below the size the extend read back does not lower it") {
+    hv.resized.clear();
+    auto told_at_least = announce_volume_size(hv, kSource, {"vm1"}, 40 << 20, image_is(39 << 20));
+    REQUIRE(told_at_least.ok());
+    CHECK(hv.resized == std::map<std::string, uint64_t>{{"vm1/vdb", 40 << 20}});
+  }
+  SECTION("a domain whose size cannot be read is not told, and says why") {
+    hv.resized.clear();
+    auto unread =
+        announce_volume_size(hv, kSource, {"vm1", "vm2"}, 40 << 20, []() -> Result<uint64_t> {
+          return Status::Error(ETIMEDOUT, "backend fast: cannot connect");
+        });
+    REQUIRE(unread.ok());
+    CHECK(hv.resized.empty());
+    for (const auto& d : *unread) {
+      CHECK(d.failed);
+      CHECK_FALSE(d.told);
+      CHECK(d.note.find("not told: cannot read the size of " + kSource) != std::string::npos);
+    }
   }
 }

@@ -17,11 +17,46 @@ TEST_CASE("a plugin built for another ABI version is refused with both versions 
   CHECK(host.status().message().find(RBDVOL_WRONG_ABI_PLUGIN) != std::string::npos);
 }
 
-TEST_CASE("a plugin whose table is shorter than the host's is refused", "[abi]") {
+TEST_CASE("a plugin whose table is shorter than the first ABI-1 table is refused, sizes named",
+          "[abi]") {
   auto host = PluginHost::load(RBDVOL_SHORT_TABLE_PLUGIN);
   REQUIRE_FALSE(host.ok());
   CHECK(host.status().err() == EPROTO);
   CHECK(host.status().message().find("table of 8 bytes") != std::string::npos);
+  CHECK(host.status().message().find("shorter than the " +
+                                     std::to_string(RBDVOL_DRIVER_OPS_V1_SIZE) +
+                                     " bytes of the first ABI-1 table") != std::string::npos);
+}
+
+TEST_CASE("a plugin whose table is exactly the first ABI-1 table, or longer, is accepted",
+          "[abi]") {
+  for (const char* path : {RBDVOL_EXACT_V1_TABLE_PLUGIN, RBDVOL_LONG_TABLE_PLUGIN}) {
+    CAPTURE(path);
+    auto host = PluginHost::load(path);
+    REQUIRE(host.ok());
+    // The host calls through the table it accepted: the stand-in's open()
+    // refuses on purpose with its own message.
+    rbdvol::Status s = (*host)->open("/any/config");
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.err() == ENOSYS);
+    CHECK(s.message() == "stand-in plugin: open refused on purpose");
+  }
+}
+
+TEST_CASE("RBDVOL_DRIVER_OPS_HAS says whether a table is long enough for a member", "[abi]") {
+  rbdvol_driver_ops ops{};
+  ops.abi_version = RBDVOL_DRIVER_ABI_VERSION;
+  ops.struct_size = static_cast<uint32_t>(RBDVOL_DRIVER_OPS_V1_SIZE);
+  CHECK(RBDVOL_DRIVER_OPS_HAS(&ops, open));
+  CHECK(RBDVOL_DRIVER_OPS_HAS(&ops, free_string));
+  ops.struct_size = static_cast<uint32_t>(offsetof(rbdvol_driver_ops, free_string));
+  CHECK(RBDVOL_DRIVER_OPS_HAS(&ops, call));
+  CHECK_FALSE(RBDVOL_DRIVER_OPS_HAS(&ops, free_string));
+  ops.struct_size = 8;
+  CHECK_FALSE(RBDVOL_DRIVER_OPS_HAS(&ops, open));
+  // The first ABI-1 table ends with free_string, whatever is appended later.
+  CHECK(RBDVOL_DRIVER_OPS_V1_SIZE ==
+        offsetof(rbdvol_driver_ops, free_string) + sizeof(ops.free_string));
 }
 
 TEST_CASE("a library without the entry point, or no library at all, is refused", "[abi]") {

@@ -3,12 +3,12 @@
 // whose answer holds a key: hosts must never print or log it.
 #include <openssl/evp.h>
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
+#include "config/keyring.h"
 #include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
+#include "text/hex.h"
 
 namespace rbdvol::plugin {
 
@@ -18,42 +18,7 @@ std::string sha256_hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
-}
-
-std::string trimmed(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-// The key of `entity` in a keyring file ("[client.admin]\n key = ..."); ""
-// when the file or the entity is not there.
-std::string key_in_keyring(const std::string& path, const std::string& entity) {
-  std::ifstream in(path);
-  if (!in) return "";
-  std::string line;
-  bool in_section = false;
-  while (std::getline(in, line)) {
-    std::string t = trimmed(line);
-    if (!t.empty() && t.front() == '[') {
-      in_section = t == "[" + entity + "]";
-      continue;
-    }
-    if (!in_section) continue;
-    auto eq = t.find('=');
-    if (eq != std::string::npos && trimmed(t.substr(0, eq)) == "key") {
-      return trimmed(t.substr(eq + 1));
-    }
-  }
-  return "";
+  return text::hex_of(md, len);
 }
 
 std::string conf_value(rados_t cluster, const char* option) {
@@ -87,7 +52,10 @@ Result<Json> backend_auth(Driver& driver, const Json& request, const Progress&) 
     start = end + 1;
   }
   for (size_t i = 0; key.empty() && i < keyrings.size(); ++i) {
-    key = key_in_keyring(keyrings[i], entity);
+    // ceph.conf's default list names keyrings that usually do not exist: one
+    // that cannot be read, or lacks the entity, is skipped like that.
+    auto found_key = config::key_in_keyring(keyrings[i], entity);
+    if (found_key.ok()) key = std::move(found_key).value();
   }
   if (key.empty()) {
     return Status::NotFound("no key for " + entity + " of backend " + b.id +

@@ -1,9 +1,11 @@
 // volume.extend: grows a volume. Never shrinks: a smaller or equal size is
-// refused, since shrinking would cut off data at the end of the disk.
-#include "plugin/records/catalog.h"
-#include "plugin/ops/operations.h"
+// refused (EINVAL, naming the size the volume has now), since shrinking would
+// cut off data at the end of the disk. The answer's `size` is read back from
+// the image after the resize.
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/catalog.h"
 
 namespace rbdvol::plugin {
 
@@ -21,22 +23,34 @@ Result<Json> volume_extend(Driver& driver, const Json& request, const Progress&)
   if (!image.ok()) return image.status().Prefixed(where);
   auto old_size = image_size(image->get());
   if (!old_size.ok()) return old_size.status().Prefixed(where);
-  if (new_size <= *old_size) {
-    return Status::Invalid(where + ": new size " + std::to_string(new_size) +
-                           " bytes is not larger than its size " + std::to_string(*old_size) +
-                           " bytes (volumes only grow)");
-  }
-  // allow_shrink = false: librbd itself refuses to shrink should the size
-  // have changed since it was read.
+  auto refuse = [&](uint64_t current) {
+    return Status::Invalid(where + " is already " + std::to_string(current) + " bytes; " +
+                           std::to_string(new_size) +
+                           " bytes would not grow it (volumes only grow)");
+  };
+  if (new_size <= *old_size) return refuse(*old_size);
+  // allow_shrink = false: librbd itself refuses to shrink should another
+  // extend have grown the image since its size was read; say so with the size
+  // it has now, not the stale one.
   int r = rbd_resize2(image->get(), new_size, false, nullptr, nullptr);
   if (r < 0) {
-    return Status::Error(r, "cannot grow " + where + " from " + std::to_string(*old_size) + " to " +
-                                std::to_string(new_size) + " bytes: " + ceph_strerror(r));
+    auto now = image_size(image->get());
+    if (r == -EINVAL && now.ok() && *now >= new_size) return refuse(*now);
+    return Status::Error(r, "cannot grow " + where + " to " + std::to_string(new_size) +
+                                " bytes: " + ceph_strerror(r));
+  }
+  // The size it has now, read back: another extend may have grown it further
+  // meanwhile, and whoever announces the size to guests must never tell them
+  // less than the image holds.
+  auto grown = image_size(image->get());
+  if (!grown.ok()) {
+    return grown.status().Prefixed(where + ": grown, but its size cannot be read back");
   }
   return Json{{"id", volume->uuid},
               {"backend", volume->cluster->id()},
               {"old_size", *old_size},
-              {"size", new_size}};
+              {"requested_size", new_size},
+              {"size", *grown}};
 }
 
 }  // namespace rbdvol::plugin
