@@ -52,7 +52,8 @@ std::vector<Command> all_commands() {
           detach_command(),
           audit_command(),
           xml_patch_command(),
-          secret_ensure_command()};
+          secret_ensure_command(),
+          check_command()};
 }
 
 void print_options(const std::vector<OptionSpec>& options) {
