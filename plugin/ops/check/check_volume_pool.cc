@@ -98,6 +98,46 @@ Status remove_unfinished_volume(Cluster* cluster, const std::string& rbd_name) {
   return release_clone_snapshot(io.get(), parent);
 }
 
+// The clones of snapshot `snap_id` of `name`, whatever its namespace (a
+// snapshot in RBD's trash has no name to open it by).
+Result<size_t> clones_of_snapshot_id(rados_ioctx_t io, const std::string& name, uint64_t snap_id) {
+  ASSIGN_OR_RETURN(ImagePtr image, open_image(io, name, true));
+  int r = rbd_snap_set_by_id(image.get(), snap_id);
+  if (r < 0) {
+    return Status::Error(r, "cannot open " + image_spec(io, name) + " at snapshot id " +
+                                std::to_string(snap_id) + ": " + ceph_strerror(r));
+  }
+  size_t max = 8;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::vector<rbd_linked_image_spec_t> specs(max);
+    r = rbd_list_children3(image.get(), specs.data(), &max);
+    if (r == -ERANGE) continue;
+    if (r < 0) {
+      return Status::Error(r, "cannot list the clones of " + image_spec(io, name) +
+                                  " at snapshot id " + std::to_string(snap_id) + ": " +
+                                  ceph_strerror(r));
+    }
+    rbd_linked_image_spec_list_cleanup(specs.data(), max);
+    return max;
+  }
+  return Status::Error(EAGAIN, "the clones of " + image_spec(io, name) + " keep changing");
+}
+
+// Removes a snapshot that sits in RBD's trash namespace when it has no
+// clone left (librbd would have removed it with its last clone).
+Status remove_trashed_snapshot(Cluster* cluster, const std::string& name, uint64_t snap_id) {
+  ASSIGN_OR_RETURN(IoCtxPtr io, cluster->open_volume_pool());
+  ASSIGN_OR_RETURN(size_t clones, clones_of_snapshot_id(io.get(), name, snap_id));
+  if (clones > 0) return Status::Busy("it has a clone again");
+  ASSIGN_OR_RETURN(ImagePtr image, open_image(io.get(), name, false));
+  int r = rbd_snap_remove_by_id(image.get(), snap_id);
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(r, "cannot remove snapshot id " + std::to_string(snap_id) + " of " +
+                                image_spec(io.get(), name) + ": " + ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
 struct VolumePoolScan {
   Driver& driver;
   Cluster& cluster;
@@ -161,6 +201,31 @@ Status VolumePoolScan::scan_volume(const std::string& rbd_name) {
   for (const auto& snap : snapshots) {
     if (!snapshot_uuid_of(snap.name).empty()) {
       snapshots_held[snapshot_uuid_of(snap.name)] = rbd_name;
+      continue;
+    }
+    rbd_snap_namespace_type_t ns = RBD_SNAP_NAMESPACE_TYPE_USER;
+    int r = rbd_snap_get_namespace_type(image, snap.id, &ns);
+    if (r == -ENOENT) continue;
+    if (r < 0) {
+      return Status::Error(r, "cannot read the namespace of snapshot " + spec + "@" + snap.name +
+                                  ": " + ceph_strerror(r));
+    }
+    if (ns == RBD_SNAP_NAMESPACE_TYPE_TRASH) {
+      // librbd moves a snapshot removed while it has clones to its trash,
+      // and removes it with the last clone. One left there with none (a
+      // volume.delete killed while it flattened) makes volume.delete fail.
+      ASSIGN_OR_RETURN(size_t clones, clones_of_snapshot_id(io, rbd_name, snap.id));
+      if (clones > 0) continue;
+      Finding f = finding("childless_trashed_snapshot", rbd_name, {uuid});
+      f.snapshot = snap.name;
+      f.problem = "snapshot id " + std::to_string(snap.id) + " of " + spec +
+                  " is in RBD's trash with no clone left (a delete that was killed while it "
+                  "flattened the clones left it); volume delete fails on it";
+      f.repair = "remove snapshot id " + std::to_string(snap.id) + " of " + spec;
+      Cluster* c = &cluster;
+      const uint64_t snap_id = snap.id;
+      f.fix = [c, rbd_name, snap_id] { return remove_trashed_snapshot(c, rbd_name, snap_id); };
+      add(std::move(f));
       continue;
     }
     if (!is_hidden_snapshot(snap.name)) continue;  // not rbdvol's: left alone
