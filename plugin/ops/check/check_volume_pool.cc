@@ -216,10 +216,22 @@ Status VolumePoolScan::scan_volume(const std::string& rbd_name) {
       // volume.delete killed while it flattened) makes volume.delete fail.
       ASSIGN_OR_RETURN(size_t clones, clones_of_snapshot_id(io, rbd_name, snap.id));
       if (clones > 0) continue;
-      Finding f = finding("childless_trashed_snapshot", rbd_name, {uuid});
+      // What it was called before it went to the trash: which of rbdvol's
+      // snapshots it was.
+      char original[256] = {};
+      std::string was = "?";
+      if (rbd_snap_get_trash_namespace(image, snap.id, original, sizeof original) == 0) {
+        was = original;
+      }
+      std::vector<std::string> ids = {uuid};
+      if (!snapshot_uuid_of(was).empty()) ids.push_back(snapshot_uuid_of(was));
+      if (is_hidden_snapshot(was) && !hidden_snapshot_uuid(was).empty()) {
+        ids.push_back(hidden_snapshot_uuid(was));
+      }
+      Finding f = finding("childless_trashed_snapshot", rbd_name, ids);
       f.snapshot = snap.name;
-      f.problem = "snapshot id " + std::to_string(snap.id) + " of " + spec +
-                  " is in RBD's trash with no clone left (a delete that was killed while it "
+      f.problem = "snapshot id " + std::to_string(snap.id) + " of " + spec + " (" + was +
+                  ") is in RBD's trash with no clone left (a delete that was killed while it "
                   "flattened the clones left it); volume delete fails on it";
       f.repair = "remove snapshot id " + std::to_string(snap.id) + " of " + spec;
       Cluster* c = &cluster;
