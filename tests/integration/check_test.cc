@@ -98,7 +98,7 @@ std::vector<std::string> fast_volumes() {
 }  // namespace
 
 TEST_CASE(
-    "check finds each planted leftover with its repair; --repair mends it; a second check "
+    "check finds each planted leftover with its repair, --repair mends it, and a second check "
     "is clean",
     "[integration][check]") {
   ImageCleanup cleanup;
