@@ -154,6 +154,7 @@ class Soak {
   std::set<std::string> images_with_deleted_clones;
   std::map<std::string, OpCount> counts;
   std::vector<std::string> problems;  // seen while running (a write that failed, ...)
+  std::vector<std::string> refusals;  // what each refused command said
 
  private:
   std::map<std::string, rados_ioctx_t> pools_;
@@ -185,6 +186,7 @@ class Soak {
       ++c.ok;
     } else {
       ++c.refused;
+      refusals.push_back(op + ": " + o.err.substr(0, o.err.find('\n')));
     }
   }
 
@@ -490,6 +492,7 @@ TEST_CASE(
   for (auto& [id, v] : soak.volumes) {
     if (v.domain.empty()) continue;
     auto r = run_rbdvol({"detach", id});
+    INFO("detach " << id << " from " << v.domain << ": " << r.err);
     CHECK(r.exit_code == 0);
   }
 
@@ -554,6 +557,7 @@ TEST_CASE(
   }
   std::printf("soak: %zu volumes created, %zu deleted, %zu alive, %d commands killed\n",
               soak.created.size(), soak.deleted.size(), soak.volumes.size(), killed);
+  for (const auto& r : soak.refusals) std::printf("  refused: %s\n", r.c_str());
   std::printf("soak findings (%zu):\n", found.at("findings").size());
   for (const auto& f : found.at("findings")) {
     std::printf("  %s %s/%s%s%s\n", f.at("kind").get<std::string>().c_str(),
