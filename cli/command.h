@@ -76,6 +76,7 @@ Command secret_ensure_command();
 Command image_verify_command();
 Command image_download_command();
 Command image_checksum_command();
+Command check_command();
 
 // Prints `answer` as JSON (with --json) or calls `human` to print it for people.
 void print_answer(const Context& ctx, const nlohmann::json& answer,

@@ -37,6 +37,7 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
       {"image.verify", image_verify},
       {"image.download", image_download},
       {"image.checksum", image_checksum},
+      {"backend.check", backend_check},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

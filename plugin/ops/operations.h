@@ -35,5 +35,6 @@ Result<Json> backend_auth(Driver&, const Json& request, const Progress&);
 Result<Json> image_verify(Driver&, const Json& request, const Progress&);
 Result<Json> image_download(Driver&, const Json& request, const Progress&);
 Result<Json> image_checksum(Driver&, const Json& request, const Progress&);
+Result<Json> backend_check(Driver&, const Json& request, const Progress&);
 
 }  // namespace rbdvol::plugin

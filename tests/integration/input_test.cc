@@ -33,7 +33,7 @@ TEST_CASE("volume sizes that no disk can have are refused with the rule they bre
   for (const auto& c : cases) {
     INFO("--size " << c.size);
     auto created = run_rbdvol({"volume", "create", "--type", "ssd", "--size", c.size});
-    CHECK(created.exit_code != 0);
+    CHECK(created.exit_code == 5);  // invalid input
     CHECK(created.err.find(c.says) != std::string::npos);
   }
   CHECK(volume_count() == before);
@@ -41,7 +41,7 @@ TEST_CASE("volume sizes that no disk can have are refused with the rule they bre
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   const std::string id = volume.at("id");
   auto extended = run_rbdvol({"volume", "extend", id, "--size", "18446744073709551615B"});
-  CHECK(extended.exit_code != 0);
+  CHECK(extended.exit_code == 5);
   CHECK(extended.err.find("is not a multiple of 512") != std::string::npos);
   CHECK(rbdvol_json({"volume", "show", id}).at("size") == 4 << 20);
   rbdvol_json({"volume", "delete", id});
@@ -64,7 +64,7 @@ TEST_CASE("names with control characters, too long or empty are refused", "[inte
     INFO("--name " << c.name);
     auto created =
         run_rbdvol({"volume", "create", "--type", "ssd", "--size", "4M", "--name", c.name});
-    CHECK(created.exit_code != 0);
+    CHECK(created.exit_code == 5);  // invalid input
     CHECK(created.err.find(c.says) != std::string::npos);
   }
   CHECK(volume_count() == before);
@@ -72,10 +72,10 @@ TEST_CASE("names with control characters, too long or empty are refused", "[inte
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   const std::string id = volume.at("id");
   auto snap = run_rbdvol({"snapshot", "create", id, "--name", "a\tb"});
-  CHECK(snap.exit_code != 0);
+  CHECK(snap.exit_code == 5);
   CHECK(snap.err.find("snapshot name holds the control character U+0009") != std::string::npos);
   auto image = run_rbdvol({"image", "create-from-volume", id, "--name", "x\ry"});
-  CHECK(image.exit_code != 0);
+  CHECK(image.exit_code == 5);
   CHECK(image.err.find("image name holds the control character U+000D") != std::string::npos);
   CHECK(rbdvol_json({"snapshot", "list", id}).at("snapshots").empty());
   rbdvol_json({"volume", "delete", id});
@@ -100,7 +100,7 @@ TEST_CASE("an image delete that loses a race with the image's first clone names 
   CHECK(volume.at("method") == "clone");
   deleting.resume();
   auto lost = deleting.finish();
-  CHECK(lost.exit_code != 0);
+  CHECK(lost.exit_code == 4);  // busy
   CHECK_THAT(lost.err, Catch::Contains("image " + id + " has 1 clone(s): "));
   CHECK_THAT(lost.err, Catch::Contains(volume.at("id").get<std::string>()));
   // The image and its volume are both still there.
@@ -120,7 +120,7 @@ TEST_CASE("a new id that already names a volume or an image in any backend is re
   setenv("RBDVOL_FAULT", ("new-id=" + volume_id).c_str(), 1);
   auto twin = run_rbdvol({"volume", "create", "--type", "ssd", "--size", "4M"});
   unsetenv("RBDVOL_FAULT");
-  CHECK(twin.exit_code != 0);
+  CHECK(twin.exit_code == 4);  // conflict
   CHECK_THAT(twin.err, Catch::Contains("the new volume id " + volume_id + " already names volume-" +
                                        volume_id + " on backend capacity"));
   CHECK(volume_count() == volumes_before);
@@ -134,10 +134,10 @@ TEST_CASE("a new id that already names a volume or an image in any backend is re
   auto from_volume =
       run_rbdvol({"image", "create-from-volume", volume_id, "--name", "dup-id-3", "--force"});
   unsetenv("RBDVOL_FAULT");
-  CHECK(upload.exit_code != 0);
+  CHECK(upload.exit_code == 4);
   CHECK_THAT(upload.err, Catch::Contains("the new image id " + image_id + " already names image-" +
                                          image_id + " on backend fast"));
-  CHECK(from_volume.exit_code != 0);
+  CHECK(from_volume.exit_code == 4);
   CHECK_THAT(from_volume.err, Catch::Contains("the new image id " + image_id));
   auto shown = rbdvol_json({"image", "show", image_id});
   CHECK(shown.at("name") == "dup-id");
