@@ -44,13 +44,13 @@ void require(bool ok) {
 }
 
 const char* const kOps[] = {
-    "backend.list",   "backend.show",     "backend.auth",      "volume.create",
-    "volume.show",    "volume.delete",    "volume.connection", "volume.list",
-    "volume.extend",  "volume.retype",    "attachment.create", "attachment.update",
-    "attachment.delete", "snapshot.create", "snapshot.list",   "snapshot.delete",
-    "snapshot.revert", "image.upload",    "image.list",        "image.show",
-    "image.copy",     "image.delete",     "image.partials",    "image.create_from_volume",
-    "image.verify",   "image.download",   "image.checksum",
+    "backend.list",      "backend.show",    "backend.auth",      "volume.create",
+    "volume.show",       "volume.delete",   "volume.connection", "volume.list",
+    "volume.extend",     "volume.retype",   "attachment.create", "attachment.update",
+    "attachment.delete", "snapshot.create", "snapshot.list",     "snapshot.delete",
+    "snapshot.revert",   "image.upload",    "image.list",        "image.show",
+    "image.copy",        "image.delete",    "image.partials",    "image.create_from_volume",
+    "image.verify",      "image.download",  "image.checksum",
 };
 constexpr size_t kOpCount = sizeof kOps / sizeof kOps[0];
 
@@ -84,17 +84,23 @@ const Fixture& fixture() {
                "rados_connect_timeout = 1\n"
                "copy_wait_timeout = 1\n"
                "[a]\n"
-               "ceph_conf = " + f.dir + "/missing-a.conf\n"
-               "volume_pool = volumes\nimage_pool = images\n"
-               "tags = media:ssd\n"
-               "libvirt_secret_uuid = 5f0c3a56-1b2c-4d5e-8f90-a1b2c3d4e5f6\n"
-               "[b]\n"
-               "ceph_conf = " + f.dir + "/missing-b.conf\n"
-               "keyring = " + f.dir + "/missing.keyring\n"
-               "volume_pool = volumes\nimage_pool = images\n"
-               "tags = media:hdd\nweight = 2\n"
-               "[disk_type:ssd]\ntags = media:ssd\n"
-               "[disk_type:shared]\ntags = media:hdd\nmultiattach = true\nimage_store = a\n");
+               "ceph_conf = " +
+                   f.dir +
+                   "/missing-a.conf\n"
+                   "volume_pool = volumes\nimage_pool = images\n"
+                   "tags = media:ssd\n"
+                   "libvirt_secret_uuid = 5f0c3a56-1b2c-4d5e-8f90-a1b2c3d4e5f6\n"
+                   "[b]\n"
+                   "ceph_conf = " +
+                   f.dir +
+                   "/missing-b.conf\n"
+                   "keyring = " +
+                   f.dir +
+                   "/missing.keyring\n"
+                   "volume_pool = volumes\nimage_pool = images\n"
+                   "tags = media:hdd\nweight = 2\n"
+                   "[disk_type:ssd]\ntags = media:ssd\n"
+                   "[disk_type:shared]\ntags = media:hdd\nmultiattach = true\nimage_store = a\n");
     // What a "path" points at: a small raw image, a qcow2 header, or nothing.
     write_file(f.dir + "/raw.img", std::string(8192, '\x5a'));
     write_file(f.dir + "/head.qcow2", std::string("QFI\xfb\0\0\0\3", 8) + std::string(504, '\0'));
@@ -123,11 +129,20 @@ std::string confine_paths(const std::string& request, const std::string& dir) {
   const nlohmann::json& p = req["path"];
   unsigned which = p.is_string() ? static_cast<unsigned>(p.get<std::string>().size()) % 4 : 4;
   switch (which) {
-    case 0: req["path"] = dir + "/raw.img"; break;
-    case 1: req["path"] = dir + "/head.qcow2"; break;
-    case 2: req["path"] = dir + "/out.img"; break;  // download's target
-    case 3: req["path"] = dir + "/missing/none.img"; break;
-    default: break;  // not a string: the operation refuses it
+    case 0:
+      req["path"] = dir + "/raw.img";
+      break;
+    case 1:
+      req["path"] = dir + "/head.qcow2";
+      break;
+    case 2:
+      req["path"] = dir + "/out.img";
+      break;  // download's target
+    case 3:
+      req["path"] = dir + "/missing/none.img";
+      break;
+    default:
+      break;  // not a string: the operation refuses it
   }
   return req.dump();
 }
@@ -154,8 +169,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   char* answer = nullptr;
   char* err = nullptr;
-  int r = fx.ops->call(driver, op.c_str(), request.c_str(), on_progress,
-                       const_cast<Fixture*>(&fx), &answer, &err);
+  int r = fx.ops->call(driver, op.c_str(), request.c_str(), on_progress, const_cast<Fixture*>(&fx),
+                       &answer, &err);
   if (r == 0) {
     require(answer != nullptr && err == nullptr);
     require(nlohmann::json::accept(answer));

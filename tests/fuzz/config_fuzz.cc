@@ -65,8 +65,8 @@ void check_config(const cfg::Config& c, const std::string& path) {
   }
   require(c.find_backend(c.default_backend) != nullptr);
   require(c.rados_connect_timeout > 0 && c.max_clone_depth > 0 && c.copy_wait_timeout > 0);
-  static const std::set<std::string> kCaches = {"none", "directsync", "writethrough",
-                                                "writeback", "unsafe"};
+  static const std::set<std::string> kCaches = {"none", "directsync", "writethrough", "writeback",
+                                                "unsafe"};
   for (const auto& t : c.disk_types) {
     require(!t.name.empty());
     require(kCaches.count(t.cache) == 1);
