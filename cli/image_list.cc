@@ -28,7 +28,19 @@ Command image_list_command() {
                      u.at("backend").get<std::string>().c_str(),
                      u.at("error").get<std::string>().c_str());
       }
+      for (const auto& u : a.at("unreadable")) {
+        std::fprintf(stderr, "warning: image %s on backend %s not listed: %s\n",
+                     u.at("id").get<std::string>().c_str(),
+                     u.at("backend").get<std::string>().c_str(),
+                     u.at("error").get<std::string>().c_str());
+      }
     });
+    if (!answer->at("unreachable").empty()) {
+      return Status::Error(EHOSTUNREACH, "the listing is incomplete: a backend is unreachable");
+    }
+    if (!answer->at("unreadable").empty()) {
+      return Status::Error(EIO, "the listing is incomplete: an image could not be read");
+    }
     return Status::Ok();
   };
   return c;

@@ -77,7 +77,13 @@ Result<nlohmann::json> PluginHost::call(const std::string& op, const nlohmann::j
   if (!driver_) return Status::Error(EINVAL, "the driver is not open");
   char* answer = nullptr;
   char* err = nullptr;
-  const std::string body = request.dump();
+  std::string body;
+  try {
+    body = request.dump();
+  } catch (const nlohmann::json::type_error& e) {
+    // JSON is UTF-8: a name or path given in another encoding cannot be sent.
+    return Status::Invalid(op + ": an argument is not valid UTF-8 text (" + e.what() + ")");
+  }
   int r = ops_->call(driver_, op.c_str(), body.c_str(), progress ? progress_trampoline : nullptr,
                      progress ? const_cast<ProgressFn*>(&progress) : nullptr, &answer, &err);
   std::string answer_text = answer ? answer : "";

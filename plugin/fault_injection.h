@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "status/status.h"
@@ -46,6 +47,20 @@ inline uint64_t fault_count(const char* point) {
   const auto at = list.find(key);
   if (at == std::string::npos) return 0;
   return std::strtoull(list.c_str() + at + key.size(), nullptr, 10);
+}
+
+// The uuid that "new-id=<uuid>" in RBDVOL_FAULT makes the next new volume
+// or image id (new_unused_id in records/catalog.h) be: how a test checks
+// that an id that names something already is refused.
+inline std::optional<std::string> forced_id() {
+  const char* env = std::getenv("RBDVOL_FAULT");
+  if (!env || !*env) return std::nullopt;
+  const std::string list = std::string(",") + env + ",";
+  const std::string key = ",new-id=";
+  const auto at = list.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  const auto start = at + key.size();
+  return list.substr(start, list.find(',', start) - start);
 }
 
 }  // namespace rbdvol::plugin

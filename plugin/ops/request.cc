@@ -3,6 +3,8 @@
 #include <cctype>
 #include <limits>
 
+#include "plugin/records/naming.h"
+
 namespace rbdvol::plugin {
 
 Result<std::string> required_string(const nlohmann::json& request, const char* key) {
@@ -83,7 +85,10 @@ Result<uint64_t> parse_size(const std::string& text) {
 Result<std::optional<uint64_t>> optional_size(const nlohmann::json& request, const char* key) {
   auto it = request.find(key);
   if (it == request.end() || it->is_null()) return std::optional<uint64_t>();
-  if (it->is_number_unsigned()) {
+  if (it->is_number_integer() && !it->is_number_unsigned() && it->get<int64_t>() < 0) {
+    return Status::Invalid(std::string("request field '") + key + "' must not be negative");
+  }
+  if (it->is_number_integer()) {
     if (it->get<uint64_t>() == 0) {
       return Status::Invalid(std::string("request field '") + key + "' must be larger than 0");
     }
@@ -96,6 +101,45 @@ Result<std::optional<uint64_t>> optional_size(const nlohmann::json& request, con
   }
   return Status::Invalid(std::string("request field '") + key +
                          "' must be a byte count or a size text like 10G");
+}
+
+Result<std::string> optional_name(const nlohmann::json& request, const char* key,
+                                  const std::string& what) {
+  auto it = request.find(key);
+  if (it == request.end() || it->is_null()) return std::string();
+  if (!it->is_string()) {
+    return Status::Invalid(std::string("request field '") + key + "' must be a string");
+  }
+  RETURN_IF_ERROR(check_name(what, it->get<std::string>()));
+  return it->get<std::string>();
+}
+
+Result<std::string> required_name(const nlohmann::json& request, const char* key,
+                                  const std::string& what) {
+  if (request.find(key) == request.end()) {
+    return Status::Invalid(std::string("request field '") + key + "' (the " + what +
+                           " name) is required");
+  }
+  return optional_name(request, key, what);
+}
+
+Result<std::optional<uint64_t>> optional_volume_size(const nlohmann::json& request,
+                                                     const char* key) {
+  ASSIGN_OR_RETURN(auto size, optional_size(request, key));
+  if (!size) return size;
+  if (*size % 512 != 0) {
+    return Status::Invalid(std::string("request field '") + key + "': size " +
+                           std::to_string(*size) +
+                           " bytes is not a multiple of 512 (a disk sector)");
+  }
+  if (*size > kMaxVolumeBytes) {
+    return Status::Invalid(std::string("request field '") + key + "': size " +
+                           std::to_string(*size) + " bytes is larger than the largest volume, " +
+                           std::to_string(kMaxVolumeBytes) +
+                           " bytes (976.5 TiB: 256,000,000 objects of 4 MiB, the most an RBD "
+                           "object map covers)");
+  }
+  return size;
 }
 
 }  // namespace rbdvol::plugin

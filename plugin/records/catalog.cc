@@ -7,6 +7,7 @@
 #include "plugin/fan_out.h"
 #include "plugin/records/naming.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/fault_injection.h"
 #include "plugin/ops/request.h"
 
 namespace rbdvol::plugin {
@@ -20,6 +21,26 @@ std::vector<Cluster*> all_clusters(Driver& driver) {
 }
 
 }  // namespace
+
+Result<std::string> new_unused_id(Driver& driver, const std::string& prefix) {
+  const std::string uuid = forced_id().value_or(new_uuid());
+  const std::string rbd_name = prefix + uuid;
+  const bool volume = prefix == kVolumePrefix;
+  auto clusters = all_clusters(driver);
+  auto found = fan_out(clusters, [&](Cluster* c) -> Status {
+    auto io = volume ? c->open_volume_pool() : c->open_image_pool();
+    if (!io.ok()) return io.status();
+    return image_exists(io->get(), rbd_name);
+  });
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (found[i].ok()) {
+      return Status::Exists("the new " + std::string(volume ? "volume" : "image") + " id " + uuid +
+                            " already names " + rbd_name + " on backend " + clusters[i]->id() +
+                            ": refusing to make a second one (is the random generator broken?)");
+    }
+  }
+  return uuid;
+}
 
 Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
   auto uuid = uuid_from_id(id, kVolumePrefix, "volume");
@@ -87,7 +108,8 @@ Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::
   ImageRecord rec;
   rec.id = uuid;
   auto size = image_size(image->get());
-  rec.size = size.ok() ? *size : 0;
+  if (!size.ok()) return size.status().Prefixed(image_spec(io, where.rbd_name));
+  rec.size = *size;
   rec.name = value(meta::kName, "");
   rec.format = value(meta::kImageFormat, "raw");
   rec.checksum = value(meta::kImageChecksum, "");
@@ -101,6 +123,7 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
   struct PerBackend {
     Status status;
     std::vector<ImageRecord> images;
+    std::vector<ImageCatalog::Unreadable> unreadable;
   };
   auto clusters = all_clusters(driver);
   auto per_backend = fan_out(clusters, [&only_uuid](Cluster* c) {
@@ -128,7 +151,13 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
     }
     for (const auto& uuid : uuids) {
       auto rec = read_image_copy(io->get(), uuid, {c->id(), pool, kImagePrefix + uuid});
-      if (rec.ok() && rec->has_value()) out.images.push_back(std::move(**rec));
+      if (!rec.ok()) {
+        // Not left out without a word: the image is there but cannot be
+        // read now (a lost connection, an OSD op timeout, EIO).
+        out.unreadable.push_back({c->id(), uuid, rec.status().message()});
+      } else if (rec->has_value()) {
+        out.images.push_back(std::move(**rec));
+      }
     }
     return out;
   });
@@ -140,6 +169,7 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
       catalog.unreachable.emplace_back(clusters[i]->id(), per_backend[i].status.message());
       continue;
     }
+    for (auto& u : per_backend[i].unreadable) catalog.unreadable.push_back(std::move(u));
     for (auto& rec : per_backend[i].images) {
       auto it = by_id.find(rec.id);
       if (it == by_id.end()) {

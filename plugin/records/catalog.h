@@ -19,6 +19,13 @@ struct VolumeHandle {
   std::string rbd_name;  // "volume-<uuid>"
 };
 
+// A new volume or image id (`prefix` kVolumePrefix or kImagePrefix) that
+// names nothing yet: EEXIST, naming the backend, when "<prefix><uuid>"
+// already exists in the volume (or image) pool of a reachable backend. Ids
+// are random (new_uuid), so that answer means a broken random generator, not
+// bad luck; a backend that does not answer is not searched.
+Result<std::string> new_unused_id(Driver& driver, const std::string& prefix);
+
 // The backend that holds volume `id` ("<uuid>" or "volume-<uuid>"). ENOENT
 // names the volume and, when some backend did not answer, which.
 Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id);
@@ -41,6 +48,13 @@ struct ImageRecord {
 struct ImageCatalog {
   std::vector<ImageRecord> images;                               // sorted by name, then id
   std::vector<std::pair<std::string, std::string>> unreachable;  // backend, error
+  // Images a reachable backend holds but whose record could not be read.
+  struct Unreadable {
+    std::string backend;
+    std::string id;
+    std::string error;
+  };
+  std::vector<Unreadable> unreadable;
 };
 
 // Every image (an "image-<uuid>" with rbdvol.complete, naming.h) in every

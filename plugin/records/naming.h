@@ -2,6 +2,7 @@
 // image-metadata keys that hold a volume's or an image's state.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -9,8 +10,17 @@
 
 namespace rbdvol::plugin {
 
-// A random (version 4) UUID in lower-case 8-4-4-4-12 form.
+// A random (version 4) UUID in lower-case 8-4-4-4-12 form, from the
+// kernel's random generator. Throws (boost::uuids::entropy_error) only if
+// the kernel gives no random bytes; the ABI's edge turns that into EIO.
 std::string new_uuid();
+
+// The longest name (of a volume, image or snapshot) in bytes.
+inline constexpr size_t kMaxNameBytes = 255;
+// EINVAL naming `what` ("volume", "image", "snapshot") and the fault when
+// `name` is empty, longer than kMaxNameBytes, not UTF-8, or holds a control
+// character (U+0000-U+001F, U+007F-U+009F).
+Status check_name(const std::string& what, const std::string& name);
 bool is_uuid(const std::string& s);
 
 // Accepts "<uuid>" or "<prefix><uuid>" and returns the uuid. EINVAL names

@@ -111,8 +111,12 @@ TEST_CASE("a backend whose cluster stops answering is reported down within the t
           std::string::npos);
     rbdvol_json({"volume", "delete", volume.at("id"), "--cascade"});
   }
-  SECTION("image list names the backend it could not search") {
-    auto images = rbdvol_json({"image", "list"});
+  SECTION("image list names the backend it could not search, and fails") {
+    auto listed = run_rbdvol({"--json", "image", "list"});
+    CHECK(listed.exit_code != 0);
+    CHECK(listed.err.find("the listing is incomplete: a backend is unreachable") !=
+          std::string::npos);
+    auto images = nlohmann::json::parse(listed.out);
     REQUIRE(images.at("unreachable").size() == 1);
     CHECK(images.at("unreachable")[0].at("backend") == "capacity");
   }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "plugin/chunk_record.h"
+#include "plugin/transfer/chunk_record.h"
 
 namespace rbdvol::plugin {
 namespace {

@@ -408,9 +408,9 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
           " of image " + image.id + " left by an interrupted run (" + header->owner + ", started " +
           header->started_at + ", " + std::to_string(done) + " of " +
           std::to_string(header->chunks()) +
-          " chunks confirmed): run the copy again with --resume (request field resume) to "
-          "continue it, or remove it with rbdvol image delete " +
-          image.id + " --backend " + target.id());
+          " chunks confirmed): continue it with rbdvol image copy " + image.id + " --to " +
+          target.id() + " --resume (image.copy with request field resume), or remove it with " +
+          "rbdvol image delete " + image.id + " --backend " + target.id());
     }
     partial = *found;
   }

@@ -104,7 +104,7 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
                                       const Progress& progress) {
   auto volume_id = required_string(request, "volume");
   if (!volume_id.ok()) return volume_id.status();
-  auto name = required_string(request, "name");
+  auto name = required_name(request, "name", "image");
   if (!name.ok()) return name.status();
   auto force = optional_bool(request, "force", false);
   if (!force.ok()) return force.status();
@@ -144,7 +144,7 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
   auto img_io = target->open_image_pool();
   if (!img_io.ok()) return img_io.status();
 
-  const std::string uuid = new_uuid();
+  ASSIGN_OR_RETURN(const std::string uuid, new_unused_id(driver, kImagePrefix));
   const std::string rbd_name = kImagePrefix + uuid;
   const std::string snap = "rbdvol-image-" + uuid;
   const bool same_cluster = target == vol_cluster;

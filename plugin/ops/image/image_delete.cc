@@ -143,13 +143,12 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
     for (const auto& ch : *children) busy.push_back(child_label(l.backend, ch));
     plan.push_back({l, c, std::move(io).value(), std::move(children).value()});
   }
-  if (!busy.empty() && !*force) {
-    std::string names;
-    for (const auto& b : busy) names += (names.empty() ? "" : ", ") + b;
-    return Status::Busy("image " + image->id + " has " + std::to_string(busy.size()) +
-                        " clone(s): " + names +
+  auto has_clones = [&](const std::vector<std::string>& clones) {
+    return Status::Busy("image " + image->id + " has " + std::to_string(clones.size()) +
+                        " clone(s): " + name_list(clones) +
                         "; delete them, or use force to flatten them first");
-  }
+  };
+  if (!busy.empty() && !*force) return has_clones(busy);
 
   // A dead run's partial copy is claimed first, as a run resuming it would
   // (claim_chunk_record): of this delete and a resume at the same time, one
@@ -185,6 +184,17 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
     Status s = inject_fault("image.delete:before-remove");
     if (!s.ok()) return s.Prefixed("image " + image->id + " on backend " + t.where.backend);
     s = remove_image_and_snapshots(t.io.get(), t.where.rbd_name);
+    if (s.err() == EBUSY || s.err() == ENOTEMPTY) {
+      // A volume cloned the image after its clones were listed (the first
+      // clone makes and protects `snap`, so librbd answers EBUSY or
+      // ENOTEMPTY): say so, as when the clone was there before.
+      auto children = children_of(t.io.get(), t.where.rbd_name);
+      if (children.ok() && !children->empty()) {
+        std::vector<std::string> clones;
+        for (const auto& ch : *children) clones.push_back(child_label(t.where.backend, ch));
+        return has_clones(clones);
+      }
+    }
     if (!s.ok()) return s.Prefixed("image " + image->id + " on backend " + t.where.backend);
     deleted.push_back(t.where.backend);
   }

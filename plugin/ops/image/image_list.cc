@@ -12,7 +12,11 @@ Result<Json> image_list(Driver& driver, const Json&, const Progress&) {
   for (const auto& [backend, error] : catalog.unreachable) {
     unreachable.push_back({{"backend", backend}, {"error", error}});
   }
-  return Json{{"images", images}, {"unreachable", unreachable}};
+  Json unreadable = Json::array();
+  for (const auto& u : catalog.unreadable) {
+    unreadable.push_back({{"backend", u.backend}, {"id", u.id}, {"error", u.error}});
+  }
+  return Json{{"images", images}, {"unreachable", unreachable}, {"unreadable", unreadable}};
 }
 
 }  // namespace rbdvol::plugin

@@ -74,7 +74,7 @@ Result<std::optional<PartialUpload>> find_partial_upload(rados_ioctx_t io,
 Result<Json> image_upload(Driver& driver, const Json& request, const Progress& progress) {
   auto path = required_string(request, "path");
   if (!path.ok()) return path.status();
-  auto name = required_string(request, "name");
+  auto name = required_name(request, "name", "image");
   if (!name.ok()) return name.status();
   auto backend_id = optional_string(request, "backend");
   if (!backend_id.ok()) return backend_id.status();
@@ -100,7 +100,12 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     if (!found.ok()) return found.status().Prefixed("backend " + backend);
     partial = *found;
   }
-  const std::string uuid = partial ? partial->rbd_name.substr(kImagePrefix.size()) : new_uuid();
+  std::string uuid;
+  if (partial) {
+    uuid = partial->rbd_name.substr(kImagePrefix.size());
+  } else {
+    ASSIGN_OR_RETURN(uuid, new_unused_id(driver, kImagePrefix));
+  }
   const std::string rbd_name = kImagePrefix + uuid;
   const std::string label = "backend " + backend + " " + image_spec(io->get(), rbd_name);
   // A resumed upload watches its record until it is done (RecordWatch).

@@ -27,7 +27,7 @@ Status record_snapshot(rbd_image_t image, const VolumeHandle& volume, const std:
 Result<Json> snapshot_create(Driver& driver, const Json& request, const Progress&) {
   auto volume_id = required_string(request, "volume");
   if (!volume_id.ok()) return volume_id.status();
-  auto name = optional_string(request, "name");
+  auto name = optional_name(request, "name", "snapshot");
   if (!name.ok()) return name.status();
   auto volume = locate_volume(driver, *volume_id);
   if (!volume.ok()) return volume.status();

@@ -258,9 +258,9 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   if (!snapshot_ref.ok()) return snapshot_ref.status();
   auto volume_ref = optional_string(request, "source_volume");
   if (!volume_ref.ok()) return volume_ref.status();
-  auto requested_size = optional_size(request, "size");
+  auto requested_size = optional_volume_size(request, "size");
   if (!requested_size.ok()) return requested_size.status();
-  auto name = optional_string(request, "name");
+  auto name = optional_name(request, "name", "volume");
   if (!name.ok()) return name.status();
   auto dry_run = optional_bool(request, "dry_run", false);
   if (!dry_run.ok()) return dry_run.status();
@@ -339,7 +339,7 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   const std::string method = !source ? "blank" : placement->holds_source ? "clone" : "copy";
 
   Cluster* cluster = driver.cluster(placement->backend);
-  const std::string uuid = new_uuid();
+  ASSIGN_OR_RETURN(const std::string uuid, new_unused_id(driver, kVolumePrefix));
   const std::string rbd_name = kVolumePrefix + uuid;
   const bool from_image = source && source->kind == Source::Kind::kImage;
   Json answer = {

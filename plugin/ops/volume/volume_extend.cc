@@ -10,7 +10,7 @@ namespace rbdvol::plugin {
 Result<Json> volume_extend(Driver& driver, const Json& request, const Progress&) {
   auto id = required_string(request, "id");
   if (!id.ok()) return id.status();
-  auto size = optional_size(request, "size");
+  auto size = optional_volume_size(request, "size");
   if (!size.ok()) return size.status();
   if (!size->has_value()) return Status::Invalid("request field 'size' is required");
   const uint64_t new_size = **size;
