@@ -26,9 +26,9 @@ namespace {
 const char kDefaultSection[] = "DEFAULT";
 const char kDiskTypePrefix[] = "disk_type:";
 
-const std::vector<std::string> kDefaultKeys = {"enabled_backends", "default_backend",
-                                               "rados_connect_timeout", "max_clone_depth",
-                                               "copy_wait_timeout"};
+const std::vector<std::string> kDefaultKeys = {"enabled_backends",      "default_backend",
+                                               "rados_connect_timeout", "rados_osd_op_timeout",
+                                               "max_clone_depth",       "copy_wait_timeout"};
 const std::vector<std::string> kBackendKeys = {"ceph_conf",   "rbd_user",           "keyring",
                                                "volume_pool", "image_pool",         "tags",
                                                "weight",      "libvirt_secret_uuid"};
@@ -389,6 +389,7 @@ Status read_default(const SectionReader& r, Config* config, std::vector<std::str
                                           ")");
   }
   RETURN_IF_ERROR(r.positive_int("rados_connect_timeout", &config->rados_connect_timeout));
+  RETURN_IF_ERROR(r.positive_int("rados_osd_op_timeout", &config->rados_osd_op_timeout));
   RETURN_IF_ERROR(r.positive_int("max_clone_depth", &config->max_clone_depth));
   RETURN_IF_ERROR(r.positive_int("copy_wait_timeout", &config->copy_wait_timeout));
   return Status::Ok();

@@ -43,6 +43,7 @@ struct Config {
   std::vector<Backend> backends;  // in the order of enabled_backends
   std::string default_backend;
   int rados_connect_timeout = 10;    // seconds, positive
+  int rados_osd_op_timeout = 30;     // seconds, positive: one OSD operation
   int max_clone_depth = 5;           // positive
   int copy_wait_timeout = 60;        // seconds, positive
   std::vector<DiskType> disk_types;  // in file order

@@ -18,7 +18,8 @@ std::unique_ptr<Driver> Driver::open_without_config() {
 Driver::Driver(config::Config config, bool configured)
     : config_(std::move(config)), configured_(configured) {
   for (const auto& backend : config_.backends) {
-    clusters_.push_back(std::make_unique<Cluster>(backend, config_.rados_connect_timeout));
+    clusters_.push_back(std::make_unique<Cluster>(backend, config_.rados_connect_timeout,
+                                                  config_.rados_osd_op_timeout));
   }
 }
 

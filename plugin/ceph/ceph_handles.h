@@ -5,6 +5,7 @@
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -44,7 +45,14 @@ using WriteOpPtr = std::unique_ptr<std::remove_pointer_t<rados_write_op_t>, Writ
 using ReadOpPtr = std::unique_ptr<std::remove_pointer_t<rados_read_op_t>, ReadOpDeleter>;
 using OmapIterPtr = std::unique_ptr<std::remove_pointer_t<rados_omap_iter_t>, OmapIterDeleter>;
 
-// strerror of a librados/librbd return value (negative errno).
-inline std::string ceph_strerror(int r) { return std::strerror(r < 0 ? -r : r); }
+// strerror of a librados/librbd return value (negative errno). A full
+// cluster or pool says so: rbdvol's writes carry librados' full-try flag
+// (Cluster::open_pool), so ENOSPC and EDQUOT mean that, at once.
+inline std::string ceph_strerror(int r) {
+  const int e = r < 0 ? -r : r;
+  if (e == ENOSPC) return "No space left: the cluster or pool is full";
+  if (e == EDQUOT) return "Disk quota exceeded: the pool is full (its quota is reached)";
+  return std::strerror(e);
+}
 
 }  // namespace rbdvol::plugin

@@ -7,8 +7,10 @@
 
 namespace rbdvol::plugin {
 
-Cluster::Cluster(config::Backend backend, int connect_timeout_seconds)
-    : backend_(std::move(backend)), connect_timeout_seconds_(connect_timeout_seconds) {}
+Cluster::Cluster(config::Backend backend, int connect_timeout_seconds, int osd_op_timeout_seconds)
+    : backend_(std::move(backend)),
+      connect_timeout_seconds_(connect_timeout_seconds),
+      osd_op_timeout_seconds_(osd_op_timeout_seconds) {}
 
 std::string Cluster::describe() const { return "backend " + backend_.id; }
 
@@ -32,6 +34,9 @@ Result<rados_t> Cluster::connect() {
   std::pair<const char*, std::string> settings[] = {
       {"client_mount_timeout", timeout},
       {"rados_mon_op_timeout", timeout},
+      // An OSD that stops answering after the connect fails the operation
+      // with ETIMEDOUT instead of leaving it waiting without bound.
+      {"rados_osd_op_timeout", std::to_string(osd_op_timeout_seconds_)},
       {"log_to_stderr", "false"},
       {"err_to_stderr", "false"},
       {"log_file", ""},
@@ -74,6 +79,9 @@ Result<IoCtxPtr> Cluster::open_pool(const std::string& pool) {
   if (r < 0) {
     return Status::Error(r, describe() + ": cannot open pool " + pool + ": " + ceph_strerror(r));
   }
+  // A write to a full pool fails at once with ENOSPC or EDQUOT instead of
+  // waiting for space without bound; deletes are still allowed there.
+  rados_set_pool_full_try(io);
   return IoCtxPtr(io);
 }
 

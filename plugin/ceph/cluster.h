@@ -26,7 +26,7 @@ struct ClusterCapacity {
 
 class Cluster {
  public:
-  Cluster(config::Backend backend, int connect_timeout_seconds);
+  Cluster(config::Backend backend, int connect_timeout_seconds, int osd_op_timeout_seconds);
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
@@ -55,6 +55,7 @@ class Cluster {
  private:
   config::Backend backend_;
   int connect_timeout_seconds_;
+  int osd_op_timeout_seconds_;
   std::mutex mu_;
   RadosPtr rados_;  // guarded by mu_ until set; never reset once set
 };

@@ -1,7 +1,8 @@
 #include "plugin/ceph/rbd_image.h"
 
-#include "plugin/transfer/chunk_record.h"
+#include "plugin/ceph/full_pool.h"
 #include "plugin/records/naming.h"
+#include "plugin/transfer/chunk_record.h"
 
 #include <rbd/librbd.hpp>
 
@@ -343,6 +344,26 @@ Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name) {
     }
   }
   int r = rbd_remove(io, name.c_str());
+  if (r == -ENOENT || r == -EDQUOT || r == -ENOSPC) {
+    // librbd's removal moves the image to the trash first, an omap write a
+    // full pool refuses; it then answers ENOENT although the image is still
+    // there. Its data is freed by hand then (full_pool.h).
+    Status there = image_exists(io, name);
+    if (there.ok()) {
+      auto space = pool_space(io);
+      if (space.ok() && space->full) {
+        Status s = remove_image_from_full_pool(io, name, kFullPoolWaitSeconds);
+        if (!s.ok()) return s;
+        r = 0;
+      } else {
+        return Status::Error(r == -ENOENT ? EIO : r, "cannot remove image " + image_spec(io, name) +
+                                                         ": librbd said " + ceph_strerror(r) +
+                                                         ", but the image is still there");
+      }
+    } else if (there.err() != ENOENT) {
+      return there;
+    }
+  }
   if (r < 0 && r != -ENOENT) {
     return Status::Error(r,
                          "cannot remove image " + image_spec(io, name) + ": " + ceph_strerror(r));

@@ -1,6 +1,7 @@
 // image.copy: an image copied into more backends, all or nothing; and the
 // copies that volume.create and the volume operations make across clusters.
 #include "plugin/ops/image/image_copy.h"
+#include "plugin/ceph/full_pool.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,13 +10,13 @@
 #include <sstream>
 #include <thread>
 
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/fault_injection.h"
+#include "plugin/ops/operations.h"
+#include "plugin/ops/request.h"
+#include "plugin/records/naming.h"
 #include "plugin/transfer/chunk_record.h"
 #include "plugin/transfer/copy_engine.h"
-#include "plugin/fault_injection.h"
-#include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
-#include "plugin/ceph/rbd_image.h"
-#include "plugin/ops/request.h"
 
 namespace rbdvol::plugin {
 
@@ -438,6 +439,20 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
                            : Result<std::vector<std::optional<ChunkDigest>>>(plan.status());
   auto dst = made.get();
   if (!dst.ok()) return dst.status().Prefixed(what);
+  if (plan.ok()) {
+    // What the copy writes (the source's allocated pieces, less what a
+    // resumed copy confirmed) must fit: a pool that cannot take it gets
+    // nothing but the empty copy, removed again below.
+    uint64_t data_bytes = 0;
+    for (const auto& piece : plan->pieces) {
+      const uint64_t chunk = plan->chunk_size ? piece.offset / plan->chunk_size : 0;
+      if (chunk < confirmed.size() && confirmed[chunk]) continue;
+      data_bytes += piece.length;
+    }
+    Status room = require_pool_space(dst_io->get(), data_bytes, "the copy of " + what);
+    if (!room.ok() && partial) return room;  // what it confirmed stays, to resume later
+    if (!room.ok()) return close_and_remove(std::move(dst->image), dst_io->get(), rbd_name, room);
+  }
   Status s = carried.ok() ? fill_image_copy(*src->image, *plan, std::move(carried).value(), *dst,
                                             dst_io->get(), rbd_name, confirmed, progress, stats)
                           : carried.status();

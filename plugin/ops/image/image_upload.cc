@@ -6,19 +6,21 @@
 // (chunk_list_checksum). All or nothing: a failure removes what was created.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 
+#include "plugin/ceph/full_pool.h"
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/fault_injection.h"
+#include "plugin/ops/operations.h"
+#include "plugin/ops/request.h"
 #include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
 #include "plugin/transfer/chunk_record.h"
 #include "plugin/transfer/copy_engine.h"
-#include "plugin/fault_injection.h"
 #include "plugin/transfer/image_file.h"
-#include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
-#include "plugin/ceph/rbd_image.h"
-#include "plugin/ops/request.h"
 
 namespace rbdvol::plugin {
 
@@ -94,6 +96,16 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   auto io = cluster->open_image_pool();
   if (!io.ok()) return io.status();
   const std::string source = file_source(*path, (*file)->st);
+  // What the upload writes: the file's data, not its holes (a converted
+  // qcow2 is counted whole). Checked first, so that an upload into a pool
+  // that cannot take it writes nothing.
+  struct stat raw_st {};
+  const uint64_t data_bytes =
+      ::fstat(raw_fd, &raw_st) == 0
+          ? std::min<uint64_t>(size, static_cast<uint64_t>(raw_st.st_blocks) * 512)
+          : size;
+  RETURN_IF_ERROR(require_pool_space(io->get(), data_bytes,
+                                     "the upload of " + *path + " into backend " + backend));
   std::optional<PartialUpload> partial;
   if (*resume) {
     auto found = find_partial_upload(io->get(), source);

@@ -1,0 +1,144 @@
+#include "plugin/ceph/full_pool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "plugin/ceph/rbd_image.h"
+
+namespace rbdvol::plugin {
+
+namespace {
+
+Result<nlohmann::json> mon_json(rados_ioctx_t io, const std::string& command) {
+  const char* cmd[] = {command.c_str()};
+  char* out = nullptr;
+  size_t out_len = 0;
+  char* status = nullptr;
+  size_t status_len = 0;
+  int r = rados_mon_command(rados_ioctx_get_cluster(io), cmd, 1, "", 0, &out, &out_len, &status,
+                            &status_len);
+  std::string answer(out ? out : "", out_len);
+  rados_buffer_free(out);
+  rados_buffer_free(status);
+  if (r < 0) {
+    return Status::Error(r, "monitor command " + command + " failed: " + ceph_strerror(r));
+  }
+  try {
+    return nlohmann::json::parse(answer);
+  } catch (const std::exception& e) {
+    return Status::Error(EIO, "monitor command " + command + " answered no JSON: " + e.what());
+  }
+}
+
+std::string pool_name(rados_ioctx_t io) {
+  char name[256] = {0};
+  int r = rados_ioctx_get_pool_name(io, name, sizeof(name) - 1);
+  return r < 0 ? std::string("?") : std::string(name);
+}
+
+std::string mib(uint64_t bytes) {
+  char out[32];
+  std::snprintf(out, sizeof(out), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return out;
+}
+
+}  // namespace
+
+Result<PoolSpace> pool_space(rados_ioctx_t io) {
+  const std::string pool = pool_name(io);
+  ASSIGN_OR_RETURN(auto dump, mon_json(io, R"({"prefix": "osd dump", "format": "json"})"));
+  ASSIGN_OR_RETURN(auto df, mon_json(io, R"({"prefix": "df", "format": "json"})"));
+  PoolSpace space;
+  try {
+    uint64_t quota = 0, used = 0;
+    bool found = false;
+    for (const auto& p : dump.at("pools")) {
+      if (p.at("pool_name") != pool) continue;
+      found = true;
+      quota = p.value("quota_max_bytes", uint64_t{0});
+      const std::string flags = "," + p.value("flags_names", std::string()) + ",";
+      if (flags.find(",full_quota,") != std::string::npos) {
+        space.full = true;
+        space.why = "its quota of " + mib(quota) + " is reached";
+      } else if (flags.find(",full,") != std::string::npos) {
+        space.full = true;
+        space.why = "an OSD of the cluster is full";
+      }
+    }
+    if (!found) return Status::NotFound("pool " + pool + " is not in the OSD map");
+    for (const auto& p : df.at("pools")) {
+      if (p.at("name") != pool) continue;
+      space.available = p.at("stats").at("max_avail").get<uint64_t>();
+      used = p.at("stats").at("bytes_used").get<uint64_t>();
+    }
+    if (quota > 0) space.available = std::min(space.available, quota > used ? quota - used : 0);
+    if (quota > 0 && !space.full && used >= quota) {
+      space.full = true;
+      space.why = "its quota of " + mib(quota) + " is reached";
+    }
+  } catch (const std::exception& e) {
+    return Status::Error(EIO, "unexpected answer about pool " + pool + ": " + e.what());
+  }
+  if (space.full) space.available = 0;
+  return space;
+}
+
+Status require_pool_space(rados_ioctx_t io, uint64_t needed, const std::string& what) {
+  ASSIGN_OR_RETURN(auto space, pool_space(io));
+  if (space.full) {
+    return Status::Error(ENOSPC, what + ": pool " + pool_name(io) + " is full (" + space.why +
+                                     "): the cluster or pool is full");
+  }
+  if (needed > space.available) {
+    return Status::Error(ENOSPC, what + " needs " + mib(needed) + " but pool " + pool_name(io) +
+                                     " can take only " + mib(space.available) +
+                                     " more: the cluster or pool is too full");
+  }
+  return Status::Ok();
+}
+
+Status remove_image_from_full_pool(rados_ioctx_t io, const std::string& name, int wait_seconds) {
+  const std::string spec = image_spec(io, name);
+  {
+    auto image = open_image(io, name, true);
+    if (!image.ok()) return image.status().err() == ENOENT ? Status::Ok() : image.status();
+    rbd_image_info_t info{};
+    int r = rbd_stat(image->get(), &info, sizeof(info));
+    if (r < 0) return Status::Error(r, "cannot stat " + spec + ": " + ceph_strerror(r));
+    for (uint64_t i = 0; i < info.num_objs; ++i) {
+      char object[RBD_MAX_BLOCK_NAME_SIZE + 24];
+      std::snprintf(object, sizeof(object), "%s.%016" PRIx64, info.block_name_prefix, i);
+      r = rados_remove(io, object);
+      if (r < 0 && r != -ENOENT) {
+        return Status::Error(r, "cannot remove data object " + std::string(object) + " of " + spec +
+                                    " from its full pool: " + ceph_strerror(r));
+      }
+    }
+  }
+  // The monitors clear the pool's full flag once the OSDs report the space
+  // freed (a few seconds); librbd's removal needs that.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  for (;;) {
+    ASSIGN_OR_RETURN(auto space, pool_space(io));
+    if (!space.full) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Error(ENOSPC, "the data of " + spec +
+                                       " is removed, but its pool is still full (" + space.why +
+                                       ") after " + std::to_string(wait_seconds) +
+                                       " s; remove it again once there is room");
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  int r = rbd_remove(io, name.c_str());
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(r, "cannot remove image " + spec + ": " + ceph_strerror(r));
+  }
+  return Status::Ok();
+}
+
+}  // namespace rbdvol::plugin
