@@ -64,7 +64,8 @@ void check_config(const cfg::Config& c, const std::string& path) {
     require(c.find_backend(b.id) == &b);
   }
   require(c.find_backend(c.default_backend) != nullptr);
-  require(c.rados_connect_timeout > 0 && c.max_clone_depth > 0 && c.copy_wait_timeout > 0);
+  require(c.rados_connect_timeout > 0 && c.rados_osd_op_timeout > 0 && c.max_clone_depth > 0 &&
+          c.copy_wait_timeout > 0);
   static const std::set<std::string> kCaches = {"none", "directsync", "writethrough", "writeback",
                                                 "unsafe"};
   for (const auto& t : c.disk_types) {
