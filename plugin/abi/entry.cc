@@ -57,15 +57,23 @@ int driver_call(rbdvol_driver* driver, const char* op, const char* request,
   if (!driver || !op || !answer)
     return fail(errmsg, EINVAL, "call: driver, op and answer are required");
   try {
-    nlohmann::json req =
-        request && *request ? nlohmann::json::parse(request) : nlohmann::json::object();
-    auto result = rbdvol::plugin::call_operation(*driver->impl, op, req, rbdvol::plugin::Progress(progress, progress_ctx));
+    nlohmann::json req = nlohmann::json::object();
+    if (request && *request) {
+      // Not only parse_error: a number too large for a double ("1e400") is
+      // an out_of_range, and just as much a request that is not valid JSON.
+      try {
+        req = nlohmann::json::parse(request);
+      } catch (const nlohmann::json::exception& e) {
+        return fail(errmsg, EINVAL,
+                    std::string(op) + ": the request is not valid JSON: " + e.what());
+      }
+    }
+    auto result = rbdvol::plugin::call_operation(*driver->impl, op, req,
+                                                 rbdvol::plugin::Progress(progress, progress_ctx));
     if (!result.ok()) return fail(errmsg, result.status());
     *answer = copy_string(result->dump());
     if (!*answer) return fail(errmsg, ENOMEM, "call: out of memory");
     return 0;
-  } catch (const nlohmann::json::parse_error& e) {
-    return fail(errmsg, EINVAL, std::string(op) + ": the request is not valid JSON: " + e.what());
   } catch (const std::bad_alloc&) {
     return fail(errmsg, ENOMEM, std::string(op) + ": out of memory");
   } catch (const std::exception& e) {
