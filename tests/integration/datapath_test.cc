@@ -19,6 +19,7 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "tests/integration/sandbox.h"
 #include "text/hex.h"
@@ -43,23 +44,28 @@ std::map<std::string, nlohmann::json> chunk_record(CephView& ceph, const std::st
   const std::string oid = "rbdvol_chunks." + image;
   std::string after;
   for (;;) {
-    rados_read_op_t op = rados_create_read_op();
-    rados_omap_iter_t iter = nullptr;
+    // The op and its iterator are owned: the iterator is set up even when
+    // the operation fails (ENOENT), and a failed REQUIRE leaks neither.
+    std::unique_ptr<std::remove_pointer_t<rados_read_op_t>, void (*)(rados_read_op_t)> op(
+        rados_create_read_op(), rados_release_read_op);
+    rados_omap_iter_t raw_iter = nullptr;
     unsigned char more = 0;
     int prval = 0;
-    rados_read_op_omap_get_vals2(op, after.c_str(), "", 512, &iter, &more, &prval);
-    int r = rados_read_op_operate(op, ceph.pool("images"), oid.c_str(), 0);
-    rados_release_read_op(op);
+    rados_read_op_omap_get_vals2(op.get(), after.c_str(), "", 512, &raw_iter, &more, &prval);
+    int r = rados_read_op_operate(op.get(), ceph.pool("images"), oid.c_str(), 0);
+    std::unique_ptr<std::remove_pointer_t<rados_omap_iter_t>, void (*)(rados_omap_iter_t)> iter(
+        raw_iter, [](rados_omap_iter_t it) {
+          if (it) rados_omap_get_end(it);
+        });
     if (r == -ENOENT) return out;
     REQUIRE(r == 0);
     char* key = nullptr;
     char* val = nullptr;
     size_t len = 0;
-    while (rados_omap_get_next(iter, &key, &val, &len) == 0 && key) {
+    while (rados_omap_get_next(iter.get(), &key, &val, &len) == 0 && key) {
       after = key;
       out[key] = nlohmann::json::parse(std::string(val, len));
     }
-    rados_omap_get_end(iter);
     if (!more) return out;
   }
 }
