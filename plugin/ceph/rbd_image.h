@@ -2,7 +2,6 @@
 // share. Every failure keeps librbd's errno and names the image.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -44,10 +43,7 @@ Result<ImagePtr> open_image_data(rados_ioctx_t io, const std::string& name,
 // return true: librbd turns the EEXIST of a create it sent to the image's
 // lock owner into success. Other errors keep librbd's errno and name
 // pool/image@snap and the step that failed.
-// `before_create`, when given, runs once the snapshot is known to be absent,
-// right before this call makes it; its error is returned.
-Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name,
-                                   const std::function<Status()>& before_create = nullptr);
+Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name);
 
 // Flattens a clone, reporting progress(done, total) when given, in bytes of
 // the image's size (librbd's share of objects done), the last call (size,
@@ -108,14 +104,6 @@ Status break_exclusive_lock(rados_ioctx_t io, const std::string& name);
 // the client is blocklisted. The image is opened read-only, which sets no
 // watch.
 Result<std::string> live_writer(rados_ioctx_t io, const std::string& name);
-
-// Waits (at most `timeout`) until client `address` no longer watches image
-// `name`: after its lock was broken with a blocklist, the OSD drops its watch
-// once it has the new OSD map. Until then a notify to the image's watchers
-// (every snapshot sends one) would wait for that dead watch to time out.
-// ETIMEDOUT when it still watches then.
-Status wait_until_unwatched(rados_ioctx_t io, const std::string& name, const std::string& address,
-                            std::chrono::milliseconds timeout);
 
 // Removes an image together with its snapshots (unprotecting them) and its
 // chunk record (chunk_record.h). Used to undo a create that failed half way;

@@ -306,11 +306,7 @@ Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
   if (!s.ok()) return s;
   s = inject_fault("image.copy:before-complete");
   if (!s.ok()) return s;
-  s = metadata_set(dst.image->image, meta::kComplete, utc_now_iso8601());
-  if (!s.ok()) return s;
-  // Complete, still open and locked: a crash here leaves the lock to a dead
-  // client (what release_dead_copier_lock is for).
-  return inject_fault("image.copy:after-complete");
+  return metadata_set(dst.image->image, meta::kComplete, utc_now_iso8601());
 }
 
 // The partial copy `rbd_name` in dst_io's pool, left by a run that did not
@@ -550,22 +546,6 @@ Status await_other_copy(rados_ioctx_t io, const std::string& rbd_name, const std
 }
 
 }  // namespace
-
-Status release_dead_copier_lock(rados_ioctx_t io, const std::string& rbd_name) {
-  ASSIGN_OR_RETURN(auto holder, live_writer(io, rbd_name));
-  if (holder.empty()) return Status::Ok();
-  ASSIGN_OR_RETURN(auto header, read_chunk_record_header(io, rbd_name));
-  if (!header) return Status::Ok();
-  // On another host, the holder counts as running while it watches the
-  // image (it does: live_writer found it), so only a process of this host
-  // known to be gone is fenced.
-  ASSIGN_OR_RETURN(bool running, owner_is_running(io, rbd_name, header->owner));
-  if (running) return Status::Ok();
-  const std::string what =
-      "the lock of " + image_spec(io, rbd_name) + " held by dead process " + header->owner;
-  RETURN_IF_ERROR(break_exclusive_lock(io, rbd_name).Prefixed(what));
-  return wait_until_unwatched(io, rbd_name, holder, std::chrono::seconds(10)).Prefixed(what);
-}
 
 Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& image, Cluster& target,
                                           const Progress& progress, bool* waited,

@@ -33,16 +33,6 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
 // config's copy_wait_timeout seconds (or stays without a chunk record that
 // long); EEXIST when its process died, leaving a partial copy. *copied_here:
 // this call made the copy (not when `target` held it, or another made it).
-// Breaks the exclusive lock a complete image copy `rbd_name` in `io`'s pool
-// is still locked with by a copy process that died after it completed it
-// (its chunk record names the process; owner_is_running says it is gone),
-// the way Ceph's tools do: librbd blocklists the holder's client, then
-// breaks the lock. Else librbd would wait for the dead client's watch to
-// time out (30 s) before the first volume's snapshot could be made. A holder
-// that may be alive (this host's process running, or another host's) is
-// left alone. No lock, no record: nothing to do.
-Status release_dead_copier_lock(rados_ioctx_t io, const std::string& rbd_name);
-
 Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& image, Cluster& target,
                                           const Progress& progress, bool* waited,
                                           bool* copied_here);

@@ -11,16 +11,16 @@
 #include <map>
 #include <optional>
 
+#include "plugin/records/catalog.h"
 #include "plugin/ceph/clone_tree.h"
-#include "plugin/ceph/rbd_image.h"
 #include "plugin/fan_out.h"
 #include "plugin/fault_injection.h"
 #include "plugin/ops/image/image_copy.h"
-#include "plugin/ops/operations.h"
-#include "plugin/ops/request.h"
-#include "plugin/placement/placement.h"
-#include "plugin/records/catalog.h"
 #include "plugin/records/naming.h"
+#include "plugin/ops/operations.h"
+#include "plugin/placement/placement.h"
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/request.h"
 #include "plugin/records/snapshot_lookup.h"
 #include "plugin/records/volume_record.h"
 
@@ -416,9 +416,7 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
       // A copy gets its snapshot from the first volume cloned from it. Not
       // removed again if the clone fails: other volumes may be cloning it
       // at the same moment, and it is harmless.
-      auto made = ensure_image_snapshot(parent_io, parent_image, [&] {
-        return release_dead_copier_lock(parent_io, parent_image);
-      });
+      auto made = ensure_image_snapshot(parent_io, parent_image);
       if (!made.ok()) {
         s = made.status().Prefixed("image " + source->image.id + " on backend " + cluster->id());
       } else if (*made) {
