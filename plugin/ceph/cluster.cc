@@ -92,9 +92,6 @@ Result<IoCtxPtr> Cluster::open_pool(const std::string& pool) {
   return IoCtxPtr(io);
 }
 
-namespace {
-
-// Runs a monitor command that answers JSON.
 Result<nlohmann::json> mon_command_json(rados_t cluster, const std::string& command) {
   const char* cmd[] = {command.c_str()};
   char* out = nullptr;
@@ -117,7 +114,7 @@ Result<nlohmann::json> mon_command_json(rados_t cluster, const std::string& comm
   }
 }
 
-}  // namespace
+namespace {}  // namespace
 
 Result<std::vector<MonitorAddress>> Cluster::monitors() {
   auto cluster = connect();

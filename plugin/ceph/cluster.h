@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "config/config.h"
 #include "plugin/ceph/ceph_handles.h"
 #include "status/status.h"
@@ -23,6 +25,9 @@ struct ClusterCapacity {
   uint64_t used_bytes = 0;
   uint64_t free_bytes = 0;
 };
+
+// Runs a monitor command that answers JSON; errors name the command.
+Result<nlohmann::json> mon_command_json(rados_t cluster, const std::string& command);
 
 class Cluster {
  public:

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/ceph/cluster.h"
 #include "plugin/ceph/rbd_image.h"
 
 namespace rbdvol::plugin {
@@ -15,24 +16,7 @@ namespace rbdvol::plugin {
 namespace {
 
 Result<nlohmann::json> mon_json(rados_ioctx_t io, const std::string& command) {
-  const char* cmd[] = {command.c_str()};
-  char* out = nullptr;
-  size_t out_len = 0;
-  char* status = nullptr;
-  size_t status_len = 0;
-  int r = rados_mon_command(rados_ioctx_get_cluster(io), cmd, 1, "", 0, &out, &out_len, &status,
-                            &status_len);
-  std::string answer(out ? out : "", out_len);
-  rados_buffer_free(out);
-  rados_buffer_free(status);
-  if (r < 0) {
-    return Status::Error(r, "monitor command " + command + " failed: " + ceph_strerror(r));
-  }
-  try {
-    return nlohmann::json::parse(answer);
-  } catch (const std::exception& e) {
-    return Status::Error(EIO, "monitor command " + command + " answered no JSON: " + e.what());
-  }
+  return mon_command_json(rados_ioctx_get_cluster(io), command);
 }
 
 std::string pool_name(rados_ioctx_t io) {

@@ -4,8 +4,8 @@
 #include <random>
 #include <thread>
 
-#include "plugin/records/naming.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/records/naming.h"
 
 namespace rbdvol::plugin {
 

@@ -4,11 +4,11 @@
 #include <map>
 #include <optional>
 
-#include "plugin/fan_out.h"
-#include "plugin/records/naming.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/fan_out.h"
 #include "plugin/fault_injection.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/naming.h"
 
 namespace rbdvol::plugin {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "plugin/transfer/chunk_record.h"
 #include "plugin/driver.h"
+#include "plugin/transfer/chunk_record.h"
 
 namespace rbdvol::plugin {
 

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "plugin/records/catalog.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/records/catalog.h"
 
 namespace rbdvol::plugin {
 

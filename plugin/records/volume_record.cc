@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
+#include "plugin/ceph/rbd_image.h"
 #include "plugin/records/attachments.h"
 #include "plugin/records/naming.h"
-#include "plugin/ceph/rbd_image.h"
 
 namespace rbdvol::plugin {
 

@@ -18,8 +18,8 @@
 #include <functional>
 #include <memory>
 
-#include "plugin/records/naming.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/records/naming.h"
 #include "plugin/transfer/sha256.h"
 
 namespace rbdvol::plugin {

@@ -40,8 +40,8 @@
 #include <rbd/librbd.hpp>
 
 #include "plugin/ceph/ceph_handles.h"
-#include "plugin/transfer/chunk_record.h"
 #include "plugin/driver.h"
+#include "plugin/transfer/chunk_record.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {

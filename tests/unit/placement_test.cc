@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "plugin/placement/placement.h"
 #include "plugin/ops/request.h"
+#include "plugin/placement/placement.h"
 
 using rbdvol::plugin::Candidate;
 using rbdvol::plugin::pick_backend;

@@ -1,6 +1,6 @@
 // backend.list: every enabled backend with its tags, weight, state and stats.
-#include "plugin/ops/backend/backend_report.h"
 #include "plugin/fan_out.h"
+#include "plugin/ops/backend/backend_report.h"
 #include "plugin/ops/operations.h"
 
 namespace rbdvol::plugin {

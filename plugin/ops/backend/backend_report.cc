@@ -1,7 +1,7 @@
 #include "plugin/ops/backend/backend_report.h"
 
-#include "plugin/records/naming.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/records/naming.h"
 
 namespace rbdvol::plugin {
 

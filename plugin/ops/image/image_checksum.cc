@@ -4,11 +4,11 @@
 // nothing. A qcow2 file is converted to raw first, as an upload does.
 #include <vector>
 
+#include "plugin/ops/operations.h"
+#include "plugin/ops/request.h"
 #include "plugin/transfer/chunk_record.h"
 #include "plugin/transfer/copy_engine.h"
 #include "plugin/transfer/image_file.h"
-#include "plugin/ops/operations.h"
-#include "plugin/ops/request.h"
 
 namespace rbdvol::plugin {
 

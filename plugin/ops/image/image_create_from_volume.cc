@@ -7,14 +7,14 @@
 // copy engine copies it. The temporary snapshot is removed in both cases. The
 // image is marked rbdvol.complete last; its snapshot `snap` is made by the
 // first volume cloned from it.
-#include "plugin/records/attachments.h"
-#include "plugin/records/catalog.h"
+#include "plugin/ceph/rbd_image.h"
 #include "plugin/fault_injection.h"
 #include "plugin/ops/image/image_copy.h"
-#include "plugin/records/naming.h"
 #include "plugin/ops/operations.h"
-#include "plugin/ceph/rbd_image.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/attachments.h"
+#include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
 #include "plugin/records/volume_record.h"
 
 namespace rbdvol::plugin {

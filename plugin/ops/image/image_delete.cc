@@ -8,13 +8,13 @@
 #include <utility>
 #include <vector>
 
-#include "plugin/records/catalog.h"
+#include "plugin/ceph/rbd_image.h"
 #include "plugin/fan_out.h"
 #include "plugin/fault_injection.h"
-#include "plugin/records/naming.h"
 #include "plugin/ops/operations.h"
-#include "plugin/ceph/rbd_image.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
 
 namespace rbdvol::plugin {
 

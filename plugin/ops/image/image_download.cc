@@ -7,13 +7,13 @@
 
 #include <cstring>
 
-#include "plugin/records/catalog.h"
-#include "plugin/transfer/copy_engine.h"
-#include "plugin/fault_injection.h"
-#include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/fault_injection.h"
+#include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
+#include "plugin/transfer/copy_engine.h"
 
 namespace rbdvol::plugin {
 

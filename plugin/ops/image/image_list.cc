@@ -1,6 +1,6 @@
 // image.list: every image with all its locations, across backends.
-#include "plugin/records/catalog.h"
 #include "plugin/ops/operations.h"
+#include "plugin/records/catalog.h"
 
 namespace rbdvol::plugin {
 

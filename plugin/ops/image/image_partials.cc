@@ -1,8 +1,8 @@
 // image.partials: the partial images (uploads and copies being written, or
 // left by runs that died) in every backend's image pool, or in one.
-#include "plugin/records/catalog.h"
 #include "plugin/fan_out.h"
 #include "plugin/ops/operations.h"
+#include "plugin/records/catalog.h"
 
 namespace rbdvol::plugin {
 

@@ -1,11 +1,11 @@
 // image.show: one image with all its locations, size, format and checksum.
 #include <cstdlib>
 
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/operations.h"
+#include "plugin/ops/request.h"
 #include "plugin/records/catalog.h"
 #include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
-#include "plugin/ceph/rbd_image.h"
-#include "plugin/ops/request.h"
 
 namespace rbdvol::plugin {
 

@@ -4,13 +4,13 @@
 // data was written (chunk_record.h).
 #include <algorithm>
 
+#include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/operations.h"
+#include "plugin/ops/request.h"
 #include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
 #include "plugin/transfer/chunk_record.h"
 #include "plugin/transfer/copy_engine.h"
-#include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
-#include "plugin/ceph/rbd_image.h"
-#include "plugin/ops/request.h"
 
 namespace rbdvol::plugin {
 

@@ -3,9 +3,9 @@
 // directory (snapshot_lookup.h). All or nothing: a snapshot whose metadata or
 // entry cannot be written is removed again.
 #include "plugin/fault_injection.h"
-#include "plugin/records/naming.h"
 #include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/naming.h"
 #include "plugin/records/snapshot_lookup.h"
 
 namespace rbdvol::plugin {

@@ -2,9 +2,9 @@
 // volume loses data; the answer names them. Deleting a snapshot that is
 // already gone succeeds.
 #include "plugin/ceph/clone_tree.h"
-#include "plugin/records/naming.h"
 #include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/naming.h"
 #include "plugin/records/snapshot_lookup.h"
 
 namespace rbdvol::plugin {

@@ -3,8 +3,8 @@
 // would see its disk change under it.
 #include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
-#include "plugin/records/snapshot_lookup.h"
 #include "plugin/ops/volume/volume_in_use.h"
+#include "plugin/records/snapshot_lookup.h"
 
 namespace rbdvol::plugin {
 

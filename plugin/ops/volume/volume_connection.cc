@@ -1,8 +1,8 @@
 // volume.connection: what a hypervisor needs to open the volume, in the
 // shape of Cinder's rbd connection info. Never contains the key: only the
 // uuid of the libvirt secret that holds it.
-#include "plugin/ops/operations.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
 #include "plugin/records/volume_record.h"
 

@@ -11,16 +11,16 @@
 #include <map>
 #include <optional>
 
-#include "plugin/records/catalog.h"
 #include "plugin/ceph/clone_tree.h"
+#include "plugin/ceph/rbd_image.h"
 #include "plugin/fan_out.h"
 #include "plugin/fault_injection.h"
 #include "plugin/ops/image/image_copy.h"
-#include "plugin/records/naming.h"
 #include "plugin/ops/operations.h"
-#include "plugin/placement/placement.h"
-#include "plugin/ceph/rbd_image.h"
 #include "plugin/ops/request.h"
+#include "plugin/placement/placement.h"
+#include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
 #include "plugin/records/snapshot_lookup.h"
 #include "plugin/records/volume_record.h"
 

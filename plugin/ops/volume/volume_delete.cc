@@ -3,14 +3,14 @@
 // each snapshot that goes (the user's, and the hidden rbdvol-clone-* ones
 // that volumes made from this one depend on) are flattened first. Deleting a
 // volume that is already gone succeeds.
-#include "plugin/records/catalog.h"
 #include "plugin/ceph/clone_tree.h"
-#include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
-#include "plugin/records/snapshot_lookup.h"
 #include "plugin/ops/volume/volume_in_use.h"
+#include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
+#include "plugin/records/snapshot_lookup.h"
 
 namespace rbdvol::plugin {
 

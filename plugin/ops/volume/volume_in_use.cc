@@ -1,7 +1,7 @@
 #include "plugin/ops/volume/volume_in_use.h"
 
-#include "plugin/records/attachments.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/records/attachments.h"
 
 namespace rbdvol::plugin {
 

@@ -3,12 +3,12 @@
 // answer are named in the answer, not an error.
 #include <algorithm>
 
-#include "plugin/records/catalog.h"
-#include "plugin/fan_out.h"
-#include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/fan_out.h"
+#include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
 #include "plugin/records/volume_record.h"
 
 namespace rbdvol::plugin {

@@ -2,12 +2,12 @@
 // it is detached. Between a multiattach type and another, the RBD features
 // that need a single writer are turned off (and the previous set kept), or
 // turned back on to what they were.
-#include "plugin/records/catalog.h"
-#include "plugin/records/naming.h"
-#include "plugin/ops/operations.h"
 #include "plugin/ceph/rbd_image.h"
+#include "plugin/ops/operations.h"
 #include "plugin/ops/request.h"
 #include "plugin/ops/volume/volume_in_use.h"
+#include "plugin/records/catalog.h"
+#include "plugin/records/naming.h"
 #include "plugin/records/volume_record.h"
 
 #include <cstdlib>
