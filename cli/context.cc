@@ -1,7 +1,7 @@
 #include <cerrno>
 #include <cinttypes>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/command.h"
@@ -69,12 +69,12 @@ std::string shown(const nlohmann::json& value) {
 Status usage_error(std::string message) { return Status::Error(kUsageErrno, std::move(message)); }
 
 std::vector<OptionSpec> listing_options(const std::string& what) {
-  return {{"limit", true, "at most N " + what + " (one page)", "N"},
-          {"marker", true, "start after the " + what.substr(0, what.size() - 1) + " with this id",
-           "ID"},
-          {"sort", true, "order by KEY[:asc|desc],... (name, created_at, size, id, backend)",
-           "KEYS"},
-          {"name", true, "only those of this exact name", "NAME"}};
+  return {
+      {"limit", true, "at most N " + what + " (one page)", "N"},
+      {"marker", true, "start after the " + what.substr(0, what.size() - 1) + " with this id",
+       "ID"},
+      {"sort", true, "order by KEY[:asc|desc],... (name, created_at, size, id, backend)", "KEYS"},
+      {"name", true, "only those of this exact name", "NAME"}};
 }
 
 Status add_listing_request(const Arguments& args, nlohmann::json* request) {

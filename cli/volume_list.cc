@@ -8,7 +8,8 @@ namespace rbdvol::cli {
 Command volume_list_command() {
   Command c;
   c.words = "volume list";
-  c.usage = "[--backend B] [--type T] [--status S] [--name NAME] [--sort KEYS] [--limit N] [--marker ID]";
+  c.usage =
+      "[--backend B] [--type T] [--status S] [--name NAME] [--sort KEYS] [--limit N] [--marker ID]";
   c.summary =
       "List the volumes of every backend (asked in parallel), or of one, or of one type, from "
       "each backend's directory; a page at a time with --limit/--marker. Exits 6 when a backend "

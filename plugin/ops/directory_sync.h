@@ -5,11 +5,11 @@
 // The operation table (abi/operation_table.cc) says for each operation that
 // changes a volume or an image what it changes; `with_directory` runs the
 // operation and then brings the entries of what it touched up to date from
-// the RBD images themselves. An operation that removes something first drops
-// its entries, so that no listing shows what is being removed; if the
-// removal fails, the refresh after it puts the entry back. A directory
-// update that fails does not undo the operation (it happened): the answer
-// carries a "warnings" item naming it, and `backend.check` reports and
+// the RBD images themselves (a removal that failed keeps its entry). A
+// listing shows only the entries whose RBD image its pool holds, so that what
+// is being removed, or was removed by a process that died before its
+// refresh, is never listed. A directory update that fails does not undo the operation (it
+// happened): the answer carries a "warnings" item naming it, and `backend.check` reports and
 // repairs the difference.
 #pragma once
 
@@ -24,13 +24,13 @@ namespace rbdvol::plugin {
 // What an operation changes, for the directory.
 enum class Touches {
   kNothing,
-  kVolumeFromAnswer,     // answer "id" (volume.create; nothing on dry_run)
-  kVolumeFromRequest,    // request "id" (extend, retype)
+  kVolumeFromAnswer,         // answer "id" (volume.create; nothing on dry_run)
+  kVolumeFromRequest,        // request "id" (extend, retype)
   kVolumeFromRequestVolume,  // request "volume" (attachment.*)
   kVolumeFromAnswerVolume,   // answer "volume" (snapshot.revert)
-  kVolumeRemoved,        // request "id" (volume.delete)
-  kImageFromAnswer,      // answer "id" (image.upload, image.copy, image.create_from_volume)
-  kImageRemoved,         // request "id" and "backend" (image.delete)
+  kVolumeRemoved,            // request "id" (volume.delete)
+  kImageFromAnswer,          // answer "id" (image.upload, image.copy, image.create_from_volume)
+  kImageRemoved,             // request "id" and "backend" (image.delete)
 };
 
 Result<Json> with_directory(Touches touches, Operation op, Driver& driver, const Json& request,

@@ -116,8 +116,8 @@ Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::
 }
 
 Json image_directory_entry(const ImageRecord& rec) {
-  return Json{{"id", rec.id},           {"name", rec.name},         {"size", rec.size},
-              {"format", rec.format},   {"checksum", rec.checksum}, {"created_at", rec.created_at}};
+  return Json{{"id", rec.id},         {"name", rec.name},         {"size", rec.size},
+              {"format", rec.format}, {"checksum", rec.checksum}, {"created_at", rec.created_at}};
 }
 
 Result<std::vector<Json>> scan_image_pool(Cluster& cluster, rados_ioctx_t io) {
@@ -316,12 +316,8 @@ Json image_record_json(const ImageRecord& rec) {
   for (const auto& l : rec.locations) {
     locations.push_back({{"backend", l.backend}, {"pool", l.pool}, {"image", l.rbd_name}});
   }
-  return Json{{"id", rec.id},
-              {"name", rec.name},
-              {"size", rec.size},
-              {"format", rec.format},
-              {"checksum", rec.checksum},
-              {"created_at", rec.created_at},
+  return Json{{"id", rec.id},          {"name", rec.name},         {"size", rec.size},
+              {"format", rec.format},  {"checksum", rec.checksum}, {"created_at", rec.created_at},
               {"locations", locations}};
 }
 
@@ -330,8 +326,9 @@ namespace {
 // The ids of the images called `name` in every backend (from their image
 // directories; a backend whose directory another process is filling is read
 // the slow way), with the backends that did not answer.
-std::vector<std::string> image_ids_named(Driver& driver, const std::string& name,
-                                         std::vector<std::pair<std::string, std::string>>* unreachable) {
+std::vector<std::string> image_ids_named(
+    Driver& driver, const std::string& name,
+    std::vector<std::pair<std::string, std::string>>* unreachable) {
   auto clusters = all_clusters(driver);
   auto per_backend = fan_out(clusters, [&name](Cluster* c) -> Result<std::vector<std::string>> {
     auto io = c->open_image_pool();

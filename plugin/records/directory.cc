@@ -116,8 +116,7 @@ Result<std::map<std::string, std::string>> omap_get(rados_ioctx_t io, const std:
 }
 
 // Every key of `oid` that starts with `prefix`, paged.
-Result<std::map<std::string, std::string>> omap_get_prefix(rados_ioctx_t io,
-                                                           const std::string& oid,
+Result<std::map<std::string, std::string>> omap_get_prefix(rados_ioctx_t io, const std::string& oid,
                                                            const std::string& prefix) {
   std::map<std::string, std::string> out;
   std::string after;
@@ -150,8 +149,8 @@ Result<Json> parse_entry(rados_ioctx_t io, const std::string& oid, const std::st
   if (entry.is_discarded() || !entry.is_object() || !entry.contains("id") ||
       !entry.at("id").is_string()) {
     return Status::Error(EIO, "the directory entry " + key + " of " + image_spec(io, oid) +
-                                  " is not a directory entry (" +
-                                  std::to_string(value.size()) + " bytes)");
+                                  " is not a directory entry (" + std::to_string(value.size()) +
+                                  " bytes)");
   }
   return entry;
 }
@@ -222,7 +221,15 @@ Status directory_remove(rados_ioctx_t io, DirectoryKind kind, const std::string&
   return Status::Ok();
 }
 
-Result<std::vector<Json>> directory_read_all(rados_ioctx_t io, DirectoryKind kind) {
+namespace {
+
+// Every key of every shard that starts with `prefix`, with its value and
+// shard object, read from all shards at once.
+struct ShardKey {
+  std::string oid, key, value;
+};
+Result<std::vector<ShardKey>> read_all_keys(rados_ioctx_t io, DirectoryKind kind,
+                                            const std::string& prefix) {
   struct Shard {
     std::string oid;
     std::string after;
@@ -236,7 +243,7 @@ Result<std::vector<Json>> directory_read_all(rados_ioctx_t io, DirectoryKind kin
   };
   std::vector<Shard> shards(kDirectoryShards);
   for (int i = 0; i < kDirectoryShards; ++i) shards[i].oid = shard_oid(kind, i);
-  std::vector<Json> entries;
+  std::vector<ShardKey> out;
   Status failure;
   for (;;) {
     // One read of each shard with more to give, all in flight at once.
@@ -247,8 +254,8 @@ Result<std::vector<Json>> directory_read_all(rados_ioctx_t io, DirectoryKind kin
       s.iter = nullptr;
       s.more = 0;
       s.prval = 0;
-      rados_read_op_omap_get_vals2(s.op.get(), s.after.c_str(), kEntryPrefix.c_str(), kReadPage,
-                                   &s.iter, &s.more, &s.prval);
+      rados_read_op_omap_get_vals2(s.op.get(), s.after.c_str(), prefix.c_str(), kReadPage, &s.iter,
+                                   &s.more, &s.prval);
       int r = rados_aio_create_completion2(nullptr, nullptr, &s.completion);
       if (r == 0) r = rados_aio_read_op_operate(s.op.get(), io, s.completion, s.oid.c_str(), 0);
       if (r < 0) {
@@ -276,28 +283,50 @@ Result<std::vector<Json>> directory_read_all(rados_ioctx_t io, DirectoryKind kin
       if (r < 0 || s->prval < 0) {
         OmapIterPtr discard(s->iter);
         if (failure.ok()) {
-          failure = rados_error(r < 0 ? r : s->prval, "cannot read the directory object", io,
-                                s->oid);
+          failure =
+              rados_error(r < 0 ? r : s->prval, "cannot read the directory object", io, s->oid);
         }
         s->done = true;
         continue;
       }
       drain(s->iter, &values, &last);
       s->op.reset();
-      for (const auto& [key, value] : values) {
-        auto entry = parse_entry(io, s->oid, key, value);
-        if (!entry.ok()) {
-          if (failure.ok()) failure = entry.status();
-          continue;
-        }
-        entries.push_back(std::move(entry).value());
-      }
+      for (auto& [key, value] : values) out.push_back({s->oid, key, std::move(value)});
       s->done = !s->more || last.empty();
       s->after = last;
     }
   }
   if (!failure.ok()) return failure;
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Json>> directory_read_all(rados_ioctx_t io, DirectoryKind kind) {
+  ASSIGN_OR_RETURN(auto keys, read_all_keys(io, kind, kEntryPrefix));
+  std::vector<Json> entries;
+  entries.reserve(keys.size());
+  for (const auto& k : keys) {
+    ASSIGN_OR_RETURN(Json entry, parse_entry(io, k.oid, k.key, k.value));
+    entries.push_back(std::move(entry));
+  }
   return entries;
+}
+
+Result<std::vector<DirectoryNameKey>> directory_name_keys(rados_ioctx_t io, DirectoryKind kind) {
+  ASSIGN_OR_RETURN(auto keys, read_all_keys(io, kind, kNamePrefix));
+  std::vector<DirectoryNameKey> out;
+  for (const auto& k : keys) {
+    const size_t sep = k.key.rfind(kNameSeparator);
+    if (sep == std::string::npos || sep < kNamePrefix.size()) continue;
+    out.push_back(
+        {k.key.substr(kNamePrefix.size(), sep - kNamePrefix.size()), k.key.substr(sep + 1)});
+  }
+  return out;
+}
+
+Status directory_remove_name_key(rados_ioctx_t io, DirectoryKind kind, const DirectoryNameKey& k) {
+  return omap_remove(io, directory_shard_oid(kind, k.name), {name_key(k.name, k.uuid)});
 }
 
 Result<std::vector<std::string>> directory_find_name(rados_ioctx_t io, DirectoryKind kind,
@@ -315,8 +344,7 @@ Result<bool> directory_is_built(rados_ioctx_t io, DirectoryKind kind) {
   auto shards = header.find(kShardsKey);
   if (shards != header.end() && shards->second != std::to_string(kDirectoryShards)) {
     return Status::Error(EIO, image_spec(io, oid) + " says the directory has " + shards->second +
-                                  " shards; this rbdvol reads " +
-                                  std::to_string(kDirectoryShards));
+                                  " shards; this rbdvol reads " + std::to_string(kDirectoryShards));
   }
   return header.count(kBuiltKey) > 0;
 }
@@ -357,8 +385,8 @@ Status directory_build(rados_ioctx_t io, DirectoryKind kind, const DirectoryScan
       RETURN_IF_ERROR(omap_set(io, shard, batch));
     }
   }
-  return omap_set(
-      io, oid, {{kShardsKey, std::to_string(kDirectoryShards)}, {kBuiltKey, utc_now_iso8601()}});
+  return omap_set(io, oid,
+                  {{kShardsKey, std::to_string(kDirectoryShards)}, {kBuiltKey, utc_now_iso8601()}});
 }
 
 Result<bool> directory_ensure_built(rados_ioctx_t io, DirectoryKind kind,
@@ -397,13 +425,17 @@ Result<ListingQuery> parse_listing_query(const Json& request,
     RETURN_IF_ERROR(text("status", &q.status));
     RETURN_IF_ERROR(text("disk_type", &q.disk_type));
     if (!q.status.empty() && q.status != "available" && q.status != "in-use") {
-      return Status::Invalid("\"status\" must be \"available\" or \"in-use\", not \"" +
-                             q.status + "\"");
+      return Status::Invalid("\"status\" must be \"available\" or \"in-use\", not \"" + q.status +
+                             "\"");
     }
   }
   if (request.contains("limit")) {
     const Json& limit = request.at("limit");
-    if (!limit.is_number_unsigned() || limit.get<uint64_t>() == 0) {
+    // A whole number however the host's JSON library typed it (signed when
+    // built from an int), at least 1.
+    const bool whole =
+        limit.is_number_unsigned() || (limit.is_number_integer() && limit.get<int64_t>() >= 0);
+    if (!whole || limit.get<uint64_t>() == 0) {
       return Status::Invalid("\"limit\" must be a whole number of at least 1");
     }
     q.limit = limit.get<uint64_t>();
@@ -472,9 +504,8 @@ Status apply_listing_page(const ListingQuery& query, std::vector<Json>* items,
   });
   size_t begin = 0;
   if (!query.marker.empty()) {
-    auto it = std::find_if(items->begin(), items->end(), [&](const Json& j) {
-      return j.value("id", "") == query.marker;
-    });
+    auto it = std::find_if(items->begin(), items->end(),
+                           [&](const Json& j) { return j.value("id", "") == query.marker; });
     if (it == items->end()) {
       return Status::Invalid("marker '" + query.marker +
                              "' is not in the listing (not an id it holds, or filtered out)");

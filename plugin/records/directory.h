@@ -19,12 +19,14 @@
 // (200,000 keys per object) is met at some 3 million volumes per pool.
 //
 // The RBD image and its metadata are the source of truth; the directory is
-// kept after them. An entry is written after what it describes exists and
-// changed, and removed before its image is removed, so a listing does not
-// show a volume that is gone; a process that dies between the two leaves a
-// volume missing from the directory, or an entry out of date, which
-// `backend.check` reports and repairs (check/check_directory.cc). Name index
-// keys are hints: a lookup by name confirms each uuid against its entry.
+// kept after them: an operation writes its entries once what it changed is
+// done (ops/directory_sync.h). A listing shows only the entries whose RBD
+// image the pool holds (one read of RBD's own rbd_directory), so it never
+// shows a volume that is gone. A process that dies in between leaves a
+// volume missing from the directory, an entry out of date, or one naming
+// nothing, which `backend.check` reports and repairs
+// (ops/check/check_directory.cc). Name index keys are hints: a lookup by name
+// confirms each uuid against the image.
 #pragma once
 
 #include <cstdint>
@@ -60,13 +62,20 @@ Status directory_put(rados_ioctx_t io, DirectoryKind kind, const nlohmann::json&
 Status directory_remove(rados_ioctx_t io, DirectoryKind kind, const std::string& uuid);
 
 // uuid's entry; ENOENT when it has none.
-Result<nlohmann::json> directory_get(rados_ioctx_t io, DirectoryKind kind,
-                                     const std::string& uuid);
+Result<nlohmann::json> directory_get(rados_ioctx_t io, DirectoryKind kind, const std::string& uuid);
 
 // Every entry, read from all shards at once (asynchronous reads, paged by
 // librados' omap limits). Unordered. An entry that is not valid JSON is an
 // EIO naming the object and key.
 Result<std::vector<nlohmann::json>> directory_read_all(rados_ioctx_t io, DirectoryKind kind);
+
+// Every name index key: for backend.check, which drops those whose entry is
+// gone or has another name.
+struct DirectoryNameKey {
+  std::string name, uuid;
+};
+Result<std::vector<DirectoryNameKey>> directory_name_keys(rados_ioctx_t io, DirectoryKind kind);
+Status directory_remove_name_key(rados_ioctx_t io, DirectoryKind kind, const DirectoryNameKey& key);
 
 // The uuids whose name index key says they are called `name` (hints: confirm
 // each with directory_get or the image).

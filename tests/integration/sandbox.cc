@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "config/keyring.h"
+#include "plugin/records/directory.h"
 
 namespace rbdvol::test {
 
@@ -487,6 +488,14 @@ void CephView::remove_image(const std::string& pool_name, const std::string& ima
     (void)rados_write_op_operate(op.get(), io, "rbdvol_snapshot_directory", nullptr, 0);
   }
   (void)rbd_remove(io, image.c_str());
+  // Its directory entry, as rbdvol's own deletes drop it (left, it would be
+  // a finding of rbdvol check, though listings leave it out).
+  for (auto [prefix, kind] : {std::pair{"volume-", rbdvol::plugin::DirectoryKind::kVolumes},
+                              std::pair{"image-", rbdvol::plugin::DirectoryKind::kImages}}) {
+    if (image.rfind(prefix, 0) == 0) {
+      (void)rbdvol::plugin::directory_remove(io, kind, image.substr(std::strlen(prefix)));
+    }
+  }
   // The chunk digests rbdvol records with an image it wrote.
   (void)rados_remove(io, ("rbdvol_chunks." + image).c_str());
 }

@@ -36,9 +36,8 @@ Result<Json> image_list(Driver& driver, const Json& request, const Progress&) {
     }
     for (auto& e : *per_backend[i]) {
       const std::string id = e.at("id").get<std::string>();
-      Json location = {{"backend", c->id()},
-                       {"pool", c->backend().image_pool},
-                       {"image", kImagePrefix + id}};
+      Json location = {
+          {"backend", c->id()}, {"pool", c->backend().image_pool}, {"image", kImagePrefix + id}};
       auto it = by_id.find(id);
       if (it == by_id.end()) {
         e["locations"] = Json::array({location});
