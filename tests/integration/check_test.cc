@@ -297,6 +297,11 @@ TEST_CASE(
   rbd(orphan_type.at("backend").get<std::string>(),
       {"image-meta", "set", "volumes/" + orphan_type.at("image").get<std::string>(),
        "rbdvol.disk_type", "hdd"});
+  // That outside edit leaves the volume's directory entry out of date:
+  // reported, and mended by a repair.
+  auto outside = run_check(ids, {"--repair"});
+  INFO(outside.answer.dump(2));
+  CHECK(findings_of(outside.answer, "directory_stale", orphan_id).size() == 1);
   auto clean = run_check(ids);
   INFO(clean.answer.dump(2));
   CHECK(clean.exit_code == 0);
@@ -337,6 +342,12 @@ TEST_CASE("check leaves a record of an unknown domain, and says so when libvirt 
   rbd("fast", {"image-meta", "set", "volumes/" + image, "rbdvol.attachments",
                R"([{"domain":")" + domain +
                    R"(","state":"attached","target_dev":"vdb","since":"2020-01-01T00:00:00Z"}])"});
+  // The outside edit leaves the volume's directory entry out of date: found
+  // and mended, so that below only the attachment record is judged.
+  auto outside = run_check({id}, {"--repair"});
+  INFO(outside.answer.dump(2));
+  REQUIRE(findings_of(outside.answer, "directory_stale", id).size() == 1);
+  REQUIRE(findings_of(outside.answer, "directory_stale", id)[0].at("repaired") == true);
 
   SECTION("an unknown domain may live on another host: reported, never removed") {
     auto r = run_check({id}, {"--repair"});
