@@ -124,7 +124,7 @@ Result<Json> with_directory(Touches touches, Operation op, Driver& driver, const
 
   // After: what was touched is read back from its images, whether the
   // operation succeeded or not (a failed one may have changed something, or
-  // nothing, and a removal that failed puts its entry back).
+  // nothing; a removal that failed keeps its entry, one that succeeded drops it).
   switch (touches) {
     case Touches::kNothing:
       break;
