@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
       std::string op;
       if (i < volumes) {
         op = "volume.create";
-        request = {{"disk_type", type}, {"size", "1G"}, {"name", "scale-volume-" + std::to_string(i)}};
+        request = {
+            {"disk_type", type}, {"size", "1G"}, {"name", "scale-volume-" + std::to_string(i)}};
       } else {
         op = "image.upload";
         request = {{"path", image_file},

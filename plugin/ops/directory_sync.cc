@@ -198,6 +198,19 @@ Result<std::vector<Json>> existing_entries(rados_ioctx_t io, DirectoryKind kind,
 
 }  // namespace
 
+Result<std::vector<Cluster*>> listed_clusters(Driver& driver, const std::string& backend) {
+  std::vector<Cluster*> clusters;
+  std::string known;
+  for (auto& c : driver.clusters()) {
+    known += (known.empty() ? "" : ", ") + c->id();
+    if (backend.empty() || c->id() == backend) clusters.push_back(c.get());
+  }
+  if (clusters.empty()) {
+    return Status::NotFound("unknown backend '" + backend + "' (known: " + known + ")");
+  }
+  return clusters;
+}
+
 Result<std::vector<Json>> list_volume_directory(Driver& driver, Cluster& cluster) {
   ASSIGN_OR_RETURN(auto io, cluster.open_volume_pool());
   ASSIGN_OR_RETURN(auto entries, existing_entries(io.get(), DirectoryKind::kVolumes, [&] {

@@ -43,6 +43,10 @@ Status sync_volume_entry(Driver& driver, const std::string& uuid);
 // complete copy, none elsewhere.
 Status sync_image_entries(Driver& driver, const std::string& uuid);
 
+// The clusters a listing asks: every backend, or the one named `backend`
+// (ENOENT naming the known ones when it is not enabled).
+Result<std::vector<Cluster*>> listed_clusters(Driver& driver, const std::string& backend);
+
 // The listing items (volume_listing_item) of `cluster`'s volumes, from its
 // directory (built on first use).
 Result<std::vector<Json>> list_volume_directory(Driver& driver, Cluster& cluster);

@@ -40,8 +40,8 @@ struct ImageRecord {
   std::string id;  // uuid
   std::string name;
   uint64_t size = 0;
-  std::string format;                    // of the uploaded file: "raw" or "qcow2" (stored as raw)
-  std::string checksum;                  // rbdvol.checksum (image.checksum); "" when not recorded
+  std::string format;      // of the uploaded file: "raw" or "qcow2" (stored as raw)
+  std::string checksum;    // rbdvol.checksum (image.checksum); "" when not recorded
   std::string created_at;  // when its first listed copy was completed (rbdvol.complete)
   std::vector<ImageLocation> locations;  // backends holding a complete copy
 };

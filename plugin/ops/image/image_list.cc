@@ -14,15 +14,7 @@ namespace rbdvol::plugin {
 
 Result<Json> image_list(Driver& driver, const Json& request, const Progress&) {
   ASSIGN_OR_RETURN(ListingQuery query, parse_listing_query(request, {{"name"}, {"id"}}, false));
-  std::vector<Cluster*> clusters;
-  std::string known;
-  for (auto& c : driver.clusters()) {
-    known += (known.empty() ? "" : ", ") + c->id();
-    if (query.backend.empty() || c->id() == query.backend) clusters.push_back(c.get());
-  }
-  if (clusters.empty()) {
-    return Status::NotFound("unknown backend '" + query.backend + "' (known: " + known + ")");
-  }
+  ASSIGN_OR_RETURN(std::vector<Cluster*> clusters, listed_clusters(driver, query.backend));
   auto per_backend = fan_out(clusters, [](Cluster* c) { return list_image_directory(*c); });
 
   // One item per image, with a location per backend that holds a copy.
