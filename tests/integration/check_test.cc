@@ -18,12 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string random_uuid() {
-  std::string uuid = read_file("/proc/sys/kernel/random/uuid");
-  uuid.erase(uuid.find_last_not_of("\n") + 1);
-  return uuid;
-}
-
 std::string join(const std::vector<std::string>& ids) {
   std::string out;
   for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
@@ -70,16 +64,6 @@ void rbd(const std::string& backend, const std::vector<std::string>& args) {
   auto r = run(argv);
   INFO("rbd " << args.front() << ": " << r.err);
   REQUIRE(r.exit_code == 0);
-}
-
-// Runs rbdvol ARGS with RBDVOL_FAULT=fault and REQUIREs that it died of
-// SIGKILL there.
-void run_killed(const std::vector<std::string>& args, const std::string& fault) {
-  setenv("RBDVOL_FAULT", fault.c_str(), 1);
-  auto r = run_rbdvol(args);
-  unsetenv("RBDVOL_FAULT");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 128 + SIGKILL);
 }
 
 // The volume-<uuid> images of fast's volume pool.

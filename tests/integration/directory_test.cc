@@ -20,12 +20,6 @@ using rbdvol::plugin::DirectoryKind;
 
 namespace {
 
-std::string random_uuid() {
-  std::string uuid = read_file("/proc/sys/kernel/random/uuid");
-  uuid.erase(uuid.find_last_not_of("\n") + 1);
-  return uuid;
-}
-
 std::string ceph_conf(const std::string& backend) {
   return sandbox_config().find_backend(backend)->ceph_conf;
 }
@@ -72,14 +66,6 @@ std::vector<std::string> kinds_for(const json& check, const std::string& id) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-void run_killed(const std::vector<std::string>& args, const std::string& fault) {
-  setenv("RBDVOL_FAULT", fault.c_str(), 1);
-  auto r = run_rbdvol(args);
-  unsetenv("RBDVOL_FAULT");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 128 + SIGKILL);
 }
 
 std::vector<std::string> ids_of(const json& list, const char* field) {

@@ -262,6 +262,20 @@ std::vector<std::string> rbdvol_argv(const std::vector<std::string>& args) {
 
 CommandResult run_rbdvol(const std::vector<std::string>& args) { return run(rbdvol_argv(args)); }
 
+std::string random_uuid() {
+  std::string uuid = read_file("/proc/sys/kernel/random/uuid");
+  uuid.erase(uuid.find_last_not_of("\n") + 1);
+  return uuid;
+}
+
+void run_killed(const std::vector<std::string>& args, const std::string& fault) {
+  setenv("RBDVOL_FAULT", fault.c_str(), 1);
+  auto r = run_rbdvol(args);
+  unsetenv("RBDVOL_FAULT");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 128 + SIGKILL);
+}
+
 nlohmann::json rbdvol_json(const std::vector<std::string>& args) {
   std::vector<std::string> with_json = {"--json"};
   with_json.insert(with_json.end(), args.begin(), args.end());
