@@ -27,7 +27,7 @@ ListingQuery query(const json& request, bool volumes = true) {
 std::vector<json> items(int n) {
   std::vector<json> out;
   for (int i = 0; i < n; ++i) {
-    char id[8];
+    char id[16];
     std::snprintf(id, sizeof id, "id%02d", i);
     // Names repeat (every third), sizes run backwards, times forwards.
     out.push_back({{"id", id},
