@@ -1,33 +1,30 @@
 #include "plugin/ops/backend/backend_report.h"
 
-#include "plugin/ceph/rbd_image.h"
-#include "plugin/records/naming.h"
+#include "plugin/ops/directory_sync.h"
 
 namespace rbdvol::plugin {
 
 namespace {
 
-struct PoolCensus {
-  uint64_t count = 0;
+struct Census {
+  uint64_t volume_count = 0;
   uint64_t provisioned_bytes = 0;
+  uint64_t image_count = 0;
 };
 
-// The rbdvol images (names `prefix` + uuid) in one pool, and their sizes.
-Result<PoolCensus> census(Cluster& cluster, const std::string& pool, const std::string& prefix) {
-  auto io = cluster.open_pool(pool);
-  if (!io.ok()) return io.status();
-  auto names = list_images(io->get());
-  if (!names.ok()) return names.status();
-  PoolCensus c;
-  for (const auto& name : *names) {
-    if (name.compare(0, prefix.size(), prefix) != 0 || !is_uuid(name.substr(prefix.size())))
-      continue;
-    auto image = open_image(io->get(), name, true);
-    if (!image.ok()) continue;  // removed since the listing
-    auto size = image_size(image->get());
-    ++c.count;
-    if (size.ok()) c.provisioned_bytes += *size;
+// The volumes and complete image copies of `cluster`, and the volumes'
+// sizes: from its directories, which cost a few reads whatever the pools
+// hold (opening every image took minutes at 10,000 volumes).
+Result<Census> census(Driver& driver, Cluster& cluster) {
+  Census c;
+  ASSIGN_OR_RETURN(std::vector<Json> volumes, list_volume_directory(driver, cluster));
+  for (const auto& v : volumes) {
+    ++c.volume_count;
+    const auto size = v.find("size");
+    if (size != v.end() && size->is_number_integer()) c.provisioned_bytes += size->get<uint64_t>();
   }
+  ASSIGN_OR_RETURN(std::vector<Json> images, list_image_directory(cluster));
+  c.image_count = images.size();
   return c;
 }
 
@@ -56,16 +53,15 @@ Json backend_report(Driver& driver, Cluster& cluster) {
   entry["total_bytes"] = capacity->total_bytes;
   entry["used_bytes"] = capacity->used_bytes;
   entry["free_bytes"] = capacity->free_bytes;
-  auto volumes = census(cluster, b.volume_pool, kVolumePrefix);
-  auto images = census(cluster, b.image_pool, kImagePrefix);
-  if (!volumes.ok() || !images.ok()) {
+  auto counted = census(driver, cluster);
+  if (!counted.ok()) {
     // The cluster answers but a pool does not: up, with the reason.
-    entry["error"] = (!volumes.ok() ? volumes.status() : images.status()).message();
+    entry["error"] = counted.status().message();
     return entry;
   }
-  entry["provisioned_bytes"] = volumes->provisioned_bytes;
-  entry["volume_count"] = volumes->count;
-  entry["image_count"] = images->count;
+  entry["provisioned_bytes"] = counted->provisioned_bytes;
+  entry["volume_count"] = counted->volume_count;
+  entry["image_count"] = counted->image_count;
   return entry;
 }
 
