@@ -101,7 +101,8 @@ void require_listings_follow_pools(const Watched& ids) {
   auto repaired = run_rbdvol({"--json", "check", "--min-age", "0", "--only", only, "--repair"});
   INFO("check --repair: " << repaired.out << "\nstderr: " << repaired.err);
   REQUIRE((repaired.exit_code == 0 || repaired.exit_code == 1));
-  for (const auto& f : json::parse(repaired.out).at("findings")) {
+  const json findings = json::parse(repaired.out).at("findings");
+  for (const auto& f : findings) {
     REQUIRE(f.at("kind").get<std::string>().rfind("directory_", 0) != 0);
   }
 
