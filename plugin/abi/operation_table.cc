@@ -38,6 +38,7 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
       {"image.download", image_download},
       {"image.checksum", image_checksum},
       {"backend.check", backend_check},
+      {"volume.update", volume_update},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

@@ -108,7 +108,15 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
       {"features", feature_names(*features)},
       {"snapshots", snapshots},
       {"attachments", *attachments},
+      {"description", get(meta::kDescription)},
+      {"metadata", Json::object()},
+      {"source_snapshot", get(meta::kSourceSnapshot)},
+      {"source_volume", get(meta::kSourceVolume)},
   };
+  if (!get(meta::kUserMetadata).empty()) {
+    Json user = Json::parse(get(meta::kUserMetadata), nullptr, false);
+    if (user.is_object()) record["metadata"] = user;
+  }
   if (parent->has_parent) {
     record["parent"] = {
         {"pool", parent->pool}, {"image", parent->image}, {"snapshot", parent->snapshot}};
