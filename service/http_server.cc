@@ -68,12 +68,12 @@ std::string printable(const std::string& text, size_t max) {
 }
 
 // What every session needs of the server.
+// Members are in this order so that the io_context goes first, with the
+// sessions its pending handlers hold, while what they use still exists.
 struct HttpServer::Impl {
   config::Service config;
   RequestHandler handler;
-  asio::io_context ioc;
   std::optional<ssl::context> tls;
-  tcp::acceptor acceptor{ioc};
   asio::thread_pool workers;
   std::string scheme_host;  // "http://127.0.0.1:8776"
   bool loopback = false;
@@ -86,6 +86,9 @@ struct HttpServer::Impl {
   std::mutex idle_mutex;
   uint64_t next_session = 0;
   std::map<uint64_t, std::function<void()>> idle_closers;
+
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
 
   Impl(const config::Service& c, RequestHandler h)
       : config(c), handler(std::move(h)), workers(static_cast<size_t>(c.workers)) {}
@@ -106,7 +109,8 @@ namespace {
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(HttpServer::Impl& server, Stream stream) : server_(server), stream_(std::move(stream)) {
+  Session(HttpServer::Impl& server, Stream stream)
+      : server_(server), stream_(std::move(stream)), request_timer_(lowest().get_executor()) {
     ++server_.connections;
     std::lock_guard<std::mutex> lock(server_.idle_mutex);
     id_ = server_.next_session++;
@@ -162,12 +166,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                             });
   }
 
+  // The whole request has request_timeout to arrive. Our own timer rather
+  // than the stream's expiry, which would close the socket: a plain-HTTP
+  // client that is too slow still gets its 408.
   void read_header() {
     started_ = Clock::now();
     parser_.emplace();
     parser_->header_limit(server_.config.max_header_bytes);
     parser_->body_limit(server_.config.max_body_bytes);
-    lowest().expires_after(std::chrono::seconds(server_.config.request_timeout));
+    lowest().expires_never();
+    timed_out_ = false;
+    request_timer_.expires_after(std::chrono::seconds(server_.config.request_timeout));
+    request_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the request arrived
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->lowest().socket().cancel(ignored);
+    });
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->read_failed(ec);
@@ -199,12 +214,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       self->request_timer_.cancel();
                        if (ec) return self->read_failed(ec);
                        self->dispatch();
                      });
   }
 
   void read_failed(beast::error_code ec) {
+    request_timer_.cancel();
+    if (timed_out_) {
+      if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+        return close();  // a TLS stream whose read was cancelled is not written to
+      }
+      return answer_error(408, "requestTimeout",
+                          "the request did not arrive whole within " +
+                              std::to_string(server_.config.request_timeout) +
+                              " s (request_timeout)");
+    }
     if (ec == http::error::body_limit) {
       return answer_error(413, "overLimit",
                           "the request body is larger than " +
@@ -234,6 +260,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // An answer the server makes itself, before any handler; the connection
   // is closed after it, as what follows on it cannot be trusted.
   void answer_error(int status, const std::string& kind, const std::string& message) {
+    request_timer_.cancel();
     ApiResponse response;
     response.status = status;
     response.body = nlohmann::json{{kind, {{"message", message}, {"code", status}}}}.dump();
@@ -330,6 +357,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   HttpServer::Impl& server_;
   Stream stream_;
+  asio::steady_timer request_timer_;
+  bool timed_out_ = false;
   uint64_t id_ = 0;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

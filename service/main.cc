@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
       settings.listen.substr(0, settings.listen.rfind(':')) + ":" +
       std::to_string((*server)->port()) + "/v3 (auth " + settings.auth_strategy + ", plugin " +
       (*plugin)->path() + ", " + std::to_string(settings.workers) + " workers)");
+  volumes.start_housekeeping();
   size_t left = (*server)->run([&volumes] { return volumes.busy(); });
   if (left > 0) {
     service::log_line("shutdown grace over with " + std::to_string(left) +

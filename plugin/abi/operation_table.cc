@@ -39,6 +39,9 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
       {"image.checksum", image_checksum},
       {"backend.check", backend_check},
       {"volume.update", volume_update},
+      {"journal.get", journal_get},
+      {"journal.list", journal_list},
+      {"journal.update", journal_update},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

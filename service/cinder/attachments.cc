@@ -128,7 +128,7 @@ Result<ApiResponse> attachment_create(VolumeService& service, Call& call) {
       !body["connector"].is_object()) {
     return Status::Invalid("connector must be an object");
   }
-  auto activity = service.activity(volume);
+  ASSIGN_OR_RETURN(std::optional<VolumeActivity> activity, service.activity(volume));
   if (activity) {
     return Status::Invalid("volume " + volume + " is " + activity->status +
                            "; it cannot be attached now");

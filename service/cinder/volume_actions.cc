@@ -8,33 +8,19 @@
 namespace rbdvol::service::cinder {
 namespace {
 
-// Runs `op` in the background with the volume in `status`, back to what the
-// record says when it is done; a failure leaves "error" with the message...
-// except for the statuses Cinder restores on failure (extend: error_extending).
-Result<ApiResponse> in_background(VolumeService& service, const std::string& id,
-                                  const std::string& status, const std::string& failed_status,
-                                  const std::string& op, const Json& request) {
-  if (!service.begin_activity(id, status)) {
-    auto a = service.activity(id);
-    if (a && a->status.rfind("error", 0) == 0) {
-      service.clear_activity(id);
-      if (!service.begin_activity(id, status)) {
-        return Status::Invalid("volume " + id + " is busy with another request");
-      }
-    } else {
-      return Status::Invalid("volume " + id + " is " + (a ? a->status : "busy") +
-                             "; try again once that is over");
-    }
-  }
-  service.run_job([&service, id, op, request, failed_status] {
-    auto r = service.call(op, request);
-    if (r.ok()) {
-      service.clear_activity(id);
-      return;
-    }
-    log_line(op + " of volume " + id + " failed: " + printable(r.status().message(), 1024));
-    service.set_activity(id, VolumeActivity{failed_status, Json(), r.status().message()});
-  });
+// Records the operation in the volume's backend journal (a failure an
+// earlier operation left is cleared first) and runs it in the background.
+Result<ApiResponse> in_background(VolumeService& service, const std::string& id, const Json& record,
+                                  const std::string& status, const std::string& op,
+                                  const Json& request) {
+  ASSIGN_OR_RETURN(std::optional<VolumeActivity> now, service.activity(id));
+  if (now && now->failed()) RETURN_IF_ERROR(service.clear(id, *now));
+  VolumeActivity activity;
+  activity.status = status;
+  activity.backend = record.value("backend", "");
+  activity.op = op;
+  activity.request = request;
+  RETURN_IF_ERROR(service.start(id, activity));
   return ApiResponse{202, {}, ""};
 }
 
@@ -66,7 +52,7 @@ Result<ApiResponse> volume_action(VolumeService& service, Call& call) {
                              "current " +
                              std::to_string(gib_of(current)) + " GiB (volumes only grow)");
     }
-    return in_background(service, id, "extending", "error_extending", "volume.extend",
+    return in_background(service, id, record, "extending", "volume.extend",
                          {{"id", id}, {"size", std::to_string(gib) + "G"}});
   }
   if (action == "os-retype") {
@@ -81,7 +67,7 @@ Result<ApiResponse> volume_action(VolumeService& service, Call& call) {
     if (status != "available") {
       return Status::Invalid("volume " + id + " is " + status + "; retype needs it detached");
     }
-    return in_background(service, id, "retyping", "error", "volume.retype",
+    return in_background(service, id, record, "retyping", "volume.retype",
                          {{"id", id}, {"disk_type", type->name}});
   }
   if (action == "revert") {
@@ -100,7 +86,7 @@ Result<ApiResponse> volume_action(VolumeService& service, Call& call) {
     if (status != "available") {
       return Status::Invalid("volume " + id + " is " + status + "; revert needs it detached");
     }
-    return in_background(service, id, "reverting", "error", "snapshot.revert", {{"id", snap}});
+    return in_background(service, id, record, "reverting", "snapshot.revert", {{"id", snap}});
   }
   // What clients send around a Nova-style attach; the attachment API (3.27)
   // is where rbdvold records attachments, so these only check the volume.

@@ -34,7 +34,7 @@ Result<Json> volume_record(VolumeService& service, const std::string& id) {
 }
 
 Result<Json> volume_view_of(VolumeService& service, const Call& call, const std::string& id) {
-  auto activity = service.activity(id);
+  ASSIGN_OR_RETURN(std::optional<VolumeActivity> activity, service.activity(id));
   if (activity && !activity->volume.is_null()) {
     // Being created here (or its create failed): not in Ceph yet or any more.
     auto record = service.call("volume.show", {{"id", id}});
@@ -52,7 +52,7 @@ Result<Json> volume_view_of(VolumeService& service, const Call& call, const std:
 
 Result<Json> all_volume_views(VolumeService& service, const Call& call, Json* unreachable) {
   ASSIGN_OR_RETURN(Json list, service.call("volume.list", Json::object()));
-  auto activities = service.activities();
+  ASSIGN_OR_RETURN(auto activities, service.activities());
   Json views = Json::array();
   std::set<std::string> seen;
   for (const auto& record : list.value("volumes", Json::array())) {

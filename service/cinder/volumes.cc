@@ -107,7 +107,8 @@ Result<ApiResponse> volume_create(VolumeService& service, Call& call) {
     return Status::Invalid("multiattach needs a multiattach volume type; " + type->name +
                            " is not");
   }
-  Json request = {{"disk_type", type->name}, {"name", name}};
+  Json request = {{"disk_type", type->name}};
+  if (!name.empty()) request["name"] = name;
   if (size) request["size"] = std::to_string(*size) + "G";
   if (!image.empty()) request["image"] = image;
   if (!snapshot.empty()) {
@@ -140,31 +141,19 @@ Result<ApiResponse> volume_create(VolumeService& service, Call& call) {
                  {"created_at", cinder_now()},
                  {"metadata", metadata},
                  {"attachments", Json::array()}};
-  VolumeActivity creating{"creating", volume_view(call, record, std::nullopt), ""};
-  creating.volume["status"] = "creating";
-  service.set_activity(id, creating);
   Json update = {{"id", id}};
   if (!description.empty()) update["description"] = description;
   if (!metadata.empty()) update["metadata"] = metadata;
   if (!snapshot.empty()) update["source_snapshot"] = snapshot;
   if (!source_volume.empty()) update["source_volume"] = source_volume;
-  service.run_job([&service, id, request, update, creating] {
-    auto made = service.call("volume.create", request);
-    Status s = made.ok() ? Status::Ok() : made.status();
-    if (s.ok() && update.size() > 1) {
-      auto updated = service.call("volume.update", update);
-      if (!updated.ok()) s = updated.status();
-    }
-    if (s.ok()) {
-      service.clear_activity(id);
-      return;
-    }
-    log_line("volume " + id + " create failed: " + printable(s.message(), 1024));
-    VolumeActivity failed = creating;
-    failed.status = "error";
-    failed.message = s.message();
-    service.set_activity(id, failed);
-  });
+  VolumeActivity creating;
+  creating.status = "creating";
+  creating.backend = plan.value("backend", "");
+  creating.op = "create";
+  creating.request = {{"create", request}, {"update", update}};
+  creating.volume = volume_view(call, record, std::nullopt);
+  creating.volume["status"] = "creating";
+  RETURN_IF_ERROR(service.start(id, creating));
   Json view = creating.volume;
   return json_response(202, {{"volume", view}});
 }
@@ -198,19 +187,20 @@ Result<ApiResponse> volume_delete(VolumeService& service, Call& call) {
   ASSIGN_OR_RETURN(std::string id, checked_uuid(call.rest[1], "volume"));
   const bool cascade =
       call.request.param("cascade") == "true" || call.request.param("cascade") == "True";
-  auto activity = service.activity(id);
+  ASSIGN_OR_RETURN(std::optional<VolumeActivity> activity, service.activity(id));
   if (activity) {
-    if (activity->status == "deleting") return ApiResponse{202, {}, ""};
-    if (activity->status == "error" && !activity->volume.is_null()) {
-      // A create that failed: nothing of it is in Ceph.
-      auto record = service.call("volume.show", {{"id", id}});
-      if (!record.ok() && record.status().err() == ENOENT) {
-        service.clear_activity(id);
-        return ApiResponse{202, {}, ""};
-      }
-    } else if (activity->status != "error_deleting") {
+    if (activity->status == "deleting") return ApiResponse{202, {}, ""};  // a retry
+    if (!activity->failed()) {
       return Status::Invalid("volume " + id + " is " + activity->status +
                              "; it can be deleted once that is over");
+    }
+    if (activity->op == "create") {
+      // A create that failed: all or nothing, so nothing of it is in Ceph.
+      auto record = service.call("volume.show", {{"id", id}});
+      if (!record.ok() && record.status().err() == ENOENT) {
+        RETURN_IF_ERROR(service.clear(id, *activity));
+        return ApiResponse{202, {}, ""};
+      }
     }
   }
   ASSIGN_OR_RETURN(Json record, volume_record(service, id));
@@ -219,17 +209,18 @@ Result<ApiResponse> volume_delete(VolumeService& service, Call& call) {
     return Status::Invalid("volume " + id + " is " + status +
                            " (attached to a server); detach it first");
   }
-  service.clear_activity(id);
-  if (!service.begin_activity(id, "deleting")) return ApiResponse{202, {}, ""};
-  service.run_job([&service, id, cascade] {
-    auto r = service.call("volume.delete", {{"id", id}, {"cascade", cascade}});
-    if (r.ok()) {
-      service.clear_activity(id);
-      return;
-    }
-    log_line("volume " + id + " delete failed: " + printable(r.status().message(), 1024));
-    service.set_activity(id, VolumeActivity{"error_deleting", Json(), r.status().message()});
-  });
+  if (activity) RETURN_IF_ERROR(service.clear(id, *activity));
+  VolumeActivity deleting;
+  deleting.status = "deleting";
+  deleting.backend = record.value("backend", "");
+  deleting.op = "delete";
+  deleting.request = {{"id", id}, {"cascade", cascade}};
+  Status started = service.start(id, deleting);
+  if (!started.ok()) {
+    auto now = service.activity(id);
+    if (now.ok() && *now && (*now)->status == "deleting") return ApiResponse{202, {}, ""};
+    return started;
+  }
   return ApiResponse{202, {}, ""};
 }
 
