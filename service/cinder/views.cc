@@ -8,6 +8,18 @@ namespace {
 
 Json or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
+// A text field of a record: "" when absent, null or not a string (a record
+// the journal kept may hold nulls), never an exception.
+std::string text(const Json& record, const char* key) {
+  auto it = record.find(key);
+  return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+uint64_t bytes(const Json& record, const char* key) {
+  auto it = record.find(key);
+  return it != record.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
 }  // namespace
 
 uint64_t gib_of(uint64_t bytes) { return (bytes + kGiB - 1) / kGiB; }
@@ -48,40 +60,41 @@ Json links(const Call& call, const std::string& collection, const std::string& i
 
 Json volume_view(const Call& call, const Json& record,
                  const std::optional<VolumeActivity>& activity) {
-  const std::string id = record.value("id", "");
+  const std::string id = text(record, "id");
   Json attachments = Json::array();
-  for (const auto& a : record.value("attachments", Json::array())) {
-    const std::string domain = a.value("domain", "");
+  Json records = record.value("attachments", Json::array());
+  for (const auto& a : records.is_array() ? records : Json::array()) {
+    const std::string domain = text(a, "domain");
     const std::string aid = attachment_id(id, domain);
     attachments.push_back({{"id", aid},
                            {"attachment_id", aid},
                            {"volume_id", id},
                            {"server_id", domain},
                            {"host_name", nullptr},
-                           {"device", a.value("target_dev", "")},
-                           {"attached_at", cinder_time(a.value("since", ""))}});
+                           {"device", text(a, "target_dev")},
+                           {"attached_at", cinder_time(text(a, "since"))}});
   }
-  const std::string type = record.value("disk_type", "");
-  const std::string source_image = record.value("source_image", "");
+  const std::string type = text(record, "disk_type");
+  const std::string source_image = text(record, "source_image");
   Json metadata = record.value("metadata", Json::object());
   if (!metadata.is_object()) metadata = Json::object();
   Json description = record.contains("description") && record["description"].is_string() &&
                              !record["description"].get<std::string>().empty()
                          ? record["description"]
                          : Json(nullptr);
-  const std::string name = record.value("name", "");
+  const std::string name = text(record, "name");
   Json v = {
       {"id", id},
       {"name", name.empty() ? Json(nullptr) : Json(name)},
       {"status", activity ? activity->status : status_of_record(record)},
-      {"size", gib_of(record.value("size", uint64_t{0}))},
+      {"size", gib_of(bytes(record, "size"))},
       {"availability_zone", "nova"},
-      {"created_at", cinder_time(record.value("created_at", ""))},
+      {"created_at", cinder_time(text(record, "created_at"))},
       {"updated_at", nullptr},
       {"description", description},
       {"volume_type", type.empty() ? Json(nullptr) : Json(type)},
-      {"snapshot_id", or_null(record.value("source_snapshot", ""))},
-      {"source_volid", or_null(record.value("source_volume", ""))},
+      {"snapshot_id", or_null(text(record, "source_snapshot"))},
+      {"source_volid", or_null(text(record, "source_volume"))},
       {"metadata", metadata},
       {"links", links(call, "volumes", id)},
       {"user_id", call.request.header("x-user-id").empty()
@@ -96,9 +109,9 @@ Json volume_view(const Call& call, const Json& record,
       {"migration_status", nullptr},
       {"os-vol-tenant-attr:tenant_id", call.project_id.empty() ? "admin" : call.project_id},
       {"os-vol-host-attr:host",
-       record.value("backend", "").empty()
+       text(record, "backend").empty()
            ? Json(nullptr)
-           : Json("rbdvold@" + record.value("backend", "") + "#" + record.value("pool", ""))},
+           : Json("rbdvold@" + text(record, "backend") + "#" + text(record, "pool"))},
       {"os-vol-mig-status-attr:migstat", nullptr},
       {"os-vol-mig-status-attr:name_id", nullptr},
   };
@@ -125,17 +138,17 @@ Json volume_summary(const Json& view) {
 }
 
 Json snapshot_view(const Call& call, const Json& record) {
-  const std::string name = record.value("name", "");
-  const std::string description = record.value("description", "");
+  const std::string name = text(record, "name");
+  const std::string description = text(record, "description");
   Json s = {
-      {"id", record.value("id", "")},
+      {"id", text(record, "id")},
       {"name", name.empty() ? Json(nullptr) : Json(name)},
       {"description", description.empty() ? Json(nullptr) : Json(description)},
       {"status", record.value("status", "available")},
-      {"size", gib_of(record.value("size", uint64_t{0}))},
-      {"created_at", cinder_time(record.value("created_at", ""))},
+      {"size", gib_of(bytes(record, "size"))},
+      {"created_at", cinder_time(text(record, "created_at"))},
       {"updated_at", nullptr},
-      {"volume_id", record.value("volume", "")},
+      {"volume_id", text(record, "volume")},
       {"metadata", Json::object()},
       {"os-extended-snapshot-attributes:progress", "100%"},
       {"os-extended-snapshot-attributes:project_id",

@@ -36,14 +36,11 @@ Result<Json> volume_record(VolumeService& service, const std::string& id) {
 Result<Json> volume_view_of(VolumeService& service, const Call& call, const std::string& id) {
   ASSIGN_OR_RETURN(std::optional<VolumeActivity> activity, service.activity(id));
   if (activity && !activity->volume.is_null()) {
-    // Being created here (or its create failed): not in Ceph yet or any more.
+    // Being created (or its create failed): not in Ceph yet or any more.
+    // The journal keeps the record as requested; the view is made for this
+    // call's microversion, as every other.
     auto record = service.call("volume.show", {{"id", id}});
-    if (!record.ok()) {
-      Json view = activity->volume;
-      view["status"] = activity->status;
-      if (!activity->message.empty()) view["rbdvol:error"] = activity->message;
-      return view;
-    }
+    if (!record.ok()) return volume_view(call, activity->volume, activity);
     return volume_view(call, *record, activity);
   }
   ASSIGN_OR_RETURN(Json record, volume_record(service, id));
@@ -65,9 +62,7 @@ Result<Json> all_volume_views(VolumeService& service, const Call& call, Json* un
   }
   for (const auto& [id, activity] : activities) {
     if (seen.count(id) || activity.volume.is_null()) continue;
-    Json view = activity.volume;
-    view["status"] = activity.status;
-    views.push_back(view);
+    views.push_back(volume_view(call, activity.volume, activity));
   }
   *unreachable = list.value("unreachable", Json::array());
   return views;

@@ -151,11 +151,9 @@ Result<ApiResponse> volume_create(VolumeService& service, Call& call) {
   creating.backend = plan.value("backend", "");
   creating.op = "create";
   creating.request = {{"create", request}, {"update", update}};
-  creating.volume = volume_view(call, record, std::nullopt);
-  creating.volume["status"] = "creating";
+  creating.volume = record;  // the plugin's shape: views are made per call
   RETURN_IF_ERROR(service.start(id, creating));
-  Json view = creating.volume;
-  return json_response(202, {{"volume", view}});
+  return json_response(202, {{"volume", volume_view(call, record, creating)}});
 }
 
 Result<ApiResponse> volume_update(VolumeService& service, Call& call) {
@@ -208,6 +206,14 @@ Result<ApiResponse> volume_delete(VolumeService& service, Call& call) {
   if (status != "available") {
     return Status::Invalid("volume " + id + " is " + status +
                            " (attached to a server); detach it first");
+  }
+  if (!cascade) {
+    for (const auto& snap : record.value("snapshots", Json::array())) {
+      if (snap.value("name", "").rfind("snapshot-", 0) == 0) {
+        return Status::Invalid("volume " + id + " still has snapshots (" + snap.value("name", "") +
+                               "); delete them first, or delete with cascade=true");
+      }
+    }
   }
   if (activity) RETURN_IF_ERROR(service.clear(id, *activity));
   VolumeActivity deleting;
