@@ -382,12 +382,15 @@ void HttpServer::Impl::accept() {
       // Over the limit: a short answer, then the connection is closed.
       auto sock = std::make_shared<tcp::socket>(std::move(socket));
       if (!tls) {
-        static const std::string busy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\nRetry-After: 1\r\nContent-Length: 104\r\n\r\n"
+        const std::string body =
             "{\"overLimit\": {\"message\": \"too many connections (max_connections); try "
             "again later\", \"code\": 503}}";
-        asio::async_write(*sock, asio::buffer(busy), [sock](beast::error_code, size_t) {
+        auto busy = std::make_shared<std::string>(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Connection: close\r\nRetry-After: 1\r\nx-openstack-request-id: " +
+            new_request_id() + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+            body);
+        asio::async_write(*sock, asio::buffer(*busy), [sock, busy](beast::error_code, size_t) {
           beast::error_code ignored;
           sock->shutdown(tcp::socket::shutdown_both, ignored);
           sock->close(ignored);

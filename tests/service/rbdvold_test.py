@@ -52,18 +52,24 @@ def write_config(extra):
 class Daemon:
     """One rbdvold process, on a free loopback port, its log in a file."""
 
-    def __init__(self, service="", args=(), port=None):
+    def __init__(self, service="", args=(), port=None, fault=None):
         self.port = port or free_port()
+        env = dict(os.environ)
+        env.pop("RBDVOL_FAULT", None)
+        if fault:
+            env["RBDVOL_FAULT"] = fault  # the plugin's fault points, in rbdvold itself
         self.config = write_config(service)
         self.log_path = os.path.join(WORK, "rbdvold-%d.log" % self.port)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [RBDVOLD, "--config", self.config, "--listen", "127.0.0.1:%d" % self.port] + list(args),
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("rbdvold exited %d: %s" % (self.proc.returncode, self.log_text()))
+                text = self.log_text()
+                self.log.close()
+                raise AssertionError("rbdvold exited %d: %s" % (self.proc.returncode, text))
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
@@ -551,6 +557,8 @@ class Service(unittest.TestCase):
             data = s.recv(4096)
             s.close()
             self.assertTrue(data.startswith(b"HTTP/1.1 503"), data[:100])
+            self.assertIn(b"x-openstack-request-id: req-", data)
+            self.assertIn(b'"overLimit"', data)
         finally:
             for s in socks:
                 s.close()
@@ -692,39 +700,54 @@ class Journal(unittest.TestCase):
             subprocess.run([RBDVOL, "--config", CONFIG, "image", "delete", image, "--force"],
                            capture_output=True, text=True, timeout=120)
 
-    def test_kill_9_mid_create_then_restart_ends_available_or_error(self):
-        image = self.upload_image(256)
-        d = Daemon()
-        status, _, doc, text = request(d.port, "POST", "/v3/volumes",
-                                       {"volume": {"volume_type": "hdd", "imageRef": image}})
-        self.assertEqual(status, 202, text)
-        vid = doc["volume"]["id"]
-        time.sleep(0.5)  # the copy to the other cluster is under way
-        d.stop(signal.SIGKILL)
-        restarted = Daemon()
+    def killed_mid_create_then_restarted(self, fault, size_mib):
+        """rbdvold killed by SIGKILL at a fault point of the plugin's create
+        (the plugin's "point=kill": a real kill -9, at a known moment), then
+        a new instance: returns the final status and the volume's id."""
+        image = self.upload_image(size_mib)
         try:
-            self.assertEqual(show(restarted.port, vid)[2]["volume"]["status"], "creating")
-            deadline = time.time() + 240
-            final = None
-            while time.time() < deadline:
-                final = show(restarted.port, vid)[2]["volume"]["status"]
-                if final != "creating":
-                    break
-                time.sleep(1)
-            self.assertIn(final, ("available", "error"))
-            sys.stderr.write("\n  after kill -9 and restart: %s (%s)\n" % (
-                final, show(restarted.port, vid)[2]["volume"].get("rbdvol:error", "resumed")))
-            self.assertIn("taking over create of volume " + vid, restarted.log_text())
-            if final == "error":
-                self.assertNotEqual(rbd("capacity", "info", "volumes/volume-" + vid).returncode, 0)
-            # A retried delete succeeds (202 while it runs), then it is gone.
-            self.assertEqual(request(restarted.port, "DELETE", "/v3/volumes/" + vid)[0], 202)
-            self.assertIn(request(restarted.port, "DELETE", "/v3/volumes/" + vid)[0], (202, 404))
-            wait_status(restarted.port, vid, "gone")
+            d = Daemon(fault=fault)
+            status, _, doc, text = request(d.port, "POST", "/v3/volumes",
+                                           {"volume": {"volume_type": "hdd", "imageRef": image}})
+            self.assertEqual(status, 202, text)
+            vid = doc["volume"]["id"]
+            d.proc.wait(120)
+            self.assertEqual(d.proc.returncode, -signal.SIGKILL, d.log_text())
+            d.stop()
+            restarted = Daemon()
+            try:
+                self.assertEqual(show(restarted.port, vid)[2]["volume"]["status"], "creating")
+                deadline = time.time() + 240
+                final = None
+                while time.time() < deadline:
+                    final = show(restarted.port, vid)[2]["volume"]["status"]
+                    if final != "creating":
+                        break
+                    time.sleep(1)
+                self.assertIn("taking over create of volume " + vid, restarted.log_text())
+                sys.stderr.write("\n  after kill -9 at %s and restart: %s (%s)\n" % (
+                    fault, final, show(restarted.port, vid)[2]["volume"].get("rbdvol:error", "resumed")))
+                exists = rbd("capacity", "info", "volumes/volume-" + vid).returncode == 0
+                # A retried delete succeeds (202 while it runs), then it is gone.
+                self.assertEqual(request(restarted.port, "DELETE", "/v3/volumes/" + vid)[0], 202)
+                self.assertIn(request(restarted.port, "DELETE", "/v3/volumes/" + vid)[0], (202, 404))
+                wait_status(restarted.port, vid, "gone")
+                return final, exists
+            finally:
+                restarted.stop()
         finally:
-            restarted.stop()
             subprocess.run([RBDVOL, "--config", CONFIG, "image", "delete", image, "--force"],
                            capture_output=True, text=True, timeout=120)
+
+    def test_kill_9_in_the_copy_then_restart_resumes_it_to_available(self):
+        final, exists = self.killed_mid_create_then_restarted("image.copy:kill-after-chunk=4", 64)
+        self.assertEqual(final, "available")
+        self.assertTrue(exists)
+
+    def test_kill_9_after_the_rbd_create_then_restart_ends_error_leaving_nothing(self):
+        final, exists = self.killed_mid_create_then_restarted("volume.create:after-create=kill", 8)
+        self.assertEqual(final, "error")
+        self.assertFalse(exists)
 
 
 class ZzNoKeyAnywhere(unittest.TestCase):
