@@ -58,9 +58,11 @@ Result<ImagePtr> open_image_data(rados_ioctx_t io, const std::string& name, std:
   return open_image_at(io, name, "");
 }
 
-Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name) {
+Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name,
+                                   const std::function<Status()>& before_create) {
   const std::string spec = image_spec(io, rbd_name) + "@" + kImageSnapshot;
   bool created = false;
+  bool hook_ran = false;
   // A snapshot another process is making at the same moment may not be
   // known yet to this handle (create said EEXIST, protect says ENOENT): a
   // new handle, a moment later, sees it.
@@ -71,6 +73,16 @@ Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name
     int r = rbd_snap_is_protected(image->get(), kImageSnapshot.c_str(), &is_protected);
     if (r == 0 && is_protected) return created;
     if (r == -ENOENT) {
+      if (before_create && !hook_ran) {
+        // Run before this handle asks for the image's lock: one that asked
+        // while a dead client held it would wait for that client's answer
+        // (rbd_request_timed_out_seconds, 30 s) even after the hook broke
+        // the lock. A fresh handle is opened for the snapshot.
+        image->reset();
+        RETURN_IF_ERROR(before_create());
+        hook_ran = true;
+        continue;
+      }
       r = rbd_snap_create(image->get(), kImageSnapshot.c_str());
       if (r == 0) {
         created = true;
@@ -371,6 +383,80 @@ Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name) {
   // Its chunk record goes with it (an image removed before this existed may
   // have left one: ENOENT or not, it is removed here).
   return remove_chunk_record(io, name);
+}
+
+Result<std::optional<LockHolder>> exclusive_lock_holder(rados_ioctx_t io, const std::string& name) {
+  librados::IoCtx ioctx;
+  librados::IoCtx::from_rados_ioctx_t(io, ioctx);
+  librbd::RBD rbd;
+  librbd::Image image;
+  int r = rbd.open_read_only(ioctx, image, name.c_str(), nullptr);
+  if (r < 0) {
+    return Status::Error(r, "cannot open " + image_spec(io, name) + ": " + ceph_strerror(r));
+  }
+  uint64_t features = 0;
+  r = image.features(&features);
+  if (r >= 0 && (features & RBD_FEATURE_EXCLUSIVE_LOCK) == 0) return std::optional<LockHolder>();
+  std::list<librbd::locker_t> lockers;
+  bool exclusive = false;
+  std::string tag;
+  if (r >= 0) r = image.list_lockers(&lockers, &exclusive, &tag);
+  std::list<librbd::image_watcher_t> watchers;
+  if (r >= 0) r = image.list_watchers(watchers);
+  if (r < 0) {
+    return Status::Error(r, "cannot read the lock and watchers of " + image_spec(io, name) + ": " +
+                                ceph_strerror(r));
+  }
+  if (lockers.empty()) return std::optional<LockHolder>();
+  LockHolder holder;
+  holder.entity = lockers.front().client;
+  holder.address = lockers.front().address;
+  for (const auto& w : watchers) holder.watching = holder.watching || w.addr == holder.address;
+  return std::optional<LockHolder>(holder);
+}
+
+Result<bool> break_lock_held_by(rados_ioctx_t io, const std::string& name,
+                                const std::string& address) {
+  auto image = open_image(io, name, false);
+  if (!image.ok()) return image.status();
+  // librbd names a lock's owner by its client's address (rbd_lock_get_owners).
+  const int r = rbd_lock_break(image->get(), RBD_LOCK_MODE_EXCLUSIVE, address.c_str());
+  // ENOENT: no lock any more; EBUSY: another client holds it now.
+  if (r == -ENOENT || r == -EBUSY) return false;
+  if (r < 0) {
+    return Status::Error(r, "cannot break the lock of " + address + " on " + image_spec(io, name) +
+                                ": " + ceph_strerror(r));
+  }
+  return true;
+}
+
+Status wait_until_unwatched(rados_ioctx_t io, const std::string& name, const std::string& address,
+                            std::chrono::milliseconds timeout) {
+  librados::IoCtx ioctx;
+  librados::IoCtx::from_rados_ioctx_t(io, ioctx);
+  librbd::RBD rbd;
+  librbd::Image image;
+  int r = rbd.open_read_only(ioctx, image, name.c_str(), nullptr);
+  if (r < 0) {
+    return Status::Error(r, "cannot open " + image_spec(io, name) + ": " + ceph_strerror(r));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::list<librbd::image_watcher_t> watchers;
+    r = image.list_watchers(watchers);
+    if (r < 0) {
+      return Status::Error(
+          r, "cannot list the watchers of " + image_spec(io, name) + ": " + ceph_strerror(r));
+    }
+    bool watching = false;
+    for (const auto& w : watchers) watching = watching || w.addr == address;
+    if (!watching) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Error(ETIMEDOUT, "client " + address + " still watches " +
+                                          image_spec(io, name) + " after its lock was broken");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace rbdvol::plugin

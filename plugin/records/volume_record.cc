@@ -69,8 +69,11 @@ Result<const config::DiskType*> volume_disk_type(Driver& driver, rbd_image_t ima
   return type;
 }
 
-Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
-  auto image = open_image(volume.io.get(), volume.rbd_name, true);
+namespace {
+
+// volume_record, reading through `io` (the volume pool of volume.cluster).
+Result<Json> volume_record_in(Driver& driver, const VolumeHandle& volume, rados_ioctx_t io) {
+  auto image = open_image(io, volume.rbd_name, true);
   if (!image.ok()) return image.status();
   auto size = image_size(image->get());
   if (!size.ok()) return size.status();
@@ -82,7 +85,7 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
   if (!parent.ok()) return parent.status();
   auto snaps = list_snapshots(image->get());
   if (!snaps.ok()) return snaps.status();
-  auto attachments = read_attachments(volume.io.get(), image->get());
+  auto attachments = read_attachments(io, image->get());
   if (!attachments.ok()) return attachments.status();
 
   auto get = [&](const std::string& key) {
@@ -128,6 +131,52 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
         feature_names(std::strtoull(get(meta::kSavedFeatures).c_str(), nullptr, 10));
   }
   return record;
+}
+
+}  // namespace
+
+Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
+  return volume_record_in(driver, volume, volume.io.get());
+}
+
+Json volume_directory_entry(const Json& record) {
+  Json entry = Json::object();
+  for (const char* field :
+       {"id", "name", "size", "disk_type", "source_image", "created_at", "attachments"}) {
+    entry[field] = record.at(field);
+  }
+  entry["status"] = record.at("attachments").empty() ? "available" : "in-use";
+  return entry;
+}
+
+Json volume_listing_item(Driver& driver, const Cluster& cluster, const Json& entry) {
+  Json item = entry;
+  item["backend"] = cluster.id();
+  item["pool"] = cluster.backend().volume_pool;
+  item["image"] = kVolumePrefix + entry.at("id").get<std::string>();
+  const config::DiskType* type = driver.config().find_disk_type(entry.value("disk_type", ""));
+  item["multiattach"] = type ? type->multiattach : false;
+  item["cache"] = type ? type->cache : "";
+  return item;
+}
+
+Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, rados_ioctx_t io) {
+  auto names = list_images(io);
+  if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
+  std::vector<Json> entries;
+  for (const auto& name : *names) {
+    if (name.compare(0, kVolumePrefix.size(), kVolumePrefix) != 0) continue;
+    const std::string uuid = name.substr(kVolumePrefix.size());
+    if (!is_uuid(uuid)) continue;
+    VolumeHandle handle{&cluster, IoCtxPtr(), uuid, name};
+    auto record = volume_record_in(driver, handle, io);
+    if (!record.ok()) {
+      if (record.status().err() == ENOENT) continue;  // removed meanwhile
+      return record.status().Prefixed("backend " + cluster.id());
+    }
+    entries.push_back(volume_directory_entry(*record));
+  }
+  return entries;
 }
 
 }  // namespace rbdvol::plugin

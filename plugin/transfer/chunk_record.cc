@@ -109,6 +109,7 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t 
     h.source = j.value("source", "");
     h.state = j.value("state", "");
     h.owner = j.value("owner", "");
+    h.client = j.value("client", "");
     h.started_at = j.value("started_at", "");
     h.completed_at = j.value("completed_at", "");
     if (h.chunk_size == 0) throw std::runtime_error("chunk_size is 0");
@@ -129,6 +130,7 @@ Status write_header(rados_ioctx_t io, const std::string& rbd_name, const ChunkRe
             {"source", header.source},
             {"state", header.state},
             {"owner", header.owner},
+            {"client", header.client},
             {"started_at", header.started_at}};
   if (!header.completed_at.empty()) j["completed_at"] = header.completed_at;
   const std::string value = j.dump();
@@ -182,6 +184,7 @@ Result<std::unique_ptr<RecordWatch>> claim_chunk_record(rados_ioctx_t io,
   auto watch = std::make_unique<RecordWatch>(io, cookie);
   ChunkRecordHeader claimed = header;
   claimed.owner = this_process_owner();
+  claimed.client = this_client(io);
   Status s = write_header(io, rbd_name, claimed, false, &version);
   if (!s.ok()) return s;
   header = claimed;
@@ -331,6 +334,7 @@ Result<ChunkRecordHeader> start_chunk_record(rados_ioctx_t io, const std::string
   h.source = source;
   h.state = "incomplete";
   h.owner = this_process_owner();
+  h.client = this_client(io);
   h.started_at = utc_now_iso8601();
   Status s = write_chunk_record_header(io, rbd_name, h, true);
   if (!s.ok()) return s;
@@ -346,11 +350,19 @@ Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
 
 std::string this_process_owner() { return this_host() + ":" + std::to_string(::getpid()); }
 
+bool owner_is_on_this_host(const std::string& owner) {
+  const auto colon = owner.rfind(':');
+  return colon != std::string::npos && owner.substr(0, colon) == this_host();
+}
+
+std::string this_client(rados_ioctx_t io) {
+  return "client." + std::to_string(rados_get_instance_id(rados_ioctx_get_cluster(io)));
+}
+
 Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
                               const std::string& owner, std::string* how) {
-  const auto colon = owner.rfind(':');
-  if (colon != std::string::npos && owner.substr(0, colon) == this_host()) {
-    const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
+  if (owner_is_on_this_host(owner)) {
+    const long pid = std::strtol(owner.c_str() + owner.rfind(':') + 1, nullptr, 10);
     const bool running = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
     if (how) *how = running ? "running on this host" : "no longer running on this host";
     return running;

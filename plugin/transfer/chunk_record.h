@@ -47,6 +47,10 @@ struct ChunkRecordHeader {
   std::string source;       // what was copied: "fast:images/image-...@snap", a file path
   std::string state;        // "incomplete" while the transfer runs, then "complete"
   std::string owner;        // "<hostname>:<pid>" of the process transferring
+  // The librados client of that process that writes the image and so holds
+  // its exclusive lock ("client.<instance id>", this_client): what tells a
+  // lock left by the transfer's process from one held by anyone else.
+  std::string client;
   std::string started_at, completed_at;
   uint64_t chunks() const { return chunk_size ? (size + chunk_size - 1) / chunk_size : 0; }
 };
@@ -89,7 +93,7 @@ class RecordWatch {
 // object is still at `version` (read when the owner was found gone): of two
 // processes resuming the same partial image at once, one gets it, the other
 // EBUSY, before either breaks a lock or writes a byte. `header` gets the new
-// owner. The record is watched first; the watch is returned for the caller to
+// owner (and this_client(io)). The record is watched first; the watch is returned for the caller to
 // keep until it holds the image's lock or is done with it (RecordWatch).
 Result<std::unique_ptr<RecordWatch>> claim_chunk_record(rados_ioctx_t io,
                                                         const std::string& rbd_name,
@@ -136,6 +140,13 @@ Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
 
 // "<hostname>:<pid>" of this process.
 std::string this_process_owner();
+
+// Whether `owner` (a record's) names a process of this host.
+bool owner_is_on_this_host(const std::string& owner);
+
+// "client.<instance id>" of the librados client of `io`: the entity its
+// locks are held by (librbd's exclusive lock, `rbd lock ls`).
+std::string this_client(rados_ioctx_t io);
 
 // Whether the process `owner` (a record's) still writes the image `rbd_name`
 // in `io`'s pool, and if so `how` that is known (for messages). A process on

@@ -195,6 +195,11 @@ class PausedCluster {
 
 // The whole content of a file.
 std::string read_file(const std::string& path);
+// A new random uuid, from the kernel.
+std::string random_uuid();
+// Runs rbdvol ARGS with RBDVOL_FAULT=fault and REQUIREs that it died of
+// SIGKILL there.
+void run_killed(const std::vector<std::string>& args, const std::string& fault);
 
 // Every RBD image in a pool, whatever its name or state.
 size_t count_images(CephView& ceph, const std::string& pool);

@@ -423,7 +423,9 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
       // A copy gets its snapshot from the first volume cloned from it. Not
       // removed again if the clone fails: other volumes may be cloning it
       // at the same moment, and it is harmless.
-      auto made = ensure_image_snapshot(parent_io, parent_image);
+      auto made = ensure_image_snapshot(parent_io, parent_image, [&] {
+        return release_dead_copier_lock(parent_io, parent_image);
+      });
       if (!made.ok()) {
         s = made.status().Prefixed("image " + source->image.id + " on backend " + cluster->id());
       } else if (*made) {
