@@ -142,7 +142,8 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
 Json volume_directory_entry(const Json& record) {
   Json entry = Json::object();
   for (const char* field :
-       {"id", "name", "size", "disk_type", "source_image", "created_at", "attachments"}) {
+       {"id", "name", "size", "disk_type", "source_image", "created_at", "attachments",
+        "description", "metadata", "source_snapshot", "source_volume"}) {
     entry[field] = record.at(field);
   }
   entry["status"] = record.at("attachments").empty() ? "available" : "in-use";
