@@ -104,14 +104,17 @@ Result<ListQuery> parse_list_query(const ApiRequest& request,
   return q;
 }
 
+bool matches_filters(const Json& view, const ListQuery& query) {
+  for (const auto& [key, value] : query.filters) {
+    if (as_text(view.contains(key) ? view[key] : Json(nullptr)) != value) return false;
+  }
+  return true;
+}
+
 Result<Json> page_items(Json items, const ListQuery& query, bool* more) {
   Json kept = Json::array();
   for (auto& item : items) {
-    bool match = true;
-    for (const auto& [key, value] : query.filters) {
-      if (as_text(item.contains(key) ? item[key] : Json(nullptr)) != value) match = false;
-    }
-    if (match) kept.push_back(std::move(item));
+    if (matches_filters(item, query)) kept.push_back(std::move(item));
   }
   std::vector<Json> sorted(kept.begin(), kept.end());
   auto sort = query.sort;

@@ -1,9 +1,8 @@
 // Filters, sort, marker and limit of Cinder's list calls.
 //
-// The plugin's volume.list answers every volume at once today; the lead's
-// per-backend directory (issue 17) will make it page by itself. Until then
-// this is the one place that pages a whole answer, so that switching to the
-// plugin's paging touches only page_items' callers.
+// Volumes are paged by the plugin's volume.list from its directories
+// (volume_listing.h); snapshots, attachments, and volume listings the
+// directory cannot serve are paged here over a whole answer (page_items).
 #pragma once
 
 #include <optional>
@@ -31,6 +30,10 @@ struct ListQuery {
 Result<ListQuery> parse_list_query(const ApiRequest& request,
                                    const std::set<std::string>& filter_keys,
                                    const std::set<std::string>& sort_keys);
+
+// Whether Cinder view `view` passes the query's filters (exact match of the
+// view's field, as text).
+bool matches_filters(const Json& view, const ListQuery& query);
 
 // `items` (Cinder views) filtered (exact match of the view's field, as
 // text), sorted (default created_at desc, then id desc), after `marker` (an

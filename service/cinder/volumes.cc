@@ -5,6 +5,7 @@
 #include "service/cinder/handlers.h"
 #include "service/cinder/paging.h"
 #include "service/cinder/views.h"
+#include "service/cinder/volume_listing.h"
 #include "service/cinder/volume_lookup.h"
 #include "service/http_server.h"
 
@@ -17,17 +18,14 @@ const std::set<std::string> kSortKeys = {"id",         "name",        "status", 
 
 Result<ApiResponse> list(VolumeService& service, Call& call, bool detail) {
   ASSIGN_OR_RETURN(ListQuery query, parse_list_query(call.request, kFilterKeys, kSortKeys));
-  Json unreachable;
-  ASSIGN_OR_RETURN(Json views, all_volume_views(service, call, &unreachable));
-  bool more = false;
-  ASSIGN_OR_RETURN(Json page, page_items(std::move(views), query, &more));
+  ASSIGN_OR_RETURN(VolumePage page, list_volume_page(service, call, query));
   Json out = Json::array();
-  for (auto& v : page) out.push_back(detail ? v : volume_summary(v));
+  for (auto& v : page.views) out.push_back(detail ? v : volume_summary(v));
   Json body = {{"volumes", out}};
-  if (more && !out.empty()) {
-    body["volumes_links"] = next_links(call, "volumes", query, out.back().value("id", ""));
+  if (!page.next_marker.empty()) {
+    body["volumes_links"] = next_links(call, "volumes", query, page.next_marker);
   }
-  if (!unreachable.empty()) body["rbdvol:unreachable"] = unreachable;
+  if (!page.unreachable.empty()) body["rbdvol:unreachable"] = page.unreachable;
   if (call.version.at_least(34) && call.request.param("with_count") == "true") {
     body["count"] = out.size();
   }

@@ -301,6 +301,12 @@ class Service(unittest.TestCase):
         self.assertEqual(doc["volume"]["description"], "made by the test")
         self.assertEqual(doc["volume"]["metadata"], {"purpose": "test"})
         self.assertEqual(doc["volume"]["bootable"], "false")
+        # The listing comes from the plugin's directory: it holds what the
+        # create's volume.update set.
+        status, _, doc, text = request(self.daemon.port, "GET", "/v3/volumes/detail?name=" + name)
+        self.assertEqual(status, 200, text)
+        self.assertEqual([(v["id"], v["description"], v["metadata"]) for v in doc["volumes"]],
+                         [(vid, "made by the test", {"purpose": "test"})])
         r = cinder(self.daemon, "list")
         self.assertIn(vid, r.stdout)
         r = cinder(self.daemon, "show", vid)
@@ -329,6 +335,12 @@ class Service(unittest.TestCase):
         self.assertTrue(doc["volume"]["multiattach"])
         cinder(self.daemon, "rename", vid, name + "-renamed")
         self.assertEqual(show(self.daemon.port, vid)[2]["volume"]["name"], name + "-renamed")
+        # The directory's name index follows the rename.
+        for listed_name, listed in ((name + "-renamed", True), (name, False)):
+            status, _, doc, text = request(self.daemon.port, "GET",
+                                           "/v3/volumes/detail?name=" + listed_name)
+            self.assertEqual(status, 200, text)
+            self.assertEqual(vid in [v["id"] for v in doc["volumes"]], listed, listed_name)
         cinder(self.daemon, "delete", vid)
         wait_status(self.daemon.port, vid, "gone")
         self.assertNotEqual(rbd("fast", "info", "volumes/volume-" + vid).returncode, 0)
@@ -684,13 +696,24 @@ class Journal(unittest.TestCase):
         image = self.upload_image(64)
         a, b = Daemon(), Daemon()
         try:
+            name = "svc-journal-" + uuid.uuid4().hex[:6]
             status, _, doc, text = request(a.port, "POST", "/v3/volumes",
-                                           {"volume": {"volume_type": "hdd", "imageRef": image}})
+                                           {"volume": {"volume_type": "hdd", "imageRef": image,
+                                                       "name": name}})
             self.assertEqual(status, 202, text)
             vid = doc["volume"]["id"]
             seen_by_b = show(b.port, vid)
             self.assertEqual(seen_by_b[0], 200, seen_by_b[3])
             self.assertIn(seen_by_b[2]["volume"]["status"], ("creating", "available"))
+            # Listings merge the journal's volume being created with the
+            # directory's; its id is a marker either way.
+            status, _, doc, text = request(b.port, "GET", "/v3/volumes/detail?limit=5&name=" + name)
+            self.assertEqual(status, 200, text)
+            self.assertEqual([v["id"] for v in doc["volumes"]], [vid])
+            self.assertIn(doc["volumes"][0]["status"], ("creating", "available"))
+            status, _, doc, text = request(b.port, "GET", "/v3/volumes?limit=1&marker=" + vid)
+            self.assertEqual(status, 200, text)
+            self.assertNotIn(vid, [v["id"] for v in doc["volumes"]])
             wait_status(b.port, vid, "available", timeout=180)
             request(b.port, "DELETE", "/v3/volumes/" + vid)
             wait_status(a.port, vid, "gone")
