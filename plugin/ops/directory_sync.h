@@ -26,8 +26,8 @@ enum class Touches {
   kNothing,
   kVolumeFromAnswer,         // answer "id" (volume.create; nothing on dry_run)
   kVolumeFromRequest,        // request "id" (extend, retype, update)
-  kVolumeFromRequestVolume,  // request "volume" (attachment.*)
-  kVolumeFromAnswerVolume,   // answer "volume" (snapshot.revert)
+  kVolumeFromRequestVolume,  // request "volume" (attachment.*, snapshot.create)
+  kVolumeFromAnswerVolume,   // answer "volume" (snapshot.revert, snapshot.delete)
   kVolumeRemoved,            // request "id" (volume.delete)
   kImageFromAnswer,          // answer "id" (image.upload, image.copy, image.create_from_volume)
   kImageRemoved,             // request "id" and "backend" (image.delete)

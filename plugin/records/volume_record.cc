@@ -5,6 +5,7 @@
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/records/attachments.h"
 #include "plugin/records/naming.h"
+#include "plugin/records/snapshot_lookup.h"
 
 namespace rbdvol::plugin {
 
@@ -147,6 +148,13 @@ Json volume_directory_entry(const Json& record) {
     entry[field] = record.at(field);
   }
   entry["status"] = record.at("attachments").empty() ? "available" : "in-use";
+  // Only the snapshots users made: the hidden ones come and go with clones
+  // made from the volume, which do not refresh its entry.
+  Json snapshots = Json::array();
+  for (const auto& s : record.at("snapshots")) {
+    if (s.value("name", "").rfind(kSnapshotPrefix, 0) == 0) snapshots.push_back(s);
+  }
+  entry["snapshots"] = snapshots;
   return entry;
 }
 

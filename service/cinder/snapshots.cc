@@ -11,13 +11,15 @@ const std::string kSnapshotPrefix = "snapshot-";
 const std::set<std::string> kFilterKeys = {"name", "status", "volume_id"};
 const std::set<std::string> kSortKeys = {"id", "name", "status", "size", "created_at", "volume_id"};
 
-// Every snapshot: one volume.list, then snapshot.list for each volume that
-// has one. `only` keeps the snapshot with that id (and stops early).
+// Every snapshot: one volume.list (its directory entries name each volume's
+// snapshots), then snapshot.list for each volume that has one. `only` keeps the snapshot with that
+// id (and stops early).
 Result<Json> snapshot_records(VolumeService& service, const std::string& only) {
   ASSIGN_OR_RETURN(Json volumes, service.call("volume.list", Json::object()));
   Json records = Json::array();
   for (const auto& v : volumes.value("volumes", Json::array())) {
-    bool has = false;
+    // An entry written before the directory kept snapshots has none: ask.
+    bool has = !v.contains("snapshots");
     for (const auto& s : v.value("snapshots", Json::array())) {
       const std::string name = s.value("name", "");
       if (only.empty() ? name.rfind(kSnapshotPrefix, 0) == 0 : name == kSnapshotPrefix + only) {

@@ -130,55 +130,65 @@ Result<VolumePage> list_volume_page(VolumeService& service, const Call& call,
     }
     return listed.status();
   }
-  const Json records = listed->value("volumes", Json::array());
-  const bool truncated = listed->contains("next_marker");
-
-  struct Item {
-    Json record, view;
-  };
-  std::vector<Item> items;
+  std::vector<ListedVolume> directory, journal;
   std::set<std::string> listed_ids;
-  for (const auto& record : records) {
+  for (const auto& record : listed->value("volumes", Json::array())) {
     const std::string id = text_field(record, "id");
     listed_ids.insert(id);
     std::optional<VolumeActivity> activity;
     if (auto it = activities.find(id); it != activities.end()) activity = it->second;
-    Json view = volume_view(call, record, activity);
-    if (matches_filters(view, query)) items.push_back({record, std::move(view)});
+    directory.push_back({record, volume_view(call, record, activity)});
   }
-  // The journal's volumes in the same order: after the marker, and, when
-  // the plugin left volumes out after its page, not beyond its last one (the
-  // next page holds those).
-  std::optional<Json> marker_record;
   for (const auto& [id, activity] : activities) {
     if (!journal_only(activity) || listed_ids.count(id)) continue;
     Json view = volume_view(call, activity.volume, activity);
-    if (!matches_filters(view, query)) continue;
-    if (!query.marker.empty()) {
-      if (!marker_record) {
-        auto record = volume_record(service, query.marker);
-        if (!record.ok() && record.status().err() == ENOENT) {
-          return Status::Invalid("marker " + query.marker + " could not be found");
-        }
-        if (!record.ok()) return record.status();
-        marker_record = std::move(record).value();
-      }
-      if (!before(*marker_record, activity.volume, sort)) continue;
-    }
-    if (truncated && !records.empty() && before(records.back(), activity.volume, sort)) continue;
-    items.push_back({activity.volume, std::move(view)});
+    if (matches_filters(view, query)) journal.push_back({activity.volume, std::move(view)});
   }
-  std::stable_sort(items.begin(), items.end(),
-                   [&](const Item& a, const Item& b) { return before(a.record, b.record, sort); });
+  std::optional<Json> marker_record;
+  if (!journal.empty() && !query.marker.empty()) {
+    auto record = volume_record(service, query.marker);
+    if (!record.ok() && record.status().err() == ENOENT) {
+      return Status::Invalid("marker " + query.marker + " could not be found");
+    }
+    if (!record.ok()) return record.status();
+    marker_record = std::move(record).value();
+  }
+  VolumePage page =
+      merge_volume_page(directory, listed->contains("next_marker"), journal, marker_record, query);
+  page.unreachable = listed->value("unreachable", Json::array());
+  return page;
+}
+
+VolumePage merge_volume_page(const std::vector<ListedVolume>& directory, bool truncated,
+                             const std::vector<ListedVolume>& journal,
+                             const std::optional<Json>& marker_record, const ListQuery& query) {
+  const SortKeys sort = total_order(query);
+  std::vector<const ListedVolume*> items;
+  for (const auto& v : directory) {
+    if (matches_filters(v.view, query)) items.push_back(&v);
+  }
+  for (const auto& v : journal) {
+    if (!matches_filters(v.view, query)) continue;
+    if (!query.marker.empty() && marker_record && !before(*marker_record, v.record, sort)) continue;
+    if (truncated && !directory.empty() && before(directory.back().record, v.record, sort)) {
+      continue;  // the next page holds it
+    }
+    items.push_back(&v);
+  }
+  std::stable_sort(items.begin(), items.end(), [&](const ListedVolume* a, const ListedVolume* b) {
+    return before(a->record, b->record, sort);
+  });
 
   VolumePage page;
-  page.unreachable = listed->value("unreachable", Json::array());
   const size_t begin = std::min(query.offset, items.size());
   const size_t end = query.limit ? std::min(items.size(), begin + *query.limit) : items.size();
-  for (size_t i = begin; i < end; ++i) page.views.push_back(std::move(items[i].view));
+  for (size_t i = begin; i < end; ++i) page.views.push_back(items[i]->view);
   if (end < items.size() || truncated) {
-    page.next_marker = end > begin ? text_field(items[end - 1].record, "id")
-                                   : (records.empty() ? "" : text_field(records.back(), "id"));
+    // The last volume shown; on an empty page, the last one volume.list
+    // gave (all filtered out here), so that the next page goes on from it.
+    page.next_marker = end > begin
+                           ? text_field(items[end - 1]->record, "id")
+                           : (directory.empty() ? "" : text_field(directory.back().record, "id"));
   }
   return page;
 }

@@ -4,7 +4,9 @@
 // whose create failed: not in any directory) are merged in by the same order.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "service/cinder/paging.h"
 #include "service/cinder/volume_service.h"
@@ -17,6 +19,24 @@ struct VolumePage {
   std::string next_marker;
   Json unreachable = Json::array();  // backends that could not be listed
 };
+
+// A volume of a listing: the plugin-shaped record (what the order is taken
+// from, as volume.list orders) and its Cinder view (what filters look at).
+struct ListedVolume {
+  Json record, view;
+};
+
+// The page of `query` from what volume.list answered (`directory`, in its
+// order, after the marker, `truncated` when it left volumes out after them)
+// and the volumes only the journal knows (`journal`, any order, any
+// position): both filtered by the views, the journal's kept when they sort
+// after `marker_record` (the marker's record; needed when `query` has a
+// marker and `journal` is not empty) and, when `truncated`, not after the
+// last directory volume; then merged in order, `offset` skipped and `limit`
+// kept. Pure: the unit tests drive it.
+VolumePage merge_volume_page(const std::vector<ListedVolume>& directory, bool truncated,
+                             const std::vector<ListedVolume>& journal,
+                             const std::optional<Json>& marker_record, const ListQuery& query);
 
 // One page of volumes for `query` (parse_list_query with the volume filter
 // and sort keys). A marker that names no volume the listing holds is EINVAL

@@ -12,6 +12,7 @@
 #include "service/cinder/errors.h"
 #include "service/cinder/microversion.h"
 #include "service/cinder/paging.h"
+#include "service/cinder/volume_listing.h"
 #include "service/http_server.h"
 
 using namespace rbdvol;
@@ -143,6 +144,87 @@ TEST_CASE("lists are filtered, sorted and paged by marker and limit", "[service]
     auto q = parse_list_query(with_query("/v3/volumes?marker=nope"), {}, {"id"});
     REQUIRE(q.ok());
     CHECK(page_items(items, *q, &more).status().err() == EINVAL);
+  }
+}
+
+namespace {
+
+// A volume as volume.list or the journal gives it, and a view of it with
+// `status`.
+ListedVolume listed(const std::string& id, const std::string& created_at,
+                    const std::string& status = "available") {
+  return {{{"id", id}, {"created_at", created_at}, {"size", uint64_t{1} << 30}},
+          {{"id", id}, {"status", status}}};
+}
+
+std::vector<std::string> ids_of(const VolumePage& page) {
+  std::vector<std::string> out;
+  for (const auto& v : page.views) out.push_back(v["id"]);
+  return out;
+}
+
+ListQuery volume_query(const std::string& target) {
+  auto q = parse_list_query(with_query(target), {"name", "status"},
+                            {"id", "name", "size", "created_at"});
+  REQUIRE(q.ok());
+  return *q;
+}
+
+}  // namespace
+
+TEST_CASE("a directory page and the journal's volumes merge in one order", "[service]") {
+  // The plugin's times end in Z, the journal's in .000000: the same order.
+  const auto a = listed("a", "2026-12-05T08:00:01Z");
+  const auto c = listed("c", "2026-12-05T08:00:03Z");
+  const auto e = listed("e", "2026-12-05T08:00:05Z");
+  const auto b = listed("b", "2026-12-05T08:00:02.000000", "creating");
+  const auto d = listed("d", "2026-12-05T08:00:04.000000", "creating");
+
+  SECTION("newest first, the journal's between the directory's") {
+    auto page =
+        merge_volume_page({e, c, a}, false, {b, d}, std::nullopt, volume_query("/v3/volumes"));
+    CHECK(ids_of(page) == std::vector<std::string>{"e", "d", "c", "b", "a"});
+    CHECK(page.next_marker.empty());
+  }
+  SECTION("a limit cuts the merged list and names the next marker") {
+    auto page = merge_volume_page({e, c, a}, false, {b, d}, std::nullopt,
+                                  volume_query("/v3/volumes?limit=2"));
+    CHECK(ids_of(page) == std::vector<std::string>{"e", "d"});
+    CHECK(page.next_marker == "d");
+  }
+  SECTION("when the directory left volumes out, no journal volume past its last is shown") {
+    auto page =
+        merge_volume_page({e, c}, true, {b, d}, std::nullopt, volume_query("/v3/volumes?limit=5"));
+    CHECK(ids_of(page) == std::vector<std::string>{"e", "d", "c"});
+    CHECK(page.next_marker == "c");
+  }
+  SECTION("after a marker, only the journal's volumes after it") {
+    // The page after "e" (created_at desc): the directory gave c, a.
+    auto page =
+        merge_volume_page({c, a}, false, {b, d}, e.record, volume_query("/v3/volumes?marker=e"));
+    CHECK(ids_of(page) == std::vector<std::string>{"d", "c", "b", "a"});
+    page = merge_volume_page({a}, false, {b, d}, c.record, volume_query("/v3/volumes?marker=c"));
+    CHECK(ids_of(page) == std::vector<std::string>{"b", "a"});
+  }
+  SECTION("a status filter looks at the view, the journal's status included") {
+    const auto busy = listed("x", "2026-12-05T08:00:06Z", "extending");
+    auto page = merge_volume_page({busy, e, c, a}, false, {b, d}, std::nullopt,
+                                  volume_query("/v3/volumes?status=available&sort=id:asc"));
+    CHECK(ids_of(page) == std::vector<std::string>{"a", "c", "e"});
+  }
+  SECTION("a page emptied by filters still leads on") {
+    const auto busy = listed("x", "2026-12-05T08:00:06Z", "extending");
+    auto page = merge_volume_page({busy}, true, {}, std::nullopt,
+                                  volume_query("/v3/volumes?status=available&limit=1"));
+    CHECK(page.views.empty());
+    CHECK(page.next_marker == "x");
+  }
+  SECTION("ascending sizes, then ids") {
+    auto big = listed("0", "2026-12-05T08:00:00Z");
+    big.record["size"] = uint64_t{2} << 30;
+    auto page = merge_volume_page({a, c, e, big}, false, {b, d}, std::nullopt,
+                                  volume_query("/v3/volumes?sort=size:asc"));
+    CHECK(ids_of(page) == std::vector<std::string>{"e", "d", "c", "b", "a", "0"});
   }
 }
 
