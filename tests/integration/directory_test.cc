@@ -122,8 +122,9 @@ TEST_CASE("volume listings agree with the images after create, extend, retype, a
   REQUIRE(listed_volume(name, id).is_null());
 }
 
-TEST_CASE("a rename through volume.update moves the volume to its new name in listings",
-          "[integration][directory]") {
+TEST_CASE(
+    "a rename through volume.update, and snapshots taken and deleted, show in the directory entry",
+    "[integration][directory]") {
   ImageCleanup cleanup;
   const std::string before = "dir-rename-" + random_uuid().substr(0, 8);
   const std::string after = before + "-new";
@@ -149,6 +150,16 @@ TEST_CASE("a rename through volume.update moves the volume to its new name in li
   REQUIRE(item.at("description") == "renamed by the test");
   require_listing_agrees(after, id);
   // check finds nothing to mend: the entry and the name key followed the image.
+  REQUIRE(kinds_for(run_check(id), id).empty());
+
+  // Snapshots taken and deleted show in the entry (a volume service lists
+  // snapshots from it).
+  auto snapshot = rbdvol_json({"snapshot", "create", id, "--name", "s1"});
+  const json with = listed_volume(after, id).at("snapshots");
+  REQUIRE(with.size() == 1);
+  REQUIRE(with[0].at("name") == "snapshot-" + snapshot.at("id").get<std::string>());
+  rbdvol_json({"snapshot", "delete", snapshot.at("id")});
+  REQUIRE(listed_volume(after, id).at("snapshots").empty());
   REQUIRE(kinds_for(run_check(id), id).empty());
 }
 
