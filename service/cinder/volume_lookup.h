@@ -16,8 +16,9 @@ Result<std::string> checked_uuid(const std::string& id, const std::string& what)
 // The plugin's record of a volume (volume.show).
 Result<Json> volume_record(VolumeService& service, const std::string& id);
 
-// Cinder's view of volume `id`: the record with the status of a long
-// operation running on it, or the requested volume while it is created.
+// Cinder's view of volume `id`: what its directory entry holds, with the
+// status of a long operation running on it, or the requested volume while
+// it is created.
 Result<Json> volume_view_of(VolumeService& service, const Call& call, const std::string& id);
 
 // Every volume: the plugin's list plus the volumes being created here.

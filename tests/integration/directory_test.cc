@@ -147,6 +147,12 @@ TEST_CASE(
   REQUIRE(listed_volume(before, id).is_null());
   const json item = listed_volume(after, id);
   REQUIRE(item.is_object());
+  // volume.show "brief" answers the listing's item, from the directory.
+  auto brief = (*host)->call("volume.show", {{"id", id}, {"brief", true}});
+  REQUIRE(brief.ok());
+  REQUIRE(*brief == item);
+  REQUIRE((*host)->call("volume.show", {{"id", random_uuid()}, {"brief", true}}).status().err() ==
+          ENOENT);
   REQUIRE(item.at("description") == "renamed by the test");
   require_listing_agrees(after, id);
   // check finds nothing to mend: the entry and the name key followed the image.
