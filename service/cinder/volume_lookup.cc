@@ -35,16 +35,16 @@ Result<Json> volume_record(VolumeService& service, const std::string& id) {
 
 Result<Json> volume_view_of(VolumeService& service, const Call& call, const std::string& id) {
   ASSIGN_OR_RETURN(std::optional<VolumeActivity> activity, service.activity(id));
+  if (activity && !activity->volume.is_null()) {
+    // Being created (or its create failed): not in Ceph yet, not complete,
+    // or not any more. The journal keeps the record as requested; the view
+    // is made for this call's microversion, as every other. (Asking the
+    // plugin here would open the half-made image at every poll.)
+    return volume_view(call, activity->volume, activity);
+  }
   // What the view needs is what a listing shows: read from the directory,
   // without opening the image (volume.show "brief").
   auto record = service.call("volume.show", {{"id", id}, {"brief", true}});
-  if (activity && !activity->volume.is_null()) {
-    // Being created (or its create failed): not in Ceph yet or any more.
-    // The journal keeps the record as requested; the view is made for this
-    // call's microversion, as every other.
-    if (!record.ok()) return volume_view(call, activity->volume, activity);
-    return volume_view(call, *record, activity);
-  }
   if (!record.ok() && record.status().err() == ENOENT) {
     return Status::NotFound("volume " + id + " could not be found");
   }
