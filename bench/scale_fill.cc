@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "cli/plugin_host.h"
+#include "host/plugin_host.h"
 
-using rbdvol::cli::PluginHost;
+using rbdvol::host::PluginHost;
 
 int main(int argc, char** argv) {
   if (argc != 9) {

@@ -10,12 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/arguments.h"
-#include "cli/plugin_host.h"
 #include "cli/terminal_text.h"
+#include "host/plugin_host.h"
 #include "status/status.h"
 #include "text/byte_size.h"
 
 namespace rbdvol::cli {
+
+using host::PluginHost;
 
 // What every subcommand gets: the global options and the loaded driver.
 class Context {

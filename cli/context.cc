@@ -11,7 +11,7 @@ namespace rbdvol::cli {
 
 Result<PluginHost*> Context::driver() {
   if (plugin_) return plugin_.get();
-  auto host = PluginHost::load(find_plugin(driver_path));
+  auto host = PluginHost::load(host::find_plugin(driver_path));
   if (!host.ok()) return host.status();
   Status s = with_config ? (*host)->open(config_path) : (*host)->open_without_config();
   if (!s.ok()) return s;

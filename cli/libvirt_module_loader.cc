@@ -2,7 +2,7 @@
 
 #include <dlfcn.h>
 
-#include "cli/plugin_host.h"
+#include "host/plugin_host.h"
 
 namespace rbdvol::cli {
 
@@ -36,7 +36,9 @@ Result<attach::LibvirtConnectFn> load_libvirt_module(const std::string& path) {
   return connect;
 }
 
-std::string find_libvirt_module() { return find_beside_executable(attach::kLibvirtModuleFile); }
+std::string find_libvirt_module() {
+  return host::find_beside_executable(attach::kLibvirtModuleFile);
+}
 
 Result<std::unique_ptr<attach::Hypervisor>> connect_libvirt(const std::string& uri) {
   static const Result<attach::LibvirtConnectFn> connect =

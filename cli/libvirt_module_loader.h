@@ -20,7 +20,7 @@ namespace rbdvol::cli {
 // makes run its code, and libvirt and GLib are not made to be unloaded.
 Result<attach::LibvirtConnectFn> load_libvirt_module(const std::string& path);
 
-// find_beside_executable("librbdvol_libvirt.so") (plugin_host.h).
+// find_beside_executable("librbdvol_libvirt.so") (host/plugin_host.h).
 std::string find_libvirt_module();
 
 // attach::connect_libvirt(uri) through the module found by

@@ -25,6 +25,7 @@ namespace {
 
 const char kDefaultSection[] = "DEFAULT";
 const char kDiskTypePrefix[] = "disk_type:";
+const char kServiceSection[] = "service";
 
 const std::vector<std::string> kDefaultKeys = {"enabled_backends",      "default_backend",
                                                "rados_connect_timeout", "rados_osd_op_timeout",
@@ -33,6 +34,11 @@ const std::vector<std::string> kBackendKeys = {"ceph_conf",   "rbd_user",       
                                                "volume_pool", "image_pool",         "tags",
                                                "weight",      "libvirt_secret_uuid"};
 const std::vector<std::string> kDiskTypeKeys = {"tags", "multiattach", "cache", "image_store"};
+const std::vector<std::string> kServiceKeys = {
+    "listen",           "auth_strategy",   "token_file",   "max_body_bytes",
+    "max_header_bytes", "max_connections", "idle_timeout", "request_timeout",
+    "shutdown_grace",   "workers",         "tls_cert",     "tls_key"};
+const std::vector<std::string> kAuthStrategies = {"noauth", "token"};
 const std::vector<std::string> kCacheModes = {"none", "directsync", "writethrough", "writeback",
                                               "unsafe"};
 const std::vector<std::string> kMultiattachCacheModes = {"none", "directsync"};
@@ -347,6 +353,22 @@ class SectionReader {
     return Status::Ok();
   }
 
+  // A positive integer of up to `max`.
+  Status positive_u64(const std::string& key, uint64_t max, uint64_t* out) const {
+    std::string value;
+    Status s = string(key, false, &value);
+    if (!s.ok() || !has(key)) return s;
+    uint64_t parsed = 0;
+    const char* end = value.data() + value.size();
+    auto [ptr, ec] = std::from_chars(value.data(), end, parsed);
+    if (ec != std::errc() || ptr != end || parsed == 0 || parsed > max) {
+      return error(
+          key, "must be an integer from 1 to " + std::to_string(max) + ", got " + quoted(value));
+    }
+    *out = parsed;
+    return Status::Ok();
+  }
+
   Status boolean(const std::string& key, bool* out) const {
     std::string value;
     Status s = string(key, false, &value);
@@ -378,8 +400,8 @@ Status read_default(const SectionReader& r, Config* config, std::vector<std::str
       return r.error("enabled_backends", "invalid backend id " + quoted(id) +
                                              ": must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     }
-    if (id == kDefaultSection) {
-      return r.error("enabled_backends", "'DEFAULT' cannot be a backend id");
+    if (id == kDefaultSection || id == kServiceSection) {
+      return r.error("enabled_backends", quoted(id) + " cannot be a backend id");
     }
   }
   RETURN_IF_ERROR(r.string("default_backend", true, &config->default_backend));
@@ -410,6 +432,58 @@ Status read_backend(const SectionReader& r, Backend* backend) {
   if (r.has("libvirt_secret_uuid") && !is_valid_uuid(backend->libvirt_secret_uuid)) {
     return r.error("libvirt_secret_uuid",
                    "not a UUID (8-4-4-4-12 hex digits): " + quoted(backend->libvirt_secret_uuid));
+  }
+  return Status::Ok();
+}
+
+// host:port, or [v6]:port; the port 1..65535. The host is not resolved.
+bool is_valid_listen(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string host = s.substr(0, colon);
+  std::string port = s.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+  } else if (host.find(':') != std::string::npos) {
+    return false;  // an IPv6 address needs brackets
+  }
+  int parsed = 0;
+  const char* end = port.data() + port.size();
+  auto [ptr, ec] = std::from_chars(port.data(), end, parsed);
+  return ec == std::errc() && ptr == end && parsed > 0 && parsed <= 65535;
+}
+
+Status read_service(const SectionReader& r, Service* service) {
+  RETURN_IF_ERROR(r.check_keys(kServiceKeys));
+  service->line = r.line();
+  RETURN_IF_ERROR(r.string("listen", false, &service->listen));
+  if (!is_valid_listen(service->listen)) {
+    return r.error("listen", "must be HOST:PORT (an IPv6 address as [ADDR]:PORT), got " +
+                                 quoted(service->listen));
+  }
+  RETURN_IF_ERROR(r.string("auth_strategy", false, &service->auth_strategy));
+  if (!contains(kAuthStrategies, service->auth_strategy)) {
+    return r.error("auth_strategy", "unknown strategy " + quoted(service->auth_strategy) +
+                                        "; one of " + join(kAuthStrategies));
+  }
+  RETURN_IF_ERROR(r.string("token_file", false, &service->token_file));
+  if (service->auth_strategy == "token" && service->token_file.empty()) {
+    return r.error("token_file", "missing (required with auth_strategy = token)");
+  }
+  RETURN_IF_ERROR(r.positive_u64("max_body_bytes", uint64_t{1} << 40, &service->max_body_bytes));
+  uint64_t header = service->max_header_bytes;
+  RETURN_IF_ERROR(r.positive_u64("max_header_bytes", 1 << 20, &header));
+  service->max_header_bytes = static_cast<uint32_t>(header);
+  RETURN_IF_ERROR(r.positive_int("max_connections", &service->max_connections));
+  RETURN_IF_ERROR(r.positive_int("idle_timeout", &service->idle_timeout));
+  RETURN_IF_ERROR(r.positive_int("request_timeout", &service->request_timeout));
+  RETURN_IF_ERROR(r.positive_int("shutdown_grace", &service->shutdown_grace));
+  RETURN_IF_ERROR(r.positive_int("workers", &service->workers));
+  RETURN_IF_ERROR(r.string("tls_cert", false, &service->tls_cert));
+  RETURN_IF_ERROR(r.string("tls_key", false, &service->tls_key));
+  if (service->tls_cert.empty() != service->tls_key.empty()) {
+    const char* missing = service->tls_cert.empty() ? "tls_cert" : "tls_key";
+    return r.error(missing, "missing: tls_cert and tls_key go together");
   }
   return Status::Ok();
 }
@@ -487,14 +561,18 @@ Result<Config> parse(const std::string& text, const std::string& path) {
   std::vector<const RawSection*> disk_type_sections;
   for (const auto& s : sections) {
     if (s.name == kDefaultSection) continue;
+    if (s.name == kServiceSection) {
+      RETURN_IF_ERROR(read_service(SectionReader(s, errors), &config.service));
+      continue;
+    }
     if (contains(enabled, s.name)) {
       backend_sections[s.name] = &s;
     } else if (starts_with(s.name, kDiskTypePrefix)) {
       disk_type_sections.push_back(&s);
     } else {
       return errors.section(s.line, s.name,
-                            "unknown section; expected [DEFAULT], [disk_type:NAME] or an "
-                            "enabled backend (enabled_backends: " +
+                            "unknown section; expected [DEFAULT], [service], [disk_type:NAME] or "
+                            "an enabled backend (enabled_backends: " +
                                 join(enabled) + ")");
     }
   }

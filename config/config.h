@@ -2,6 +2,7 @@
 // into typed structures. Knows nothing of Ceph or libvirt.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,24 @@ struct DiskType {
   int line = 0;
 };
 
+// The [service] section: how rbdvold serves the Cinder v3 API. The plugin
+// ignores it; only rbdvold reads it (docs/config.md, "[service]").
+struct Service {
+  std::string listen = "127.0.0.1:8776";  // host:port; IPv6 as [addr]:port
+  std::string auth_strategy = "noauth";   // "noauth" (loopback only) or "token"
+  std::string token_file;                 // required with "token"
+  uint64_t max_body_bytes = 1 << 20;      // a larger JSON body: 413
+  uint32_t max_header_bytes = 16 << 10;   // larger headers: 431
+  int max_connections = 256;              // more at once: 503, closed
+  int idle_timeout = 60;                  // seconds a kept-alive connection may idle
+  int request_timeout = 30;               // seconds to send one whole request
+  int shutdown_grace = 30;                // seconds SIGTERM waits for work in flight
+  int workers = 8;                        // threads that run plugin calls
+  std::string tls_cert;                   // PEM; with tls_key, HTTPS only
+  std::string tls_key;
+  int line = 0;  // of the section header; 0 when the file has none
+};
+
 struct Config {
   std::string path;
   std::vector<Backend> backends;  // in the order of enabled_backends
@@ -47,6 +66,7 @@ struct Config {
   int max_clone_depth = 5;           // positive
   int copy_wait_timeout = 60;        // seconds, positive
   std::vector<DiskType> disk_types;  // in file order
+  Service service;                   // defaults when the file has no [service]
 
   // nullptr when there is none by that name.
   const Backend* find_backend(const std::string& id) const;

@@ -30,9 +30,9 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
       {"volume.list", {volume_list, Touches::kNothing}},
       {"volume.extend", {volume_extend, Touches::kVolumeFromRequest}},
       {"volume.retype", {volume_retype, Touches::kVolumeFromRequest}},
-      {"snapshot.create", {snapshot_create, Touches::kNothing}},
+      {"snapshot.create", {snapshot_create, Touches::kVolumeFromRequestVolume}},
       {"snapshot.list", {snapshot_list, Touches::kNothing}},
-      {"snapshot.delete", {snapshot_delete, Touches::kNothing}},
+      {"snapshot.delete", {snapshot_delete, Touches::kVolumeFromAnswerVolume}},
       {"snapshot.revert", {snapshot_revert, Touches::kVolumeFromAnswerVolume}},
       {"image.show", {image_show, Touches::kNothing}},
       {"image.copy", {image_copy, Touches::kImageFromAnswer}},
@@ -45,6 +45,10 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
       {"image.download", {image_download, Touches::kNothing}},
       {"image.checksum", {image_checksum, Touches::kNothing}},
       {"backend.check", {backend_check, Touches::kNothing}},
+      {"volume.update", {volume_update, Touches::kVolumeFromRequest}},
+      {"journal.get", {journal_get, Touches::kNothing}},
+      {"journal.list", {journal_list, Touches::kNothing}},
+      {"journal.update", {journal_update, Touches::kNothing}},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

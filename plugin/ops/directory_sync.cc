@@ -198,6 +198,27 @@ Result<std::vector<Json>> existing_entries(rados_ioctx_t io, DirectoryKind kind,
 
 }  // namespace
 
+Result<Json> find_volume_in_directory(Driver& driver, const std::string& uuid) {
+  auto clusters = clusters_named(driver, "");
+  auto found = fan_out(clusters, [&](Cluster* c) -> Result<Json> {
+    ASSIGN_OR_RETURN(auto io, c->open_volume_pool());
+    ASSIGN_OR_RETURN(Json entry, directory_get(io.get(), DirectoryKind::kVolumes, uuid));
+    // An entry whose image is gone (a removal that died before dropping
+    // it) is not the volume.
+    ASSIGN_OR_RETURN(bool held, rbd_directory_holds(io.get(), kVolumePrefix + uuid));
+    if (!held) return Status::NotFound("volume " + uuid + " is not in backend " + c->id());
+    return volume_listing_item(driver, *c, entry);
+  });
+  Status failure = Status::NotFound("volume " + uuid + " has no directory entry");
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (found[i].ok()) return std::move(found[i]).value();
+    if (found[i].status().err() != ENOENT) {
+      failure = found[i].status().Prefixed("backend " + clusters[i]->id());
+    }
+  }
+  return failure;
+}
+
 Result<std::vector<Cluster*>> listed_clusters(Driver& driver, const std::string& backend) {
   std::vector<Cluster*> clusters;
   std::string known;

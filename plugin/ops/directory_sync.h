@@ -25,9 +25,9 @@ namespace rbdvol::plugin {
 enum class Touches {
   kNothing,
   kVolumeFromAnswer,         // answer "id" (volume.create; nothing on dry_run)
-  kVolumeFromRequest,        // request "id" (extend, retype)
-  kVolumeFromRequestVolume,  // request "volume" (attachment.*)
-  kVolumeFromAnswerVolume,   // answer "volume" (snapshot.revert)
+  kVolumeFromRequest,        // request "id" (extend, retype, update)
+  kVolumeFromRequestVolume,  // request "volume" (attachment.*, snapshot.create)
+  kVolumeFromAnswerVolume,   // answer "volume" (snapshot.revert, snapshot.delete)
   kVolumeRemoved,            // request "id" (volume.delete)
   kImageFromAnswer,          // answer "id" (image.upload, image.copy, image.create_from_volume)
   kImageRemoved,             // request "id" and "backend" (image.delete)
@@ -46,6 +46,13 @@ Status sync_image_entries(Driver& driver, const std::string& uuid);
 // The clusters a listing asks: every backend, or the one named `backend`
 // (ENOENT naming the known ones when it is not enabled).
 Result<std::vector<Cluster*>> listed_clusters(Driver& driver, const std::string& backend);
+
+// Volume `uuid`'s listing item (volume_listing_item), from the directory of
+// the backend whose pool holds its image: one entry read and one read of
+// rbd_directory per backend, no image opened. ENOENT when no backend that
+// answered has an entry for it (not in a directory yet, or gone); other
+// errors when a backend did not answer and none had it.
+Result<Json> find_volume_in_directory(Driver& driver, const std::string& uuid);
 
 // The listing items (volume_listing_item) of `cluster`'s volumes, from its
 // directory (built on first use).

@@ -36,5 +36,10 @@ Result<Json> image_verify(Driver&, const Json& request, const Progress&);
 Result<Json> image_download(Driver&, const Json& request, const Progress&);
 Result<Json> image_checksum(Driver&, const Json& request, const Progress&);
 Result<Json> backend_check(Driver&, const Json& request, const Progress&);
+// ops/service/: what a volume service (rbdvold) needs beyond the command's.
+Result<Json> volume_update(Driver&, const Json& request, const Progress&);
+Result<Json> journal_get(Driver&, const Json& request, const Progress&);
+Result<Json> journal_list(Driver&, const Json& request, const Progress&);
+Result<Json> journal_update(Driver&, const Json& request, const Progress&);
 
 }  // namespace rbdvol::plugin

@@ -23,8 +23,9 @@ std::vector<Cluster*> all_clusters(Driver& driver) {
 
 }  // namespace
 
-Result<std::string> new_unused_id(Driver& driver, const std::string& prefix) {
-  const std::string uuid = forced_id().value_or(new_uuid());
+Result<std::string> new_unused_id(Driver& driver, const std::string& prefix,
+                                  const std::string& chosen) {
+  const std::string uuid = !chosen.empty() ? chosen : forced_id().value_or(new_uuid());
   const std::string rbd_name = prefix + uuid;
   const bool volume = prefix == kVolumePrefix;
   auto clusters = all_clusters(driver);

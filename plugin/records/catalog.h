@@ -23,8 +23,12 @@ struct VolumeHandle {
 // names nothing yet: EEXIST, naming the backend, when "<prefix><uuid>"
 // already exists in the volume (or image) pool of a reachable backend. Ids
 // are random (new_uuid), so that answer means a broken random generator, not
-// bad luck; a backend that does not answer is not searched.
-Result<std::string> new_unused_id(Driver& driver, const std::string& prefix);
+// bad luck; a backend that does not answer is not searched. A host that
+// picks the id itself (volume.create's `id`, so it can answer before the
+// volume exists) passes it as `chosen`: the same check, with EEXIST then
+// meaning the host reused an id.
+Result<std::string> new_unused_id(Driver& driver, const std::string& prefix,
+                                  const std::string& chosen = "");
 
 // The backend that holds volume `id` ("<uuid>" or "volume-<uuid>"). ENOENT
 // names the volume and, when some backend did not answer, which.

@@ -186,6 +186,13 @@ Result<Json> directory_get(rados_ioctx_t io, DirectoryKind kind, const std::stri
   return parse_entry(io, oid, key, it->second);
 }
 
+Result<bool> rbd_directory_holds(rados_ioctx_t io, const std::string& rbd_name) {
+  // librbd's own directory of format 2 images: omap key "name_<image>".
+  const std::string key = "name_" + rbd_name;
+  ASSIGN_OR_RETURN(auto values, omap_get(io, "rbd_directory", {key}));
+  return values.count(key) > 0;
+}
+
 Status directory_put(rados_ioctx_t io, DirectoryKind kind, const Json& entry) {
   const std::string uuid = entry.at("id").get<std::string>();
   const std::string name = entry.value("name", "");

@@ -52,6 +52,11 @@ std::string directory_header_oid(DirectoryKind kind);
 std::string directory_shard_oid(DirectoryKind kind, const std::string& key);
 int directory_shard_of(const std::string& key);
 
+// Whether the pool's RBD directory (rbd_directory, which names librbd's
+// format 2 images) holds image `rbd_name`: one omap read, no image opened.
+// What a lookup of one entry checks, as listings check every entry.
+Result<bool> rbd_directory_holds(rados_ioctx_t io, const std::string& rbd_name);
+
 // Writes `entry` (a JSON object with at least "id" and "name") as uuid's
 // entry, with its name index key; drops the name key of the entry it
 // replaces when the name changed.

@@ -44,6 +44,11 @@ inline const std::string kName = "rbdvol.name";
 inline const std::string kDiskType = "rbdvol.disk_type";
 inline const std::string kSourceImage = "rbdvol.source_image";
 inline const std::string kCreatedAt = "rbdvol.created_at";
+// Set by volume.update (a volume service's edits; docs/driver-abi.md).
+inline const std::string kDescription = "rbdvol.description";
+inline const std::string kUserMetadata = "rbdvol.metadata";  // JSON object of strings
+inline const std::string kSourceSnapshot = "rbdvol.source_snapshot";
+inline const std::string kSourceVolume = "rbdvol.source_volume";
 // Features the volume had before multiattach turned some off, decimal.
 inline const std::string kSavedFeatures = "rbdvol.saved_features";
 // JSON array of attachment records; updated with a compare-and-swap on the

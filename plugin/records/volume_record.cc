@@ -5,6 +5,7 @@
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/records/attachments.h"
 #include "plugin/records/naming.h"
+#include "plugin/records/snapshot_lookup.h"
 
 namespace rbdvol::plugin {
 
@@ -111,7 +112,15 @@ Result<Json> volume_record_in(Driver& driver, const VolumeHandle& volume, rados_
       {"features", feature_names(*features)},
       {"snapshots", snapshots},
       {"attachments", *attachments},
+      {"description", get(meta::kDescription)},
+      {"metadata", Json::object()},
+      {"source_snapshot", get(meta::kSourceSnapshot)},
+      {"source_volume", get(meta::kSourceVolume)},
   };
+  if (!get(meta::kUserMetadata).empty()) {
+    Json user = Json::parse(get(meta::kUserMetadata), nullptr, false);
+    if (user.is_object()) record["metadata"] = user;
+  }
   if (parent->has_parent) {
     record["parent"] = {
         {"pool", parent->pool}, {"image", parent->image}, {"snapshot", parent->snapshot}};
@@ -134,10 +143,18 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
 Json volume_directory_entry(const Json& record) {
   Json entry = Json::object();
   for (const char* field :
-       {"id", "name", "size", "disk_type", "source_image", "created_at", "attachments"}) {
+       {"id", "name", "size", "disk_type", "source_image", "created_at", "attachments",
+        "description", "metadata", "source_snapshot", "source_volume"}) {
     entry[field] = record.at(field);
   }
   entry["status"] = record.at("attachments").empty() ? "available" : "in-use";
+  // Only the snapshots users made: the hidden ones come and go with clones
+  // made from the volume, which do not refresh its entry.
+  Json snapshots = Json::array();
+  for (const auto& s : record.at("snapshots")) {
+    if (s.value("name", "").rfind(kSnapshotPrefix, 0) == 0) snapshots.push_back(s);
+  }
+  entry["snapshots"] = snapshots;
   return entry;
 }
 

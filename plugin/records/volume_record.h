@@ -29,8 +29,10 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume);
 // What the volume directory (directory.h) keeps of a volume: the fields of
 // its record that a listing shows and filters on, and do not depend on where
 // it is or on the config: id, name, size, disk_type, source_image,
-// created_at, attachments, status ("in-use" with attachments, else
-// "available").
+// created_at, attachments, description, metadata, source_snapshot,
+// source_volume (what a volume service's detailed listing shows), status
+// ("in-use" with attachments, else "available"), snapshots (the user
+// snapshots of the record's "snapshots", snapshot-<uuid>).
 Json volume_directory_entry(const Json& record);
 
 // A listing's item from a directory entry of `cluster`'s volume pool: the

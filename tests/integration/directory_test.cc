@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "host/plugin_host.h"
 #include "plugin/records/directory.h"
 #include "tests/integration/sandbox.h"
 
@@ -119,6 +120,53 @@ TEST_CASE("volume listings agree with the images after create, extend, retype, a
   INFO(deleted.err);
   REQUIRE(deleted.exit_code == 0);
   REQUIRE(listed_volume(name, id).is_null());
+}
+
+TEST_CASE(
+    "a rename through volume.update, and snapshots taken and deleted, show in the directory entry",
+    "[integration][directory]") {
+  ImageCleanup cleanup;
+  const std::string before = "dir-rename-" + random_uuid().substr(0, 8);
+  const std::string after = before + "-new";
+  auto created =
+      rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M", "--name", before});
+  cleanup.add(created);
+  const std::string id = created.at("id");
+  REQUIRE(!listed_volume(before, id).is_null());
+
+  // volume.update has no rbdvol command: a host (rbdvold) calls it.
+  auto host = rbdvol::host::PluginHost::load(RBDVOL_PLUGIN_PATH);
+  REQUIRE(host.ok());
+  REQUIRE((*host)->open(sandbox_config().path).ok());
+  auto updated = (*host)->call(
+      "volume.update", {{"id", id}, {"name", after}, {"description", "renamed by the test"}});
+  INFO(updated.status().message());
+  REQUIRE(updated.ok());
+  REQUIRE(!updated->contains("warnings"));
+
+  REQUIRE(listed_volume(before, id).is_null());
+  const json item = listed_volume(after, id);
+  REQUIRE(item.is_object());
+  // volume.show "brief" answers the listing's item, from the directory.
+  auto brief = (*host)->call("volume.show", {{"id", id}, {"brief", true}});
+  REQUIRE(brief.ok());
+  REQUIRE(*brief == item);
+  REQUIRE((*host)->call("volume.show", {{"id", random_uuid()}, {"brief", true}}).status().err() ==
+          ENOENT);
+  REQUIRE(item.at("description") == "renamed by the test");
+  require_listing_agrees(after, id);
+  // check finds nothing to mend: the entry and the name key followed the image.
+  REQUIRE(kinds_for(run_check(id), id).empty());
+
+  // Snapshots taken and deleted show in the entry (a volume service lists
+  // snapshots from it).
+  auto snapshot = rbdvol_json({"snapshot", "create", id, "--name", "s1"});
+  const json with = listed_volume(after, id).at("snapshots");
+  REQUIRE(with.size() == 1);
+  REQUIRE(with[0].at("name") == "snapshot-" + snapshot.at("id").get<std::string>());
+  rbdvol_json({"snapshot", "delete", snapshot.at("id")});
+  REQUIRE(listed_volume(after, id).at("snapshots").empty());
+  REQUIRE(kinds_for(run_check(id), id).empty());
 }
 
 TEST_CASE("image listings and lookups by name follow uploads, copies and deletes",

@@ -787,3 +787,51 @@ TEST_CASE("load_config_file reads a real file and names it in errors", "[config]
   std::remove(path.c_str());
   rmdir(dir.c_str());
 }
+
+TEST_CASE("the [service] section is optional and every key has a default", "[config]") {
+  auto plain = parse_config(kMinimal, kPath);
+  REQUIRE(plain.ok());
+  CHECK(plain->service.listen == "127.0.0.1:8776");
+  CHECK(plain->service.auth_strategy == "noauth");
+  CHECK(plain->service.max_body_bytes == 1048576);
+  CHECK(plain->service.shutdown_grace == 30);
+  const std::string text = kMinimal +
+                           "\n[service]\nlisten = [::1]:9000\nauth_strategy = token\n"
+                           "token_file = /etc/rbdvol/tokens\nmax_body_bytes = 4096\n"
+                           "max_connections = 3\nidle_timeout = 7\nrequest_timeout = 2\n"
+                           "shutdown_grace = 5\nworkers = 2\ntls_cert = /c.pem\ntls_key = /k.pem\n";
+  auto full = parse_config(text, kPath);
+  REQUIRE(full.ok());
+  CHECK(full->service.listen == "[::1]:9000");
+  CHECK(full->service.auth_strategy == "token");
+  CHECK(full->service.token_file == "/etc/rbdvol/tokens");
+  CHECK(full->service.max_body_bytes == 4096);
+  CHECK(full->service.max_connections == 3);
+  CHECK(full->service.workers == 2);
+  CHECK(full->service.tls_key == "/k.pem");
+}
+
+TEST_CASE("a bad [service] key names file, line and key", "[config]") {
+  const std::string base = kMinimal + "\n[service]\n";
+  struct Case {
+    std::string line;
+    std::string key;
+  };
+  for (const Case& c :
+       {Case{"listen = 127.0.0.1", "listen"}, Case{"listen = ::1:80", "listen"},
+        Case{"listen = 127.0.0.1:70000", "listen"},
+        Case{"auth_strategy = keystone", "auth_strategy"},
+        Case{"auth_strategy = token", "token_file"}, Case{"max_body_bytes = 0", "max_body_bytes"},
+        Case{"max_header_bytes = 99999999", "max_header_bytes"}, Case{"workers = -1", "workers"},
+        Case{"tls_cert = /c.pem", "tls_key"}, Case{"bogus = 1", "bogus"}}) {
+    INFO(c.line);
+    const std::string text = base + c.line + "\n";
+    auto r = parse_config(text, kPath);
+    int line = c.key == "token_file" || c.key == "tls_key" ? line_of(text, "[service]")
+                                                           : line_of(text, c.line);
+    require_error(r, line, c.key);
+  }
+  auto clash = parse_config(with(kMinimal, "fast, capacity", "fast, service"), kPath);
+  REQUIRE_FALSE(clash.ok());
+  CHECK_THAT(clash.status().message(), Contains("'service' cannot be a backend id"));
+}

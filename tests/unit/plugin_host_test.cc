@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cli/plugin_host.h"
+#include "host/plugin_host.h"
 
-using rbdvol::cli::PluginHost;
+using rbdvol::host::PluginHost;
 
 TEST_CASE("a plugin built for another ABI version is refused with both versions named", "[abi]") {
   auto host = PluginHost::load(RBDVOL_WRONG_ABI_PLUGIN);

@@ -264,6 +264,13 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   if (!name.ok()) return name.status();
   auto dry_run = optional_bool(request, "dry_run", false);
   if (!dry_run.ok()) return dry_run.status();
+  auto chosen_id = optional_string(request, "id");
+  if (!chosen_id.ok()) return chosen_id.status();
+  if (!chosen_id->empty()) {
+    auto uuid = uuid_from_id(*chosen_id, kVolumePrefix, "volume");
+    if (!uuid.ok()) return uuid.status();
+    *chosen_id = *uuid;
+  }
 
   auto found_type = disk_type_named(driver.config(), *type_name);
   if (!found_type.ok()) return found_type.status();
@@ -339,7 +346,7 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   const std::string method = !source ? "blank" : placement->holds_source ? "clone" : "copy";
 
   Cluster* cluster = driver.cluster(placement->backend);
-  ASSIGN_OR_RETURN(const std::string uuid, new_unused_id(driver, kVolumePrefix));
+  ASSIGN_OR_RETURN(const std::string uuid, new_unused_id(driver, kVolumePrefix, *chosen_id));
   const std::string rbd_name = kVolumePrefix + uuid;
   const bool from_image = source && source->kind == Source::Kind::kImage;
   Json answer = {

@@ -1,4 +1,4 @@
-#include "cli/plugin_host.h"
+#include "host/plugin_host.h"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-namespace rbdvol::cli {
+namespace rbdvol::host {
 
 Result<std::unique_ptr<PluginHost>> PluginHost::load(const std::string& path) {
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -121,4 +121,4 @@ std::string find_plugin(const std::string& explicit_path) {
   return find_beside_executable("librbdvol_rbd.so");
 }
 
-}  // namespace rbdvol::cli
+}  // namespace rbdvol::host

@@ -1,6 +1,6 @@
-// The host side of the plugin ABI, as a volume service does it: dlopen the
-// plugin, check its ABI version before anything else, open a driver, call
-// operations with JSON requests.
+// The host side of the plugin ABI, shared by the rbdvol command and the
+// rbdvold service: dlopen the plugin, check its ABI version before anything
+// else, open a driver, call operations with JSON requests.
 #pragma once
 
 #include <functional>
@@ -12,7 +12,7 @@
 #include "include/rbdvol/driver.h"
 #include "status/status.h"
 
-namespace rbdvol::cli {
+namespace rbdvol::host {
 
 class PluginHost {
  public:
@@ -57,4 +57,4 @@ std::string find_beside_executable(const std::string& file);
 // find_beside_executable("librbdvol_rbd.so").
 std::string find_plugin(const std::string& explicit_path);
 
-}  // namespace rbdvol::cli
+}  // namespace rbdvol::host
