@@ -14,7 +14,7 @@ namespace rbdvol::plugin {
 
 struct VolumeHandle {
   Cluster* cluster = nullptr;
-  IoCtxPtr io;  // the backend's volume pool
+  PoolPtr io;  // the backend's volume pool
   std::string uuid;
   std::string rbd_name;  // "volume-<uuid>"
 };
@@ -78,7 +78,7 @@ Json image_record_json(const ImageRecord& rec);
 // rbdvol.complete: being written, or left by a run that died), or a complete
 // copy. One image open.
 enum class CopyState { kNone, kPartial, kComplete };
-Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid);
+Result<CopyState> image_copy_state(Pool& io, const std::string& uuid);
 
 // A partial image: an image-<uuid> without rbdvol.complete in a backend's
 // image pool. An upload or a copy is writing it, or one died and left it

@@ -16,15 +16,15 @@ struct PoolCensus {
 Result<PoolCensus> census(Cluster& cluster, const std::string& pool, const std::string& prefix) {
   auto io = cluster.open_pool(pool);
   if (!io.ok()) return io.status();
-  auto names = list_images(io->get());
+  auto names = list_images(**io);
   if (!names.ok()) return names.status();
   PoolCensus c;
   for (const auto& name : *names) {
     if (name.compare(0, prefix.size(), prefix) != 0 || !is_uuid(name.substr(prefix.size())))
       continue;
-    auto image = open_image(io->get(), name, true);
+    auto image = open_image(**io, name, true);
     if (!image.ok()) continue;  // removed since the listing
-    auto size = image_size(image->get());
+    auto size = image_size(**image);
     ++c.count;
     if (size.ok()) c.provisioned_bytes += *size;
   }

@@ -48,9 +48,8 @@ Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& ima
 // `stats` is given, it receives what the engine did. When `checksum` is
 // given, the copy gets a chunk record as an uploaded image does (image.verify
 // checks it), and `checksum` its chunk_list_checksum (rbdvol.checksum).
-Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
-                      const std::string& src_snap, rados_ioctx_t dst_io,
-                      const std::string& dst_name, const Progress& progress,
+Status copy_rbd_image(Pool& src_io, const std::string& src_name, const std::string& src_snap,
+                      Pool& dst_io, const std::string& dst_name, const Progress& progress,
                       CopyStats* stats = nullptr, std::string* checksum = nullptr);
 
 }  // namespace rbdvol::plugin

@@ -39,7 +39,7 @@ Result<Json> volume_list(Driver& driver, const Json& request, const Progress&) {
       out.status = io.status();
       return out;
     }
-    auto names = list_images(io->get());
+    auto names = list_images(**io);
     if (!names.ok()) {
       out.status = names.status().Prefixed("backend " + c->id());
       return out;
