@@ -366,5 +366,78 @@ TEST_CASE("a backend that does not answer is named, and the other still serves",
   CHECK(t.ok(volume_show, {{"id", vol}})["id"] == vol);
 }
 
+std::vector<std::string> finding_kinds(const Json& check) {
+  std::vector<std::string> kinds;
+  for (const auto& f : check["findings"]) kinds.push_back(f["kind"]);
+  std::sort(kinds.begin(), kinds.end());
+  return kinds;
+}
+
+TEST_CASE("backend.check reports nothing for healthy volumes, images and snapshots",
+          "[plugin][check]") {
+  PluginTest t;
+  const std::string image = t.image("fast", 4 << 20);
+  const std::string vol = t.ok(volume_create, {{"disk_type", "ssd"}, {"image", image}})["id"];
+  const std::string snap = t.ok(snapshot_create, {{"volume", vol}})["id"];
+  t.ok(volume_create, {{"disk_type", "ssd"}, {"source_volume", vol}});
+  t.ok(volume_create, {{"disk_type", "ssd"}, {"snapshot", snap}});
+  t.ok(image_copy, {{"id", image}, {"to", "capacity"}});
+  Json check = t.ok(backend_check, {{"min_age", 0}});
+  CHECK(check["findings"].empty());
+  CHECK(check["unreachable"].empty());
+  CHECK(check["backends"].size() == 2);
+}
+
+TEST_CASE("backend.check finds what dead runs left, and repair mends it", "[plugin][check]") {
+  PluginTest t;
+  // A dead run's partial upload.
+  const std::string image = t.image("fast", 4 << 20);
+  t.make_dead_partial("fast", image);
+  // A hidden clone snapshot whose clone is gone (removed behind rbdvol's back).
+  const std::string source = t.volume();
+  const std::string clone =
+      t.ok(volume_create, {{"disk_type", "ssd"}, {"source_volume", source}})["id"];
+  auto pool = t.driver->cluster("fast")->open_volume_pool();
+  REQUIRE(pool.ok());
+  REQUIRE((*pool)->remove_image(kVolumePrefix + clone).ok());
+  // A snapshot-directory entry for a snapshot no volume has.
+  ObjectWrite entry;
+  entry.omap_set["0b7e8a4c-1d2e-4f60-9a8b-7c6d5e4f3a21"] = kVolumePrefix + source;
+  REQUIRE((*pool)->operate("rbdvol_snapshot_directory", entry).ok());
+
+  Json found = t.ok(backend_check, {{"min_age", 0}});
+  CHECK(finding_kinds(found) == std::vector<std::string>{"childless_hidden_snapshot",
+                                                         "dead_partial_image",
+                                                         "entry_without_snapshot"});
+  CHECK(found["remaining"] == 3);
+  // Nothing is touched without repair.
+  CHECK(t.env.snapshots(kFast, "volumes", kVolumePrefix + source).size() == 1);
+
+  Json repaired = t.ok(backend_check, {{"min_age", 0}, {"repair", true}});
+  CHECK(repaired["repaired"] == 3);
+  CHECK(repaired["remaining"] == 0);
+  CHECK(t.env.snapshots(kFast, "volumes", kVolumePrefix + source).empty());
+  CHECK(t.images(kFast, "images").empty());
+  CHECK(t.objects(kFast, "images").empty());
+  CHECK(t.env.omap(kFast, "volumes", "rbdvol_snapshot_directory").empty());
+  CHECK(t.ok(backend_check, {{"min_age", 0}})["findings"].empty());
+}
+
+TEST_CASE("backend.check leaves young things alone: they may be an operation still running",
+          "[plugin][check]") {
+  PluginTest t;
+  const std::string image = t.image("fast", 4 << 20);
+  t.make_dead_partial("fast", image);
+  const std::string source = t.volume();
+  const std::string clone =
+      t.ok(volume_create, {{"disk_type", "ssd"}, {"source_volume", source}})["id"];
+  auto pool = t.driver->cluster("fast")->open_volume_pool();
+  REQUIRE(pool.ok());
+  REQUIRE((*pool)->remove_image(kVolumePrefix + clone).ok());
+  Json found = t.ok(backend_check, {{"min_age", 3600}, {"repair", true}});
+  CHECK(finding_kinds(found) == std::vector<std::string>{"dead_partial_image"});
+  CHECK(t.env.snapshots(kFast, "volumes", kVolumePrefix + source).size() == 1);
+}
+
 }  // namespace
 }  // namespace rbdvol::plugin::testing
