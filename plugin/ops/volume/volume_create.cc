@@ -408,6 +408,60 @@ Status complete_volume(NewVolume& v, Method method, const config::DiskType& type
                            v.answer);
 }
 
+// The backends whose tags match `type`; each other one is added to
+// `verdicts` with why it was not chosen. EINVAL when none matches.
+Result<std::vector<Cluster*>> backends_for_type(Driver& driver, const config::DiskType& type,
+                                                Json& verdicts) {
+  std::vector<Cluster*> matching;
+  for (auto& c : driver.clusters()) {
+    if (config::backend_matches(c->backend(), type.tags)) {
+      matching.push_back(c.get());
+    } else {
+      verdicts.push_back({{"backend", c->id()},
+                          {"chosen", false},
+                          {"reason", "tags " + name_list(c->backend().tags) + " lack one of " +
+                                         name_list(type.tags)}});
+    }
+  }
+  if (matching.empty()) {
+    std::string detail;
+    for (auto& c : driver.clusters()) {
+      detail += "; " + c->id() + " has " + name_list(c->backend().tags);
+    }
+    return Status::Invalid("disk type '" + type.name + "' needs tags " + name_list(type.tags) +
+                           " and no backend carries them all" + detail);
+  }
+  return matching;
+}
+
+// Picks among the matching backends (placement.h): each one's free space,
+// weight, and whether it holds the source.
+Result<Placement> place_volume(const std::vector<Cluster*>& matching,
+                               const std::optional<Source>& source) {
+  auto capacities = fan_out(matching, [](Cluster* c) { return c->capacity(); });
+  std::vector<Candidate> candidates;
+  for (size_t i = 0; i < matching.size(); ++i) {
+    Candidate cand;
+    cand.backend = matching[i]->id();
+    cand.weight = matching[i]->backend().weight;
+    cand.reachable = capacities[i].ok();
+    if (cand.reachable) {
+      cand.free_bytes = capacities[i]->free_bytes;
+    } else {
+      cand.unreachable_reason = capacities[i].status().message();
+    }
+    if (source && source->kind == Source::Kind::kImage) {
+      cand.holds_source =
+          std::any_of(source->image.locations.begin(), source->image.locations.end(),
+                      [&](const ImageLocation& l) { return l.backend == cand.backend; });
+    } else if (source) {
+      cand.holds_source = source->volume->cluster->id() == cand.backend;
+    }
+    candidates.push_back(cand);
+  }
+  return pick_backend(candidates, source.has_value(), source ? source->label : std::string());
+}
+
 }  // namespace
 
 Result<Json> volume_create(Driver& driver, const Json& request, const Progress& progress) {
@@ -436,25 +490,8 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   }
 
   // Backends whose tags match the disk type; the others are named with why.
-  std::vector<Cluster*> matching;
   Json verdicts = Json::array();
-  for (auto& c : driver.clusters()) {
-    if (config::backend_matches(c->backend(), type->tags)) {
-      matching.push_back(c.get());
-    } else {
-      verdicts.push_back({{"backend", c->id()},
-                          {"chosen", false},
-                          {"reason", "tags " + name_list(c->backend().tags) + " lack one of " +
-                                         name_list(type->tags)}});
-    }
-  }
-  if (matching.empty()) {
-    std::string detail;
-    for (auto& c : driver.clusters())
-      detail += "; " + c->id() + " has " + name_list(c->backend().tags);
-    return Status::Invalid("disk type '" + type->name + "' needs tags " + name_list(type->tags) +
-                           " and no backend carries them all" + detail);
-  }
+  ASSIGN_OR_RETURN(auto matching, backends_for_type(driver, *type, verdicts));
 
   std::optional<Source> source;
   if (has_source) {
@@ -470,29 +507,7 @@ Result<Json> volume_create(Driver& driver, const Json& request, const Progress& 
   }
   const uint64_t size = requested_size->has_value() ? **requested_size : source->size;
 
-  auto capacities = fan_out(matching, [](Cluster* c) { return c->capacity(); });
-  std::vector<Candidate> candidates;
-  for (size_t i = 0; i < matching.size(); ++i) {
-    Candidate cand;
-    cand.backend = matching[i]->id();
-    cand.weight = matching[i]->backend().weight;
-    cand.reachable = capacities[i].ok();
-    if (cand.reachable) {
-      cand.free_bytes = capacities[i]->free_bytes;
-    } else {
-      cand.unreachable_reason = capacities[i].status().message();
-    }
-    if (source && source->kind == Source::Kind::kImage) {
-      cand.holds_source =
-          std::any_of(source->image.locations.begin(), source->image.locations.end(),
-                      [&](const ImageLocation& l) { return l.backend == cand.backend; });
-    } else if (source) {
-      cand.holds_source = source->volume->cluster->id() == cand.backend;
-    }
-    candidates.push_back(cand);
-  }
-  auto placement =
-      pick_backend(candidates, source.has_value(), source ? source->label : std::string());
+  auto placement = place_volume(matching, source);
   if (!placement.ok()) return placement.status().Prefixed("disk type " + type->name);
   for (const auto& v : placement->verdicts) {
     verdicts.push_back({{"backend", v.backend}, {"chosen", v.chosen}, {"reason", v.reason}});
