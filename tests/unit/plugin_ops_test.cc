@@ -388,19 +388,26 @@ TEST_CASE("backend.check reports nothing for healthy volumes, images and snapsho
   CHECK(check["backends"].size() == 2);
 }
 
-TEST_CASE("backend.check finds what dead runs left, and repair mends it", "[plugin][check]") {
-  PluginTest t;
-  // A dead run's partial upload.
-  const std::string image = t.image("fast", 4 << 20);
-  t.make_dead_partial("fast", image);
-  // A hidden clone snapshot whose clone is gone (removed behind rbdvol's back).
+// What dead runs and outside tools leave in backend fast: a dead run's
+// partial upload, and a hidden clone snapshot of volume `source` whose clone
+// was removed behind rbdvol's back. Returns `source`.
+std::string plant_leftovers(PluginTest& t) {
+  t.make_dead_partial("fast", t.image("fast", 4 << 20));
   const std::string source = t.volume();
   const std::string clone =
       t.ok(volume_create, {{"disk_type", "ssd"}, {"source_volume", source}})["id"];
   auto pool = t.driver->cluster("fast")->open_volume_pool();
   REQUIRE(pool.ok());
   REQUIRE((*pool)->remove_image(kVolumePrefix + clone).ok());
+  return source;
+}
+
+TEST_CASE("backend.check finds what dead runs left, and repair mends it", "[plugin][check]") {
+  PluginTest t;
+  const std::string source = plant_leftovers(t);
   // A snapshot-directory entry for a snapshot no volume has.
+  auto pool = t.driver->cluster("fast")->open_volume_pool();
+  REQUIRE(pool.ok());
   ObjectWrite entry;
   entry.omap_set["0b7e8a4c-1d2e-4f60-9a8b-7c6d5e4f3a21"] = kVolumePrefix + source;
   REQUIRE((*pool)->operate("rbdvol_snapshot_directory", entry).ok());
@@ -426,17 +433,46 @@ TEST_CASE("backend.check finds what dead runs left, and repair mends it", "[plug
 TEST_CASE("backend.check leaves young things alone: they may be an operation still running",
           "[plugin][check]") {
   PluginTest t;
-  const std::string image = t.image("fast", 4 << 20);
-  t.make_dead_partial("fast", image);
-  const std::string source = t.volume();
-  const std::string clone =
-      t.ok(volume_create, {{"disk_type", "ssd"}, {"source_volume", source}})["id"];
-  auto pool = t.driver->cluster("fast")->open_volume_pool();
-  REQUIRE(pool.ok());
-  REQUIRE((*pool)->remove_image(kVolumePrefix + clone).ok());
+  const std::string source = plant_leftovers(t);
   Json found = t.ok(backend_check, {{"min_age", 3600}, {"repair", true}});
   CHECK(finding_kinds(found) == std::vector<std::string>{"dead_partial_image"});
   CHECK(t.env.snapshots(kFast, "volumes", kVolumePrefix + source).size() == 1);
+}
+
+TEST_CASE("volume.retype to a multiattach type turns the lock features off, and back on",
+          "[plugin][volume]") {
+  PluginTest t;
+  const std::string vol = t.volume("ssd");
+  auto has = [&](const std::string& feature) {
+    Json features = t.ok(volume_show, {{"id", vol}})["features"];
+    return std::find(features.begin(), features.end(), feature) != features.end();
+  };
+  REQUIRE(has("exclusive-lock"));
+  t.ok(volume_retype, {{"id", vol}, {"disk_type", "shared"}});
+  CHECK_FALSE(has("exclusive-lock"));
+  CHECK_FALSE(has("object-map"));
+  CHECK(t.env.metadata(kFast, "volumes", kVolumePrefix + vol).count("rbdvol.saved_features") == 1);
+  t.ok(volume_retype, {{"id", vol}, {"disk_type", "ssd"}});
+  CHECK(has("exclusive-lock"));
+  CHECK(has("object-map"));
+  CHECK(t.env.metadata(kFast, "volumes", kVolumePrefix + vol).count("rbdvol.saved_features") == 0);
+  // To a type of another backend: refused, nothing changed.
+  CHECK_FALSE(t.run(volume_retype, {{"id", vol}, {"disk_type", "hdd"}}).ok());
+  CHECK(t.ok(volume_show, {{"id", vol}})["disk_type"] == "ssd");
+}
+
+TEST_CASE("volume.connection gives the monitors, the pool and image, and the secret",
+          "[plugin][volume]") {
+  PluginTest t;
+  const std::string vol = t.volume("shared");
+  Json c = t.ok(volume_connection, {{"id", vol}});
+  INFO(c.dump());
+  CHECK(c["hosts"].size() == 1);
+  CHECK(c["name"] == "volumes/" + kVolumePrefix + vol);
+  CHECK(c["secret_uuid"] == "5f0c3a56-1b2c-4d5e-8f90-a1b2c3d4e5f6");
+  CHECK(c["multiattach"] == true);
+  CHECK(c["hosts"][0] == "127.0.0.1");
+  CHECK(c["ports"][0] == "6789");
 }
 
 }  // namespace
