@@ -99,6 +99,13 @@ std::string backend_error(const std::string& backend, const std::string& error);
 // that did not, or ok when every backend answered.
 Status unreachable_backends(const nlohmann::json& unreachable, const std::string& what);
 
+// The options of a paged listing (--limit N, --marker ID, --sort KEYS,
+// --name NAME), for the commands' option tables, and their request fields.
+std::vector<OptionSpec> listing_options(const std::string& what);
+Status add_listing_request(const Arguments& args, nlohmann::json* request);
+// On stderr, when the answer has a next_marker: how to ask for the next page.
+void print_next_page(const nlohmann::json& answer, const std::string& command);
+
 // A command-line error a command finds itself ("--size is required"): rbdvol
 // prints the command's usage and exits 2, as for an unknown option.
 Status usage_error(std::string message);

@@ -1,4 +1,4 @@
-// rbdvol volume list [--backend B] [--type T]
+// rbdvol volume list [--backend B] [--type T] [--status S] [--limit N] [--marker ID] ...
 #include <cstdio>
 
 #include "cli/command.h"
@@ -8,16 +8,22 @@ namespace rbdvol::cli {
 Command volume_list_command() {
   Command c;
   c.words = "volume list";
-  c.usage = "[--backend B] [--type T]";
+  c.usage =
+      "[--backend B] [--type T] [--status S] [--name NAME] [--sort KEYS] [--limit N] [--marker ID]";
   c.summary =
-      "List the volumes of every backend (asked in parallel), or of one, or of one type. Exits 6 "
-      "when a backend did not answer, after listing the others.";
+      "List the volumes of every backend (asked in parallel), or of one, or of one type, from "
+      "each backend's directory; a page at a time with --limit/--marker. Exits 6 when a backend "
+      "did not answer, after listing the others.";
   c.options = {{"backend", true, "only the volumes of this backend", "B"},
-               {"type", true, "only the volumes of this disk type", "T"}};
+               {"type", true, "only the volumes of this disk type", "T"},
+               {"status", true, "only the volumes in this state: available or in-use", "S"}};
+  for (auto& o : listing_options("volumes")) c.options.push_back(std::move(o));
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     nlohmann::json request = nlohmann::json::object();
     if (args.has("backend")) request["backend"] = args.get("backend");
     if (args.has("type")) request["disk_type"] = args.get("type");
+    if (args.has("status")) request["status"] = args.get("status");
+    RETURN_IF_ERROR(add_listing_request(args, &request));
     auto answer = ctx.call("volume.list", request);
     if (!answer.ok()) return answer.status();
     print_answer(ctx, *answer, [](const nlohmann::json& a) {
@@ -38,6 +44,7 @@ Command volume_list_command() {
                     printable(backend_error(u.at("backend"), u.at("error"))).c_str());
       }
     });
+    if (!ctx.json) print_next_page(*answer, "rbdvol volume list");
     // Printed what the others hold; a script still learns the list is short.
     return unreachable_backends(answer->at("unreachable"), "the list");
   };

@@ -3,41 +3,48 @@
 #include <map>
 #include <set>
 
+#include "plugin/ops/directory_sync.h"
 #include "plugin/ops/operations.h"
 
 namespace rbdvol::plugin {
 
 Result<Json> call_operation(Driver& driver, const std::string& op, const Json& request,
                             const Progress& progress) {
-  static const std::map<std::string, Operation> operations = {
-      {"backend.list", backend_list},
-      {"image.upload", image_upload},
-      {"image.list", image_list},
-      {"volume.create", volume_create},
-      {"volume.show", volume_show},
-      {"volume.delete", volume_delete},
-      {"volume.connection", volume_connection},
-      {"attachment.create", attachment_create},
-      {"attachment.update", attachment_update},
-      {"attachment.delete", attachment_delete},
-      {"volume.list", volume_list},
-      {"volume.extend", volume_extend},
-      {"volume.retype", volume_retype},
-      {"snapshot.create", snapshot_create},
-      {"snapshot.list", snapshot_list},
-      {"snapshot.delete", snapshot_delete},
-      {"snapshot.revert", snapshot_revert},
-      {"image.show", image_show},
-      {"image.copy", image_copy},
-      {"image.delete", image_delete},
-      {"image.partials", image_partials},
-      {"image.create_from_volume", image_create_from_volume},
-      {"backend.show", backend_show},
-      {"backend.auth", backend_auth},
-      {"image.verify", image_verify},
-      {"image.download", image_download},
-      {"image.checksum", image_checksum},
-      {"backend.check", backend_check},
+  // Each operation, and what it changes of the volume and image directories
+  // (ops/directory_sync.h).
+  struct Entry {
+    Operation fn;
+    Touches touches;
+  };
+  static const std::map<std::string, Entry> operations = {
+      {"backend.list", {backend_list, Touches::kNothing}},
+      {"image.upload", {image_upload, Touches::kImageFromAnswer}},
+      {"image.list", {image_list, Touches::kNothing}},
+      {"volume.create", {volume_create, Touches::kVolumeFromAnswer}},
+      {"volume.show", {volume_show, Touches::kNothing}},
+      {"volume.delete", {volume_delete, Touches::kVolumeRemoved}},
+      {"volume.connection", {volume_connection, Touches::kNothing}},
+      {"attachment.create", {attachment_create, Touches::kVolumeFromRequestVolume}},
+      {"attachment.update", {attachment_update, Touches::kVolumeFromRequestVolume}},
+      {"attachment.delete", {attachment_delete, Touches::kVolumeFromRequestVolume}},
+      {"volume.list", {volume_list, Touches::kNothing}},
+      {"volume.extend", {volume_extend, Touches::kVolumeFromRequest}},
+      {"volume.retype", {volume_retype, Touches::kVolumeFromRequest}},
+      {"snapshot.create", {snapshot_create, Touches::kNothing}},
+      {"snapshot.list", {snapshot_list, Touches::kNothing}},
+      {"snapshot.delete", {snapshot_delete, Touches::kNothing}},
+      {"snapshot.revert", {snapshot_revert, Touches::kVolumeFromAnswerVolume}},
+      {"image.show", {image_show, Touches::kNothing}},
+      {"image.copy", {image_copy, Touches::kImageFromAnswer}},
+      {"image.delete", {image_delete, Touches::kImageRemoved}},
+      {"image.partials", {image_partials, Touches::kNothing}},
+      {"image.create_from_volume", {image_create_from_volume, Touches::kImageFromAnswer}},
+      {"backend.show", {backend_show, Touches::kNothing}},
+      {"backend.auth", {backend_auth, Touches::kNothing}},
+      {"image.verify", {image_verify, Touches::kNothing}},
+      {"image.download", {image_download, Touches::kNothing}},
+      {"image.checksum", {image_checksum, Touches::kNothing}},
+      {"backend.check", {backend_check, Touches::kNothing}},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {
@@ -53,7 +60,8 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
   if (!request.is_object()) {
     return Status::Invalid("the request of " + op + " must be a JSON object");
   }
-  return it->second(driver, request, progress);
+  if (it->second.touches == Touches::kNothing) return it->second.fn(driver, request, progress);
+  return with_directory(it->second.touches, it->second.fn, driver, request, progress);
 }
 
 }  // namespace rbdvol::plugin

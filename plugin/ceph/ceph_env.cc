@@ -261,14 +261,14 @@ class CephImage : public RbdImage {
     if (r < 0) return ceph_error(r, "cannot take the exclusive lock of " + spec_);
     return Status::Ok();
   }
-  Result<std::vector<std::string>> lockers() override {
+  Result<std::vector<ImageLocker>> lockers() override {
     std::list<librbd::locker_t> lockers;
     bool exclusive = false;
     std::string tag;
     int r = image_.list_lockers(&lockers, &exclusive, &tag);
     if (r < 0) return ceph_error(r, "cannot read the lockers of " + spec_);
-    std::vector<std::string> out;
-    for (const auto& l : lockers) out.push_back(l.address);
+    std::vector<ImageLocker> out;
+    for (const auto& l : lockers) out.push_back({l.client, l.address});
     return out;
   }
   Result<std::vector<std::string>> watchers() override {
@@ -374,6 +374,9 @@ class CephPool : public Pool {
   }
 
   const std::string& name() const override { return name_; }
+  std::string client_name() override {
+    return "client." + std::to_string(rados_.get_instance_id());
+  }
 
   Result<std::unique_ptr<Pool>> sibling(const std::string& pool) override {
     librados::IoCtx io;
@@ -432,6 +435,46 @@ class CephPool : public Pool {
     page.more = more;
     page.version = io_.get_last_version();
     return page;
+  }
+  std::vector<Result<OmapPage>> omap_get_many(const std::vector<OmapRead>& reads) override {
+    struct InFlight {
+      librados::ObjectReadOperation op;
+      std::map<std::string, ceph::bufferlist> values;
+      bool more = false;
+      int prval = 0;
+      std::unique_ptr<librados::AioCompletion, void (*)(librados::AioCompletion*)> completion{
+          nullptr, [](librados::AioCompletion* c) { c->release(); }};
+      int r = 0;  // of aio_operate
+    };
+    std::vector<std::unique_ptr<InFlight>> flights;
+    for (const auto& read : reads) {
+      auto f = std::make_unique<InFlight>();
+      f->op.omap_get_vals2(read.start_after, read.prefix, read.max, &f->values, &f->more,
+                           &f->prval);
+      f->completion.reset(librados::Rados::aio_create_completion());
+      f->r = io_.aio_operate(read.oid, f->completion.get(), &f->op, nullptr);
+      flights.push_back(std::move(f));
+    }
+    std::vector<Result<OmapPage>> pages;
+    for (size_t i = 0; i < flights.size(); ++i) {
+      InFlight& f = *flights[i];
+      int r = f.r;
+      if (r == 0) {
+        f.completion->wait_for_complete();
+        r = f.completion->get_return_value();
+      }
+      if (r == 0) r = f.prval;
+      if (r < 0) {
+        pages.push_back(ceph_error(r, "cannot read object " + name_ + "/" + reads[i].oid));
+        continue;
+      }
+      OmapPage page;
+      page.values = to_strings(f.values);
+      page.more = f.more;
+      page.version = f.completion->get_version64();
+      pages.push_back(std::move(page));
+    }
+    return pages;
   }
   Result<OmapPage> omap_get_keys(const std::string& oid,
                                  const std::set<std::string>& keys) override {

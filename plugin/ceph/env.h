@@ -75,6 +75,12 @@ struct ParentInfo {
   std::string snapshot;
 };
 
+// A client holding a lock on an image, as `rbd lock ls` shows it.
+struct ImageLocker {
+  std::string client;   // "client.<instance id>"
+  std::string address;  // its client's address, "127.0.0.1:0/<nonce>"
+};
+
 // An image in the same cluster, as "pool/image" for messages and answers.
 struct LinkedImage {
   int64_t pool_id = 0;
@@ -153,13 +159,15 @@ class RbdImage {
   // progress(done, total) in librbd's units (objects).
   virtual Status flatten(const std::function<void(uint64_t done, uint64_t total)>& progress) = 0;
 
-  // Locks and watchers: the exclusive lock's owners, breaking one (librbd
-  // blocklists its client), taking it; the lockers' addresses; the
-  // addresses of the clients watching the header.
+  // Locks and watchers: the exclusive lock's owners (their clients'
+  // addresses), breaking the lock of one (librbd blocklists its client
+  // first; ENOENT when there is no lock, EBUSY when another owner holds it
+  // now), taking it; the lockers; the addresses of the clients watching the
+  // header.
   virtual Result<std::vector<std::string>> lock_owners() = 0;
   virtual Status lock_break(const std::string& owner) = 0;
   virtual Status lock_acquire() = 0;
-  virtual Result<std::vector<std::string>> lockers() = 0;
+  virtual Result<std::vector<ImageLocker>> lockers() = 0;
   virtual Result<std::vector<std::string>> watchers() = 0;
 
   // Data. The asynchronous calls call `done` exactly once with the byte count
@@ -189,6 +197,14 @@ struct OmapPage {
   uint64_t version = 0;  // the object's version as read
 };
 
+// One page of one object's omap, as Pool::omap_get reads it.
+struct OmapRead {
+  std::string oid;
+  std::string start_after;
+  std::string prefix;
+  uint64_t max = 0;
+};
+
 // One pool of a cluster (a librados I/O context): its objects and its RBD
 // images.
 class Pool {
@@ -196,6 +212,9 @@ class Pool {
   virtual ~Pool() = default;
 
   virtual const std::string& name() const = 0;
+  // This connection's client as lockers and records name it:
+  // "client.<instance id>".
+  virtual std::string client_name() = 0;
   // Another pool of the same cluster. ENOENT when there is none such.
   virtual Result<std::unique_ptr<Pool>> sibling(const std::string& pool) = 0;
   virtual Result<std::unique_ptr<Pool>> sibling_by_id(int64_t pool_id,
@@ -212,6 +231,10 @@ class Pool {
   // `prefix`, in key order. ENOENT when the object does not exist.
   virtual Result<OmapPage> omap_get(const std::string& oid, const std::string& start_after,
                                     const std::string& prefix, uint64_t max) = 0;
+  // Each of `reads` as omap_get would answer it, in the order given. On a
+  // cluster all are in flight at once (asynchronous read operations, then
+  // waited for), so that N objects cost about one round trip, not N.
+  virtual std::vector<Result<OmapPage>> omap_get_many(const std::vector<OmapRead>& reads) = 0;
   // The values of those of `keys` that are set (others absent).
   virtual Result<OmapPage> omap_get_keys(const std::string& oid,
                                          const std::set<std::string>& keys) = 0;

@@ -34,8 +34,10 @@ Result<ImagePtr> open_image_data(Pool& io, const std::string& name, std::string*
   return open_image_at(io, name, "");
 }
 
-Result<bool> ensure_image_snapshot(Pool& io, const std::string& rbd_name) {
+Result<bool> ensure_image_snapshot(Pool& io, const std::string& rbd_name,
+                                   const std::function<Status()>& before_create) {
   bool created = false;
+  bool hook_ran = false;
   // A snapshot another process is making at the same moment may not be
   // known yet to this handle (create said EEXIST, protect says ENOENT): a
   // new handle, a moment later, sees it.
@@ -45,6 +47,16 @@ Result<bool> ensure_image_snapshot(Pool& io, const std::string& rbd_name) {
     if (is_protected.ok() && *is_protected) return created;
     if (!is_protected.ok() && is_protected.status().err() != ENOENT) return is_protected.status();
     if (!is_protected.ok()) {
+      if (before_create && !hook_ran) {
+        // Run before this handle asks for the image's lock: one that asked
+        // while a dead client held it would wait for that client's answer
+        // (rbd_request_timed_out_seconds, 30 s) even after the hook broke
+        // the lock. A fresh handle is opened for the snapshot.
+        image.reset();
+        RETURN_IF_ERROR(before_create());
+        hook_ran = true;
+        continue;
+      }
       Status s = image->snap_create(kImageSnapshot);
       if (s.ok()) {
         created = true;
@@ -137,7 +149,7 @@ Result<std::string> live_writer(Pool& io, const std::string& name) {
   ASSIGN_OR_RETURN(auto image, open_image(io, name, true));
   ASSIGN_OR_RETURN(uint64_t features, image->features());
   const bool locks = (features & feature::kExclusiveLock) != 0;
-  std::vector<std::string> lockers;
+  std::vector<ImageLocker> lockers;
   if (locks) {
     ASSIGN_OR_RETURN(lockers, image->lockers());
   }
@@ -145,7 +157,7 @@ Result<std::string> live_writer(Pool& io, const std::string& name) {
   for (const auto& watcher : watchers) {
     if (!locks) return watcher;
     for (const auto& locker : lockers) {
-      if (watcher == locker) return locker;
+      if (watcher == locker.address) return locker.address;
     }
   }
   return std::string();
@@ -192,6 +204,47 @@ Status remove_image_and_snapshots(Pool& io, const std::string& name) {
   // Its chunk record goes with it (an image removed before this existed may
   // have left one: ENOENT or not, it is removed here).
   return remove_chunk_record(io, name);
+}
+
+Result<std::optional<LockHolder>> exclusive_lock_holder(Pool& io, const std::string& name) {
+  ASSIGN_OR_RETURN(auto image, open_image(io, name, true));
+  ASSIGN_OR_RETURN(uint64_t features, image->features());
+  if ((features & feature::kExclusiveLock) == 0) return std::optional<LockHolder>();
+  ASSIGN_OR_RETURN(auto lockers, image->lockers());
+  ASSIGN_OR_RETURN(auto watchers, image->watchers());
+  if (lockers.empty()) return std::optional<LockHolder>();
+  LockHolder holder;
+  holder.entity = lockers.front().client;
+  holder.address = lockers.front().address;
+  for (const auto& w : watchers) holder.watching = holder.watching || w == holder.address;
+  return std::optional<LockHolder>(holder);
+}
+
+Result<bool> break_lock_held_by(Pool& io, const std::string& name, const std::string& address) {
+  ASSIGN_OR_RETURN(auto image, open_image(io, name, false));
+  // librbd names a lock's owner by its client's address (lock_owners).
+  Status s = image->lock_break(address);
+  // ENOENT: no lock any more; EBUSY: another client holds it now.
+  if (s.err() == ENOENT || s.err() == EBUSY) return false;
+  RETURN_IF_ERROR(s);
+  return true;
+}
+
+Status wait_until_unwatched(Pool& io, const std::string& name, const std::string& address,
+                            std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(auto image, open_image(io, name, true));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto watchers, image->watchers());
+    bool watching = false;
+    for (const auto& w : watchers) watching = watching || w == address;
+    if (!watching) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Error(ETIMEDOUT, "client " + address + " still watches " +
+                                          image_spec(io, name) + " after its lock was broken");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace rbdvol::plugin

@@ -2,9 +2,11 @@
 // operations share. Every failure keeps librbd's errno and names the image.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,7 +42,10 @@ Result<ImagePtr> open_image_data(Pool& io, const std::string& name,
 // return true: librbd turns the EEXIST of a create it sent to the image's
 // lock owner into success. Other errors keep librbd's errno and name
 // pool/image@snap and the step that failed.
-Result<bool> ensure_image_snapshot(Pool& io, const std::string& rbd_name);
+// `before_create`, when given, runs once the snapshot is known to be absent,
+// right before this call makes it; its error is returned.
+Result<bool> ensure_image_snapshot(Pool& io, const std::string& rbd_name,
+                                   const std::function<Status()>& before_create = nullptr);
 
 // Flattens a clone, reporting progress(done, total) when given, in bytes of
 // the image's size (librbd's share of objects done), the last call (size,
@@ -85,6 +90,35 @@ Status break_exclusive_lock(Pool& io, const std::string& name);
 // the client is blocklisted. The image is opened read-only, which sets no
 // watch.
 Result<std::string> live_writer(Pool& io, const std::string& name);
+
+// The holder of an image's exclusive lock, as `rbd lock ls` shows it.
+struct LockHolder {
+  std::string entity;     // "client.<instance id>"
+  std::string address;    // its client's address, "127.0.0.1:0/<nonce>"
+  bool watching = false;  // that client still watches the image
+};
+
+// The holder of image `name`'s exclusive lock; nullopt when it has none (or
+// no exclusive-lock feature). The image is opened read-only, which sets no
+// watch.
+Result<std::optional<LockHolder>> exclusive_lock_holder(Pool& io, const std::string& name);
+
+// Breaks image `name`'s exclusive lock if, and only if, the client at
+// `address` (LockHolder::address; its nonce makes it one client instance)
+// still holds it, as `rbd lock rm` does: librbd blocklists that client
+// (rbd_blocklist_on_break_lock), then breaks the lock. For a holder proven
+// dead: the caller's proof is about that client, and librbd checks the
+// holder again in the same call, so a lock that changed hands meanwhile is
+// left alone. Returns whether it broke the lock.
+Result<bool> break_lock_held_by(Pool& io, const std::string& name, const std::string& address);
+
+// Waits (at most `timeout`) until client `address` no longer watches image
+// `name`: after its lock was broken with a blocklist, the OSD drops its watch
+// once it has the new OSD map. Until then a notify to the image's watchers
+// (every snapshot sends one) would wait for that dead watch to time out.
+// ETIMEDOUT when it still watches then.
+Status wait_until_unwatched(Pool& io, const std::string& name, const std::string& address,
+                            std::chrono::milliseconds timeout);
 
 // Removes an image together with its snapshots (unprotecting them) and its
 // chunk record (chunk_record.h). Used to undo a create that failed half way;

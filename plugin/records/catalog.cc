@@ -8,6 +8,7 @@
 #include "plugin/fan_out.h"
 #include "plugin/fault_injection.h"
 #include "plugin/ops/request.h"
+#include "plugin/records/directory.h"
 #include "plugin/records/naming.h"
 
 namespace rbdvol::plugin {
@@ -86,10 +87,6 @@ Result<CopyState> image_copy_state(Pool& io, const std::string& uuid) {
   return complete.status().Prefixed(image_spec(io, kImagePrefix + uuid));
 }
 
-namespace {
-
-// The record of the copy of image-<uuid> in `io`'s pool; nullopt when the pool
-// holds no complete copy (none, or one still being written: no rbdvol.complete).
 // Its fields come from one read of its metadata.
 Result<std::optional<ImageRecord>> read_image_copy(Pool& io, const std::string& uuid,
                                                    const ImageLocation& where) {
@@ -113,11 +110,30 @@ Result<std::optional<ImageRecord>> read_image_copy(Pool& io, const std::string& 
   rec.name = value(meta::kName, "");
   rec.format = value(meta::kImageFormat, "raw");
   rec.checksum = value(meta::kImageChecksum, "");
+  rec.created_at = value(meta::kComplete, "");
   rec.locations.push_back(where);
   return std::optional<ImageRecord>(std::move(rec));
 }
 
-}  // namespace
+Json image_directory_entry(const ImageRecord& rec) {
+  return Json{{"id", rec.id},         {"name", rec.name},         {"size", rec.size},
+              {"format", rec.format}, {"checksum", rec.checksum}, {"created_at", rec.created_at}};
+}
+
+Result<std::vector<Json>> scan_image_pool(Cluster& cluster, Pool& io) {
+  auto names = list_images(io);
+  if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
+  std::vector<Json> entries;
+  for (const auto& name : *names) {
+    if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
+    const std::string uuid = name.substr(kImagePrefix.size());
+    if (!is_uuid(uuid)) continue;
+    auto rec = read_image_copy(io, uuid, {cluster.id(), cluster.backend().image_pool, name});
+    if (!rec.ok()) return rec.status().Prefixed("backend " + cluster.id());
+    if (rec->has_value()) entries.push_back(image_directory_entry(**rec));
+  }
+  return entries;
+}
 
 ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
   struct PerBackend {
@@ -300,26 +316,82 @@ Json image_record_json(const ImageRecord& rec) {
   for (const auto& l : rec.locations) {
     locations.push_back({{"backend", l.backend}, {"pool", l.pool}, {"image", l.rbd_name}});
   }
-  return Json{{"id", rec.id},         {"name", rec.name},         {"size", rec.size},
-              {"format", rec.format}, {"checksum", rec.checksum}, {"locations", locations}};
+  return Json{{"id", rec.id},          {"name", rec.name},         {"size", rec.size},
+              {"format", rec.format},  {"checksum", rec.checksum}, {"created_at", rec.created_at},
+              {"locations", locations}};
 }
+
+namespace {
+
+// The ids of the images called `name` in every backend (from their image
+// directories; a backend whose directory another process is filling is read
+// the slow way), with the backends that did not answer.
+std::vector<std::string> image_ids_named(
+    Driver& driver, const std::string& name,
+    std::vector<std::pair<std::string, std::string>>* unreachable) {
+  auto clusters = all_clusters(driver);
+  auto per_backend = fan_out(clusters, [&name](Cluster* c) -> Result<std::vector<std::string>> {
+    auto io = c->open_image_pool();
+    if (!io.ok()) return io.status();
+    auto scan = [&] { return scan_image_pool(*c, **io); };
+    auto built = directory_ensure_built(**io, DirectoryKind::kImages, scan);
+    if (!built.ok()) return built.status().Prefixed("backend " + c->id());
+    if (*built) return directory_find_name(**io, DirectoryKind::kImages, name);
+    auto entries = scan();
+    if (!entries.ok()) return entries.status();
+    std::vector<std::string> ids;
+    for (const auto& e : *entries) {
+      if (e.value("name", "") == name) ids.push_back(e.at("id").get<std::string>());
+    }
+    return ids;
+  });
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < per_backend.size(); ++i) {
+    if (!per_backend[i].ok()) {
+      unreachable->emplace_back(clusters[i]->id(), per_backend[i].status().message());
+      continue;
+    }
+    for (auto& id : *per_backend[i]) {
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
 
 Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name) {
   auto uuid = uuid_from_id(id_or_name, kImagePrefix, "image");
-  ImageCatalog catalog = list_image_catalog(driver, uuid.ok() ? *uuid : "");
   std::vector<const ImageRecord*> matches;
-  for (const auto& rec : catalog.images) {
-    if ((uuid.ok() && rec.id == *uuid) || (!uuid.ok() && rec.name == id_or_name)) {
-      matches.push_back(&rec);
+  std::vector<ImageCatalog> catalogs;
+  std::vector<std::pair<std::string, std::string>> unreachable;
+  if (uuid.ok()) {
+    catalogs.push_back(list_image_catalog(driver, *uuid));
+  } else {
+    // The directory's name keys are hints: each id is probed, and kept only
+    // when its copies still carry the name.
+    for (const auto& id : image_ids_named(driver, id_or_name, &unreachable)) {
+      catalogs.push_back(list_image_catalog(driver, id));
     }
   }
-  std::string unreachable;
-  for (const auto& [backend, error] : catalog.unreachable) unreachable += "; " + error;
-  if (matches.empty() && !unreachable.empty()) {
+  for (const auto& catalog : catalogs) {
+    for (const auto& rec : catalog.images) {
+      if ((uuid.ok() && rec.id == *uuid) || (!uuid.ok() && rec.name == id_or_name)) {
+        matches.push_back(&rec);
+      }
+    }
+    for (const auto& u : catalog.unreachable) unreachable.push_back(u);
+  }
+  std::string not_searched;
+  for (const auto& [backend, error] : unreachable) {
+    if (not_searched.find(error) == std::string::npos) not_searched += "; " + error;
+  }
+  if (matches.empty() && !not_searched.empty()) {
     return Status::Error(EHOSTUNREACH,
                          "image '" + id_or_name +
                              "' not found in the backends that answered (not searched:" +
-                             unreachable.substr(1) + ")");
+                             not_searched.substr(1) + ")");
   }
   if (matches.empty())
     return Status::NotFound("image '" + id_or_name + "' not found in any backend");

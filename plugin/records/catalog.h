@@ -40,8 +40,9 @@ struct ImageRecord {
   std::string id;  // uuid
   std::string name;
   uint64_t size = 0;
-  std::string format;                    // of the uploaded file: "raw" or "qcow2" (stored as raw)
-  std::string checksum;                  // rbdvol.checksum (image.checksum); "" when not recorded
+  std::string format;      // of the uploaded file: "raw" or "qcow2" (stored as raw)
+  std::string checksum;    // rbdvol.checksum (image.checksum); "" when not recorded
+  std::string created_at;  // when its first listed copy was completed (rbdvol.complete)
   std::vector<ImageLocation> locations;  // backends holding a complete copy
 };
 
@@ -64,8 +65,26 @@ struct ImageCatalog {
 ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid = "");
 
 // Resolves an image id ("<uuid>", "image-<uuid>") or a unique image name to
-// its record. ENOENT / EINVAL (ambiguous name) with a clear message.
+// its record. ENOENT / EINVAL (ambiguous name) with a clear message. A name
+// is looked up in the backends' image directories (directory.h), then each
+// image it names is probed like an id: a few round trips per backend,
+// whatever the pool holds.
 Result<ImageRecord> find_image(Driver& driver, const std::string& id_or_name);
+
+// What the image directory keeps of one complete copy: id, name, size,
+// format, checksum, created_at. A listing adds its location.
+Json image_directory_entry(const ImageRecord& rec);
+
+// The directory entries of every complete image copy in `io` (the image pool
+// of `cluster`), each read from its image: the slow way that fills a
+// directory on first use. Partial copies are left out, as listings leave
+// them out.
+Result<std::vector<Json>> scan_image_pool(Cluster& cluster, Pool& io);
+
+// The complete copy of image `uuid` in `io`'s pool (where.backend's image
+// pool); nullopt when the pool holds none or only a partial one.
+Result<std::optional<ImageRecord>> read_image_copy(Pool& io, const std::string& uuid,
+                                                   const ImageLocation& where);
 
 // The request's optional "backend" naming one copy of an image: "" when it is
 // absent, else the id of an enabled backend (ENOENT names the enabled ones).

@@ -70,8 +70,11 @@ Result<const config::DiskType*> volume_disk_type(Driver& driver, RbdImage& image
   return type;
 }
 
-Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
-  auto image = open_image(*volume.io, volume.rbd_name, true);
+namespace {
+
+// volume_record, reading through `io` (the volume pool of volume.cluster).
+Result<Json> volume_record_in(Driver& driver, const VolumeHandle& volume, Pool& io) {
+  auto image = open_image(io, volume.rbd_name, true);
   if (!image.ok()) return image.status();
   auto size = image_size(**image);
   if (!size.ok()) return size.status();
@@ -83,7 +86,7 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
   if (!parent.ok()) return parent.status();
   auto snaps = list_snapshots(**image);
   if (!snaps.ok()) return snaps.status();
-  auto attachments = read_attachments(*volume.io, **image);
+  auto attachments = read_attachments(io, **image);
   if (!attachments.ok()) return attachments.status();
 
   auto get = [&](const std::string& key) {
@@ -121,6 +124,52 @@ Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
         feature_names(std::strtoull(get(meta::kSavedFeatures).c_str(), nullptr, 10));
   }
   return record;
+}
+
+}  // namespace
+
+Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
+  return volume_record_in(driver, volume, *volume.io);
+}
+
+Json volume_directory_entry(const Json& record) {
+  Json entry = Json::object();
+  for (const char* field :
+       {"id", "name", "size", "disk_type", "source_image", "created_at", "attachments"}) {
+    entry[field] = record.at(field);
+  }
+  entry["status"] = record.at("attachments").empty() ? "available" : "in-use";
+  return entry;
+}
+
+Json volume_listing_item(Driver& driver, const Cluster& cluster, const Json& entry) {
+  Json item = entry;
+  item["backend"] = cluster.id();
+  item["pool"] = cluster.backend().volume_pool;
+  item["image"] = kVolumePrefix + entry.at("id").get<std::string>();
+  const config::DiskType* type = driver.config().find_disk_type(entry.value("disk_type", ""));
+  item["multiattach"] = type ? type->multiattach : false;
+  item["cache"] = type ? type->cache : "";
+  return item;
+}
+
+Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, Pool& io) {
+  auto names = list_images(io);
+  if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
+  std::vector<Json> entries;
+  for (const auto& name : *names) {
+    if (name.compare(0, kVolumePrefix.size(), kVolumePrefix) != 0) continue;
+    const std::string uuid = name.substr(kVolumePrefix.size());
+    if (!is_uuid(uuid)) continue;
+    VolumeHandle handle{&cluster, nullptr, uuid, name};
+    auto record = volume_record_in(driver, handle, io);
+    if (!record.ok()) {
+      if (record.status().err() == ENOENT) continue;  // removed meanwhile
+      return record.status().Prefixed("backend " + cluster.id());
+    }
+    entries.push_back(volume_directory_entry(*record));
+  }
+  return entries;
 }
 
 }  // namespace rbdvol::plugin

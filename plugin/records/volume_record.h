@@ -26,6 +26,23 @@ Status disable_multiattach_features(RbdImage& image);
 // The volume's record as a JSON object (see docs/driver-abi.md, volume.show).
 Result<Json> volume_record(Driver& driver, const VolumeHandle& volume);
 
+// What the volume directory (directory.h) keeps of a volume: the fields of
+// its record that a listing shows and filters on, and do not depend on where
+// it is or on the config: id, name, size, disk_type, source_image,
+// created_at, attachments, status ("in-use" with attachments, else
+// "available").
+Json volume_directory_entry(const Json& record);
+
+// A listing's item from a directory entry of `cluster`'s volume pool: the
+// entry with backend, pool, image, and the disk type's multiattach and cache.
+Json volume_listing_item(Driver& driver, const Cluster& cluster, const Json& entry);
+
+// The directory entries of every volume in `io` (the volume pool of
+// `cluster`), each read from its image: the slow way, one image open per
+// volume, that fills a directory on first use. A volume removed meanwhile is
+// left out.
+Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, Pool& io);
+
 // The disk type called `name`; ENOENT lists the known ones.
 Result<const config::DiskType*> disk_type_named(const config::Config& config,
                                                 const std::string& name);

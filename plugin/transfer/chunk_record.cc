@@ -93,6 +93,7 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(Pool& io,
     h.source = j.value("source", "");
     h.state = j.value("state", "");
     h.owner = j.value("owner", "");
+    h.client = j.value("client", "");
     h.started_at = j.value("started_at", "");
     h.completed_at = j.value("completed_at", "");
     if (h.chunk_size == 0) throw std::runtime_error("chunk_size is 0");
@@ -113,6 +114,7 @@ Status write_header(Pool& io, const std::string& rbd_name, const ChunkRecordHead
             {"source", header.source},
             {"state", header.state},
             {"owner", header.owner},
+            {"client", header.client},
             {"started_at", header.started_at}};
   if (!header.completed_at.empty()) j["completed_at"] = header.completed_at;
   ObjectWrite op;
@@ -145,6 +147,7 @@ Result<std::unique_ptr<RecordWatch>> claim_chunk_record(Pool& io, const std::str
   auto watch = std::make_unique<RecordWatch>(std::move(watched));
   ChunkRecordHeader claimed = header;
   claimed.owner = this_process_owner();
+  claimed.client = io.client_name();
   Status s = write_header(io, rbd_name, claimed, false, &version);
   if (!s.ok()) return s;
   header = claimed;
@@ -269,6 +272,7 @@ Result<ChunkRecordHeader> start_chunk_record(Pool& io, const std::string& rbd_na
   h.source = source;
   h.state = "incomplete";
   h.owner = this_process_owner();
+  h.client = io.client_name();
   h.started_at = utc_now_iso8601();
   Status s = write_chunk_record_header(io, rbd_name, h, true);
   if (!s.ok()) return s;
@@ -283,11 +287,15 @@ Status complete_chunk_record(Pool& io, const std::string& rbd_name, ChunkRecordH
 
 std::string this_process_owner() { return this_host() + ":" + std::to_string(::getpid()); }
 
+bool owner_is_on_this_host(const std::string& owner) {
+  const auto colon = owner.rfind(':');
+  return colon != std::string::npos && owner.substr(0, colon) == this_host();
+}
+
 Result<bool> owner_is_running(Pool& io, const std::string& rbd_name, const std::string& owner,
                               std::string* how) {
-  const auto colon = owner.rfind(':');
-  if (colon != std::string::npos && owner.substr(0, colon) == this_host()) {
-    const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
+  if (owner_is_on_this_host(owner)) {
+    const long pid = std::strtol(owner.c_str() + owner.rfind(':') + 1, nullptr, 10);
     const bool running = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
     if (how) *how = running ? "running on this host" : "no longer running on this host";
     return running;

@@ -47,6 +47,10 @@ struct ChunkRecordHeader {
   std::string source;       // what was copied: "fast:images/image-...@snap", a file path
   std::string state;        // "incomplete" while the transfer runs, then "complete"
   std::string owner;        // "<hostname>:<pid>" of the process transferring
+  // The librados client of that process that writes the image and so holds
+  // its exclusive lock ("client.<instance id>", Pool::client_name): what tells a
+  // lock left by the transfer's process from one held by anyone else.
+  std::string client;
   std::string started_at, completed_at;
   uint64_t chunks() const { return chunk_size ? (size + chunk_size - 1) / chunk_size : 0; }
 };
@@ -88,8 +92,8 @@ class RecordWatch {
 // object is still at `version` (read when the owner was found gone): of two
 // processes resuming the same partial image at once, one gets it, the other
 // EBUSY, before either breaks a lock or writes a byte. `header` gets the new
-// owner. The record is watched first; the watch is returned for the caller to
-// keep until it holds the image's lock or is done with it (RecordWatch).
+// owner (and io.client_name()). The record is watched first; the watch is returned for the caller
+// to keep until it holds the image's lock or is done with it (RecordWatch).
 Result<std::unique_ptr<RecordWatch>> claim_chunk_record(Pool& io, const std::string& rbd_name,
                                                         ChunkRecordHeader& header,
                                                         uint64_t version);
@@ -132,6 +136,9 @@ Status complete_chunk_record(Pool& io, const std::string& rbd_name, ChunkRecordH
 
 // "<hostname>:<pid>" of this process.
 std::string this_process_owner();
+
+// Whether `owner` (a record's) names a process of this host.
+bool owner_is_on_this_host(const std::string& owner);
 
 // Whether the process `owner` (a record's) still writes the image `rbd_name`
 // in `io`'s pool, and if so `how` that is known (for messages). A process on

@@ -11,10 +11,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/records/naming.h"
@@ -86,16 +89,25 @@ std::array<unsigned char, 32> chunk_sha256(uint64_t chunk_offset, uint64_t chunk
   return sha.finish();
 }
 
-// What the pipeline moves, and where.
+// Blocking I/O (a file's pread and pwrite): the byte count or a negative
+// errno. The pipeline runs it on threads of its own, never on the loop.
+using BlockingReader = std::function<ssize_t(uint64_t offset, size_t len, bufferlist* out)>;
+using BlockingWriter = std::function<ssize_t(uint64_t offset, const bufferlist& data)>;
+
+// What the pipeline moves, and where. A source has `read` or `read_blocking`;
+// a destination, if any, `write` or `write_blocking`.
 struct Transfer {
   std::vector<Extent> pieces;  // allocated pieces, at most one per chunk, sorted
   uint64_t chunk = 0;
   uint64_t size = 0;
   Reader read;
-  Writer write;                                      // null: read and digest only
+  BlockingReader read_blocking;
+  Writer write;  // neither: read and digest only
+  BlockingWriter write_blocking;
   std::function<Status()> flush;                     // blocking; null when nothing is written
   std::function<void(const ChunkDigest&)> on_chunk;  // on the loop; may be null
   std::string src_label, dst_label;
+  bool writes() const { return write || write_blocking; }
 };
 
 // Runs of chunks that hold no piece: holes of the source.
@@ -123,200 +135,326 @@ std::vector<ChunkDigest> hole_runs(const std::vector<Extent>& pieces, uint64_t c
   return runs;
 }
 
-// Runs the pipeline: `depth` slots, each reading one piece, checking it for
-// zeros and digesting it (when digests are wanted), then (unless it is all
-// zeros) writing it, then taking the next piece.
-Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
-                               const CopyOptions& options, CopyStats stats) {
-  const auto start = std::chrono::steady_clock::now();
-  const uint64_t chunk = t.chunk;
-  stats.chunk_size = chunk;
-  stats.chunks = (t.size + chunk - 1) / chunk;
-  const bool want_digests = options.record || t.on_chunk;
-  auto is_confirmed = [&](uint64_t index) {
-    return index < options.confirmed.size() && options.confirmed[index];
-  };
-  auto known_digest = [&](uint64_t index) -> const ChunkDigest* {
-    if (index >= options.source_digests.size()) return nullptr;
-    const auto& d = options.source_digests[index];
-    return d && !d->zero ? &*d : nullptr;
-  };
-  std::vector<Extent> todo;
-  uint64_t done_bytes = 0;
-  for (const auto& p : t.pieces) {
-    stats.allocated += p.length;
-    if (is_confirmed(p.offset / chunk)) {
-      ++stats.chunks_skipped_confirmed;
-      done_bytes += p.length;
-    } else {
-      todo.push_back(p);
-    }
-  }
-  if (options.record) {
-    // Holes need no data, so they are confirmed before any is written.
-    const auto runs = hole_runs(t.pieces, chunk, t.size);
-    for (size_t i = 0; i < runs.size(); i += 512) {
-      Status s = options.record(std::vector<ChunkDigest>(
-          runs.begin() + static_cast<long>(i),
-          runs.begin() + static_cast<long>(std::min(runs.size(), i + 512))));
-      if (!s.ok()) return s;
-    }
-  }
+// The pipeline of one transfer: `depth` slots, each reading one piece,
+// checking it for zeros and digesting it (when digests are wanted), then
+// (unless it is all zeros) writing it, then taking the next piece.
+//
+// Threads: the loop (an io_context run by run() on the calling thread) owns
+// every member below `loop_` that is not marked otherwise; the zero checks
+// and digests run on `workers_`, blocking I/O on `blocking_io_`, the
+// flush-then-record step on `committer_`, and each posts its result back to
+// the loop. librbd's completion threads post too (post_from_foreign). run()
+// returns only once every one of these threads is done with the pipeline:
+// its own pools are joined and every foreign completion has returned from
+// its post, so nothing touches the loop or a slot after it is gone.
+class Pipeline {
+ public:
+  Pipeline(const Transfer& t, const Progress& progress, const CopyOptions& options,
+           CopyStats stats);
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
 
-  asio::io_context loop(1);
-  auto guard = asio::make_work_guard(loop);
-  // Zero checks and digests, and for a file the blocking reads and writes,
-  // run here.
-  asio::thread_pool workers(2);
-  // Flush, then record: one batch at a time, in order.
-  asio::thread_pool committer(1);
+  // Once only.
+  Result<CopyStats> run();
+
+ private:
   struct Slot {
     bufferlist data;     // the piece as read
     bufferlist written;  // the part of it being written
     Extent piece;
     ChunkDigest digest;
   };
-  std::vector<Slot> slots(std::max<size_t>(1, std::min(options.depth, todo.size())));
-  const size_t batch_size = std::max<size_t>(1, std::min<size_t>(8, options.depth));
-  size_t next = 0;
-  size_t in_flight = 0;
-  bool committing = false;
-  uint64_t recorded = 0;
-  bool stopped = false;  // by options.stop_after_chunks
-  std::vector<ChunkDigest> pending;
-  Status failure;
 
-  std::function<void(Slot&)> start_next;
-  std::function<void()> maybe_commit;
-  auto fail = [&](int r, const std::string& what, const Extent& piece) {
-    if (!failure.ok()) return;
-    failure =
-        Status::Error(r, what + " at offset " + std::to_string(piece.offset) + " (" +
-                             std::to_string(piece.length) + " bytes) failed: " + ceph_strerror(r));
-  };
-  auto check_finished = [&] {
-    if (in_flight == 0 && !committing && (pending.empty() || !failure.ok())) guard.reset();
-  };
-  maybe_commit = [&] {
-    if (!options.record || committing || pending.empty() || !failure.ok()) return;
-    if (in_flight > 0 && pending.size() < batch_size) return;
-    committing = true;
-    auto batch = std::make_shared<std::vector<ChunkDigest>>(std::move(pending));
-    pending.clear();
-    asio::post(committer, [&, batch] {
-      Status s = t.flush ? t.flush() : Status::Ok();
-      if (s.ok()) s = options.record(*batch);
-      asio::post(loop, [&, batch, s] {
-        committing = false;
-        if (!s.ok() && failure.ok()) failure = s;
-        recorded += batch->size();
-        if (s.ok() && options.kill_after_chunks && recorded >= options.kill_after_chunks) {
-          ::kill(::getpid(), SIGKILL);
-        }
-        if (s.ok() && options.stop_after_chunks && recorded >= options.stop_after_chunks &&
-            !stopped) {
-          stopped = true;
-          ::kill(::getpid(), SIGSTOP);
-        }
-        maybe_commit();
-        check_finished();
-      });
-    });
-  };
-  auto slot_done = [&](Slot& s) {
-    s.data.clear();
-    s.written.clear();
-    --in_flight;
-    start_next(s);
-    maybe_commit();
-    check_finished();
-  };
-  auto confirm = [&](Slot& s) {
-    done_bytes += s.piece.length;
-    progress(options.stage, done_bytes, stats.allocated);
-    if (options.record) pending.push_back(s.digest);
-    if (t.on_chunk) t.on_chunk(s.digest);
-  };
-  auto on_written = [&](Slot& s, ssize_t r) {
-    if (r < 0) {
-      fail(static_cast<int>(r), "write of " + t.dst_label, s.piece);
-    } else {
-      confirm(s);
-    }
-    slot_done(s);
-  };
-  auto on_checked = [&](Slot& s, size_t b, size_t e, bool hashed) {
-    if (b == e) ++stats.chunks_zero;
-    if (hashed) ++stats.chunks_hashed;
-    if (b == e || !t.write || !failure.ok()) {
-      if (failure.ok()) confirm(s);
-      slot_done(s);
-      return;
-    }
-    ++stats.chunks_written;
-    stats.written += e - b;
-    s.written.substr_of(s.data, static_cast<unsigned>(b), static_cast<unsigned>(e - b));
-    t.write(s.piece.offset + b, &s.written, [&loop, &s, &on_written](ssize_t wr) {
-      asio::post(loop, [&s, &on_written, wr] { on_written(s, wr); });
-    });
-  };
-  auto on_read = [&](Slot& s, ssize_t r) {
-    if (r < 0 || static_cast<uint64_t>(r) != s.piece.length || s.data.length() != s.piece.length) {
-      fail(r < 0 ? static_cast<int>(r) : EIO, "read of " + t.src_label, s.piece);
-      slot_done(s);
-      return;
-    }
-    ++stats.chunks_read;
-    Slot* slot = &s;
-    asio::post(
-        workers, [slot, chunk, size = t.size, want_digests, &known_digest, &loop, &on_checked] {
-          ChunkDigest& d = slot->digest;
-          d = ChunkDigest();
-          d.index = slot->piece.offset / chunk;
-          d.offset = d.index * chunk;
-          d.length = std::min(chunk, size - d.offset);
-          // One contiguous buffer: what a whole-object read gives; a read
-          // assembled from pieces (a sparse object) is joined here.
-          const char* bytes = slot->data.c_str();
-          const auto span = nonzero_span(bytes, slot->piece.length);
-          d.zero = span.first == span.second;
-          bool hashed = false;
-          if (!d.zero && want_digests) {
-            if (const ChunkDigest* known = known_digest(d.index)) {
-              d.sha256 = known->sha256;
-            } else {
-              d.sha256 =
-                  chunk_sha256(d.offset, d.length, slot->piece.offset, bytes, slot->piece.length);
-              hashed = true;
-            }
-          }
-          asio::post(loop, [slot, span, hashed, &on_checked] {
-            on_checked(*slot, span.first, span.second, hashed);
-          });
-        });
-  };
-  start_next = [&](Slot& s) {
-    if (!failure.ok() || next >= todo.size()) return;
-    s.piece = todo[next++];
-    ++in_flight;
-    t.read(s.piece.offset, s.piece.length, &s.data, [&loop, &s, &on_read](ssize_t r) {
-      asio::post(loop, [&s, &on_read, r] { on_read(s, r); });
-    });
-  };
-
-  progress(options.stage, done_bytes, stats.allocated);
-  for (auto& s : slots) start_next(s);
-  check_finished();
-  loop.run();
-  workers.join();
-  committer.join();
-  if (!failure.ok()) return failure;
-  if (t.flush) {
-    Status s = t.flush();
-    if (!s.ok()) return s;
+  bool is_confirmed(uint64_t index) const {
+    return index < options_.confirmed.size() && options_.confirmed[index];
   }
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return stats;
+  // The source record's digest of chunk `index`, or null.
+  const ChunkDigest* known_digest(uint64_t index) const;
+  // Records the chunks that are holes of the source, before any data moves.
+  Status record_holes();
+
+  // On the loop.
+  void start_next(Slot& s);
+  void on_read(Slot& s, ssize_t r);
+  void on_checked(Slot& s, size_t begin, size_t end, bool hashed);
+  void on_written(Slot& s, ssize_t r);
+  void confirm(Slot& s);
+  void slot_done(Slot& s);
+  void maybe_commit();
+  void on_committed(size_t batch, const Status& s);
+  void check_finished();
+  void fail(int r, const std::string& what, const Extent& piece);
+
+  // On a worker: the zero check and digest of a piece read into `s`.
+  void check(Slot& s);
+
+  // Posts `handler` to the loop from a thread the pipeline does not own (a
+  // librbd completion). Each such thread is counted from the I/O's start
+  // (expect_foreign) until its post has returned; run() waits for the count
+  // to drop to zero before the loop may be destroyed.
+  void expect_foreign();
+  void post_from_foreign(std::function<void()> handler);
+  void wait_for_foreign();
+
+  const Transfer& t_;
+  const Progress& progress_;
+  const CopyOptions& options_;
+  CopyStats stats_;
+  const uint64_t chunk_;
+  const bool want_digests_;
+  const size_t batch_size_;
+  std::vector<Extent> todo_;
+  uint64_t done_bytes_ = 0;
+
+  std::mutex foreign_mutex_;
+  std::condition_variable foreign_done_;
+  size_t foreign_running_ = 0;  // guarded by foreign_mutex_
+
+  // Declared before the pools and the slots: destroyed after them.
+  asio::io_context loop_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::vector<Slot> slots_;
+  size_t next_ = 0;
+  size_t in_flight_ = 0;
+  bool committing_ = false;
+  uint64_t recorded_ = 0;
+  bool stopped_ = false;  // by options.stop_after_chunks
+  std::vector<ChunkDigest> pending_;
+  Status failure_;
+
+  // Zero checks and digests.
+  asio::thread_pool workers_{2};
+  // Flush, then record: one batch at a time, in order.
+  asio::thread_pool committer_{1};
+  // A file's reads or writes; only for a transfer with blocking I/O.
+  std::optional<asio::thread_pool> blocking_io_;
+};
+
+Pipeline::Pipeline(const Transfer& t, const Progress& progress, const CopyOptions& options,
+                   CopyStats stats)
+    : t_(t),
+      progress_(progress),
+      options_(options),
+      stats_(stats),
+      chunk_(t.chunk),
+      want_digests_(options.record || t.on_chunk),
+      batch_size_(std::max<size_t>(1, std::min<size_t>(8, options.depth))),
+      guard_(asio::make_work_guard(loop_)) {
+  stats_.chunk_size = chunk_;
+  stats_.chunks = (t_.size + chunk_ - 1) / chunk_;
+  for (const auto& p : t_.pieces) {
+    stats_.allocated += p.length;
+    if (is_confirmed(p.offset / chunk_)) {
+      ++stats_.chunks_skipped_confirmed;
+      done_bytes_ += p.length;
+    } else {
+      todo_.push_back(p);
+    }
+  }
+  slots_.resize(std::max<size_t>(1, std::min(options_.depth, todo_.size())));
+  if (t_.read_blocking || t_.write_blocking) blocking_io_.emplace(2);
+}
+
+const ChunkDigest* Pipeline::known_digest(uint64_t index) const {
+  if (index >= options_.source_digests.size()) return nullptr;
+  const auto& d = options_.source_digests[index];
+  return d && !d->zero ? &*d : nullptr;
+}
+
+Status Pipeline::record_holes() {
+  if (!options_.record) return Status::Ok();
+  // Holes need no data, so they are confirmed before any is written.
+  const auto runs = hole_runs(t_.pieces, chunk_, t_.size);
+  for (size_t i = 0; i < runs.size(); i += 512) {
+    RETURN_IF_ERROR(options_.record(std::vector<ChunkDigest>(
+        runs.begin() + static_cast<long>(i),
+        runs.begin() + static_cast<long>(std::min(runs.size(), i + 512)))));
+  }
+  return Status::Ok();
+}
+
+Result<CopyStats> Pipeline::run() {
+  const auto start = std::chrono::steady_clock::now();
+  Status holes = record_holes();
+  if (holes.ok()) {
+    progress_(options_.stage, done_bytes_, stats_.allocated);
+    for (auto& s : slots_) start_next(s);
+    check_finished();
+    loop_.run();
+  }
+  // Whatever ended the loop, no thread may use the pipeline once run()
+  // returns: every task already posted to a pool runs to its end first.
+  workers_.join();
+  committer_.join();
+  if (blocking_io_) blocking_io_->join();
+  wait_for_foreign();
+  RETURN_IF_ERROR(holes);
+  RETURN_IF_ERROR(failure_);
+  if (t_.flush) RETURN_IF_ERROR(t_.flush());
+  stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats_;
+}
+
+void Pipeline::expect_foreign() {
+  std::lock_guard<std::mutex> lock(foreign_mutex_);
+  ++foreign_running_;
+}
+
+void Pipeline::post_from_foreign(std::function<void()> handler) {
+  asio::post(loop_, std::move(handler));
+  // Notified under the lock: wait_for_foreign cannot return (and the
+  // pipeline go) before this thread lets go of the mutex.
+  std::lock_guard<std::mutex> lock(foreign_mutex_);
+  if (--foreign_running_ == 0) foreign_done_.notify_all();
+}
+
+void Pipeline::wait_for_foreign() {
+  std::unique_lock<std::mutex> lock(foreign_mutex_);
+  foreign_done_.wait(lock, [this] { return foreign_running_ == 0; });
+}
+
+void Pipeline::fail(int r, const std::string& what, const Extent& piece) {
+  if (!failure_.ok()) return;
+  failure_ =
+      Status::Error(r, what + " at offset " + std::to_string(piece.offset) + " (" +
+                           std::to_string(piece.length) + " bytes) failed: " + ceph_strerror(r));
+}
+
+void Pipeline::check_finished() {
+  if (in_flight_ == 0 && !committing_ && (pending_.empty() || !failure_.ok())) guard_.reset();
+}
+
+void Pipeline::start_next(Slot& s) {
+  if (!failure_.ok() || next_ >= todo_.size()) return;
+  s.piece = todo_[next_++];
+  ++in_flight_;
+  if (t_.read_blocking) {
+    asio::post(*blocking_io_, [this, &s] {
+      const ssize_t r = t_.read_blocking(s.piece.offset, s.piece.length, &s.data);
+      asio::post(loop_, [this, &s, r] { on_read(s, r); });
+    });
+    return;
+  }
+  expect_foreign();
+  t_.read(s.piece.offset, s.piece.length, &s.data,
+          [this, &s](ssize_t r) { post_from_foreign([this, &s, r] { on_read(s, r); }); });
+}
+
+void Pipeline::on_read(Slot& s, ssize_t r) {
+  if (r < 0 || static_cast<uint64_t>(r) != s.piece.length || s.data.length() != s.piece.length) {
+    fail(r < 0 ? static_cast<int>(r) : EIO, "read of " + t_.src_label, s.piece);
+    slot_done(s);
+    return;
+  }
+  ++stats_.chunks_read;
+  asio::post(workers_, [this, &s] { check(s); });
+}
+
+void Pipeline::check(Slot& s) {
+  ChunkDigest& d = s.digest;
+  d = ChunkDigest();
+  d.index = s.piece.offset / chunk_;
+  d.offset = d.index * chunk_;
+  d.length = std::min(chunk_, t_.size - d.offset);
+  // One contiguous buffer: what a whole-object read gives; a read assembled
+  // from pieces (a sparse object) is joined here.
+  const char* bytes = s.data.c_str();
+  const auto span = nonzero_span(bytes, s.piece.length);
+  d.zero = span.first == span.second;
+  bool hashed = false;
+  if (!d.zero && want_digests_) {
+    if (const ChunkDigest* known = known_digest(d.index)) {
+      d.sha256 = known->sha256;
+    } else {
+      d.sha256 = chunk_sha256(d.offset, d.length, s.piece.offset, bytes, s.piece.length);
+      hashed = true;
+    }
+  }
+  asio::post(loop_, [this, &s, span, hashed] { on_checked(s, span.first, span.second, hashed); });
+}
+
+void Pipeline::on_checked(Slot& s, size_t begin, size_t end, bool hashed) {
+  if (begin == end) ++stats_.chunks_zero;
+  if (hashed) ++stats_.chunks_hashed;
+  if (begin == end || !t_.writes() || !failure_.ok()) {
+    if (failure_.ok()) confirm(s);
+    slot_done(s);
+    return;
+  }
+  ++stats_.chunks_written;
+  stats_.written += end - begin;
+  s.written.substr_of(s.data, static_cast<unsigned>(begin), static_cast<unsigned>(end - begin));
+  const uint64_t offset = s.piece.offset + begin;
+  if (t_.write_blocking) {
+    asio::post(*blocking_io_, [this, &s, offset] {
+      const ssize_t r = t_.write_blocking(offset, s.written);
+      asio::post(loop_, [this, &s, r] { on_written(s, r); });
+    });
+    return;
+  }
+  expect_foreign();
+  t_.write(offset, &s.written,
+           [this, &s](ssize_t r) { post_from_foreign([this, &s, r] { on_written(s, r); }); });
+}
+
+void Pipeline::on_written(Slot& s, ssize_t r) {
+  if (r < 0) {
+    fail(static_cast<int>(r), "write of " + t_.dst_label, s.piece);
+  } else {
+    confirm(s);
+  }
+  slot_done(s);
+}
+
+void Pipeline::confirm(Slot& s) {
+  done_bytes_ += s.piece.length;
+  progress_(options_.stage, done_bytes_, stats_.allocated);
+  if (options_.record) pending_.push_back(s.digest);
+  if (t_.on_chunk) t_.on_chunk(s.digest);
+}
+
+void Pipeline::slot_done(Slot& s) {
+  s.data.clear();
+  s.written.clear();
+  --in_flight_;
+  start_next(s);
+  maybe_commit();
+  check_finished();
+}
+
+void Pipeline::maybe_commit() {
+  if (!options_.record || committing_ || pending_.empty() || !failure_.ok()) return;
+  if (in_flight_ > 0 && pending_.size() < batch_size_) return;
+  committing_ = true;
+  auto batch = std::make_shared<std::vector<ChunkDigest>>(std::move(pending_));
+  pending_.clear();
+  asio::post(committer_, [this, batch] {
+    Status s = t_.flush ? t_.flush() : Status::Ok();
+    if (s.ok()) s = options_.record(*batch);
+    asio::post(loop_, [this, batch, s] { on_committed(batch->size(), s); });
+  });
+}
+
+void Pipeline::on_committed(size_t batch, const Status& s) {
+  committing_ = false;
+  if (!s.ok() && failure_.ok()) failure_ = s;
+  recorded_ += batch;
+  if (s.ok() && options_.kill_after_chunks && recorded_ >= options_.kill_after_chunks) {
+    ::kill(::getpid(), SIGKILL);
+  }
+  if (s.ok() && options_.stop_after_chunks && recorded_ >= options_.stop_after_chunks &&
+      !stopped_) {
+    stopped_ = true;
+    ::kill(::getpid(), SIGSTOP);
+  }
+  maybe_commit();
+  check_finished();
+}
+
+Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
+                               const CopyOptions& options, CopyStats stats) {
+  Pipeline pipeline(t, progress, options, stats);
+  return pipeline.run();
 }
 
 // The image calls done from one of librbd's own threads: the IoDone hands
@@ -520,33 +658,27 @@ CopyOptions read_only(CopyOptions options) {
 }
 
 // The transfer of the first `size` bytes of the regular file `fd`, in chunks
-// of `chunk`: only its data extents are read. pread blocks: it runs on
-// `readers`, never on the event loop. Each piece is read into a page-aligned
-// buffer of its own, which a write then sends.
-Transfer file_source(int fd, const std::string& path, uint64_t size, uint64_t chunk,
-                     asio::thread_pool& readers) {
+// of `chunk`: only its data extents are read. pread blocks: the pipeline runs
+// it on its own threads, never on the event loop. Each piece is read into a
+// page-aligned buffer of its own, which a write then sends.
+Transfer file_source(int fd, const std::string& path, uint64_t size, uint64_t chunk) {
   Transfer t;
   t.pieces = chunk_pieces(file_data_extents(fd, size), chunk, size);
   t.chunk = chunk;
   t.size = size;
-  t.read = [fd, &readers](uint64_t offset, size_t len, bufferlist* out, IoDone done) {
-    asio::post(readers, [fd, offset, len, out, done = std::move(done)] {
-      ceph::bufferptr buf(ceph::buffer::create_page_aligned(static_cast<unsigned>(len)));
-      size_t got = 0;
-      while (got < len) {
-        ssize_t n = ::pread(fd, buf.c_str() + got, len - got, static_cast<off_t>(offset + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          done(-errno);
-          return;
-        }
-        if (n == 0) break;
-        got += static_cast<size_t>(n);
-      }
-      buf.set_length(static_cast<unsigned>(got));
-      out->push_back(std::move(buf));
-      done(static_cast<ssize_t>(got));
-    });
+  t.read_blocking = [fd](uint64_t offset, size_t len, bufferlist* out) -> ssize_t {
+    ceph::bufferptr buf(ceph::buffer::create_page_aligned(static_cast<unsigned>(len)));
+    size_t got = 0;
+    while (got < len) {
+      ssize_t n = ::pread(fd, buf.c_str() + got, len - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return -errno;
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    buf.set_length(static_cast<unsigned>(got));
+    out->push_back(std::move(buf));
+    return static_cast<ssize_t>(got);
   };
   t.src_label = path;
   return t;
@@ -562,11 +694,7 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
   auto chunk = options.chunk_size ? Result<uint64_t>(options.chunk_size)
                                   : object_size(*(*dst)->image, dst_ref.label);
   if (!chunk.ok()) return chunk.status();
-  asio::thread_pool readers(2);
-  auto result =
-      run_into_image(file_source(fd, path, size, *chunk, readers), **dst, progress, options);
-  readers.join();
-  return result;
+  return run_into_image(file_source(fd, path, size, *chunk), **dst, progress, options);
 }
 
 Result<CopyStats> digest_file_data(int fd, const std::string& path, uint64_t size,
@@ -574,14 +702,11 @@ Result<CopyStats> digest_file_data(int fd, const std::string& path, uint64_t siz
                                    const std::function<void(const ChunkDigest&)>& on_chunk,
                                    const Progress& progress, const CopyOptions& options) {
   if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + path);
-  asio::thread_pool readers(2);
-  Transfer t = file_source(fd, path, size, chunk_size, readers);
+  Transfer t = file_source(fd, path, size, chunk_size);
   t.on_chunk = on_chunk;
   CopyStats stats;
   stats.size = size;
-  auto result = run_pipeline(t, progress, read_only(options), stats);
-  readers.join();
-  return result;
+  return run_pipeline(t, progress, read_only(options), stats);
 }
 
 Result<CopyStats> download_image_data(OpenImage& src, int fd, const std::string& path,
@@ -594,27 +719,22 @@ Result<CopyStats> download_image_data(OpenImage& src, int fd, const std::string&
     return Status::Error(errno, "cannot size " + path + " to " + std::to_string(t.size) +
                                     " bytes: " + std::strerror(errno));
   }
-  // pwrite blocks: it runs on a pool, never on the event loop.
-  asio::thread_pool writers(2);
-  t.write = [fd, &writers](uint64_t offset, bufferlist* data, IoDone done) {
-    asio::post(writers, [fd, offset, data, done = std::move(done)] {
-      uint64_t at = offset;
-      for (const auto& piece : data->buffers()) {
-        size_t put = 0;
-        while (put < piece.length()) {
-          ssize_t n =
-              ::pwrite(fd, piece.c_str() + put, piece.length() - put, static_cast<off_t>(at + put));
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) {
-            done(-errno);
-            return;
-          }
-          put += static_cast<size_t>(n);
-        }
-        at += piece.length();
+  // pwrite blocks: the pipeline runs it on its own threads, never on the
+  // event loop.
+  t.write_blocking = [fd](uint64_t offset, const bufferlist& data) -> ssize_t {
+    uint64_t at = offset;
+    for (const auto& piece : data.buffers()) {
+      size_t put = 0;
+      while (put < piece.length()) {
+        ssize_t n =
+            ::pwrite(fd, piece.c_str() + put, piece.length() - put, static_cast<off_t>(at + put));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        put += static_cast<size_t>(n);
       }
-      done(static_cast<ssize_t>(at - offset));
-    });
+      at += piece.length();
+    }
+    return static_cast<ssize_t>(at - offset);
   };
   t.flush = [fd, path]() -> Status {
     if (::fdatasync(fd) < 0) {
@@ -625,9 +745,7 @@ Result<CopyStats> download_image_data(OpenImage& src, int fd, const std::string&
   t.dst_label = path;
   CopyStats stats;
   stats.size = t.size;
-  auto result = run_pipeline(t, progress, options, stats);
-  writers.join();
-  return result;
+  return run_pipeline(t, progress, options, stats);
 }
 
 Result<CopyStats> digest_image_data(OpenImage& image, uint64_t chunk_size,

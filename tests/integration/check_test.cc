@@ -18,12 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string random_uuid() {
-  std::string uuid = read_file("/proc/sys/kernel/random/uuid");
-  uuid.erase(uuid.find_last_not_of("\n") + 1);
-  return uuid;
-}
-
 std::string join(const std::vector<std::string>& ids) {
   std::string out;
   for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
@@ -70,16 +64,6 @@ void rbd(const std::string& backend, const std::vector<std::string>& args) {
   auto r = run(argv);
   INFO("rbd " << args.front() << ": " << r.err);
   REQUIRE(r.exit_code == 0);
-}
-
-// Runs rbdvol ARGS with RBDVOL_FAULT=fault and REQUIREs that it died of
-// SIGKILL there.
-void run_killed(const std::vector<std::string>& args, const std::string& fault) {
-  setenv("RBDVOL_FAULT", fault.c_str(), 1);
-  auto r = run_rbdvol(args);
-  unsetenv("RBDVOL_FAULT");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 128 + SIGKILL);
 }
 
 // The volume-<uuid> images of fast's volume pool.
@@ -297,6 +281,11 @@ TEST_CASE(
   rbd(orphan_type.at("backend").get<std::string>(),
       {"image-meta", "set", "volumes/" + orphan_type.at("image").get<std::string>(),
        "rbdvol.disk_type", "hdd"});
+  // That outside edit leaves the volume's directory entry out of date:
+  // reported, and mended by a repair.
+  auto outside = run_check(ids, {"--repair"});
+  INFO(outside.answer.dump(2));
+  CHECK(findings_of(outside.answer, "directory_stale", orphan_id).size() == 1);
   auto clean = run_check(ids);
   INFO(clean.answer.dump(2));
   CHECK(clean.exit_code == 0);
@@ -337,6 +326,12 @@ TEST_CASE("check leaves a record of an unknown domain, and says so when libvirt 
   rbd("fast", {"image-meta", "set", "volumes/" + image, "rbdvol.attachments",
                R"([{"domain":")" + domain +
                    R"(","state":"attached","target_dev":"vdb","since":"2020-01-01T00:00:00Z"}])"});
+  // The outside edit leaves the volume's directory entry out of date: found
+  // and mended, so that below only the attachment record is judged.
+  auto outside = run_check({id}, {"--repair"});
+  INFO(outside.answer.dump(2));
+  REQUIRE(findings_of(outside.answer, "directory_stale", id).size() == 1);
+  REQUIRE(findings_of(outside.answer, "directory_stale", id)[0].at("repaired") == true);
 
   SECTION("an unknown domain may live on another host: reported, never removed") {
     auto r = run_check({id}, {"--repair"});

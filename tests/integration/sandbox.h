@@ -18,6 +18,11 @@
 
 #include "config/config.h"
 
+namespace rbdvol::plugin {
+class Connection;
+class Pool;
+}  // namespace rbdvol::plugin
+
 namespace rbdvol::test {
 
 // Owned librados/librbd handles: a failed REQUIRE throws, and whatever a
@@ -114,6 +119,9 @@ class CephView {
   explicit CephView(const std::string& backend_id);
   ~CephView();
   rados_ioctx_t pool(const std::string& name);
+  // The same pool through the plugin's own Env (plugin/ceph/env.h), for
+  // tests that call the plugin's record functions directly.
+  plugin::Pool& plugin_pool(const std::string& name);
   bool image_exists(const std::string& pool, const std::string& image);
   // pool/image@snap of the image's parent, or "" when it has none.
   std::string parent_of(const std::string& pool, const std::string& image);
@@ -148,6 +156,8 @@ class CephView {
   RadosPtr cluster_;
   std::vector<IoCtxPtr> pools_;  // closed before the cluster (declared after it)
   std::vector<std::string> pool_names_;
+  std::unique_ptr<plugin::Connection> plugin_connection_;
+  std::vector<std::unique_ptr<plugin::Pool>> plugin_pools_;  // closed before their connection
 };
 
 // A libvirt domain of the sandbox, seen from outside its QEMU.
@@ -195,6 +205,11 @@ class PausedCluster {
 
 // The whole content of a file.
 std::string read_file(const std::string& path);
+// A new random uuid, from the kernel.
+std::string random_uuid();
+// Runs rbdvol ARGS with RBDVOL_FAULT=fault and REQUIREs that it died of
+// SIGKILL there.
+void run_killed(const std::vector<std::string>& args, const std::string& fault);
 
 // Every RBD image in a pool, whatever its name or state.
 size_t count_images(CephView& ceph, const std::string& pool);

@@ -392,10 +392,11 @@ class MemoryImage : public RbdImage {
   Result<std::vector<std::string>> lock_owners() override { return std::vector<std::string>(); }
   Status lock_break(const std::string&) override { return Status::Ok(); }
   Status lock_acquire() override { return Status::Ok(); }
-  Result<std::vector<std::string>> lockers() override {
+  // Every writer holds the exclusive lock, as librbd's do one at a time.
+  Result<std::vector<ImageLocker>> lockers() override {
     std::lock_guard<std::mutex> lock(c_->mu);
-    std::vector<std::string> out;
-    for (const auto& [h, a] : image_->writers) out.push_back(a);
+    std::vector<ImageLocker> out;
+    for (const auto& [h, a] : image_->writers) out.push_back({"client." + std::to_string(h), a});
     return out;
   }
   Result<std::vector<std::string>> watchers() override {
@@ -536,19 +537,21 @@ class MemoryImage : public RbdImage {
 
 class MemoryPool : public Pool {
  public:
-  MemoryPool(std::shared_ptr<MemoryCluster> c, std::string name)
-      : c_(std::move(c)), name_(std::move(name)) {}
+  // `client`: the instance id of the connection it came from.
+  MemoryPool(std::shared_ptr<MemoryCluster> c, std::string name, uint64_t client)
+      : c_(std::move(c)), name_(std::move(name)), client_(client) {}
 
   const std::string& name() const override { return name_; }
+  std::string client_name() override { return "client." + std::to_string(client_); }
   Result<std::unique_ptr<Pool>> sibling(const std::string& pool) override {
     std::lock_guard<std::mutex> lock(c_->mu);
     if (!c_->pool(pool)) return err(-ENOENT, "cannot open pool " + pool);
-    return std::unique_ptr<Pool>(new MemoryPool(c_, pool));
+    return std::unique_ptr<Pool>(new MemoryPool(c_, pool, client_));
   }
   Result<std::unique_ptr<Pool>> sibling_by_id(int64_t pool_id, const std::string&) override {
     std::lock_guard<std::mutex> lock(c_->mu);
     for (auto& [name, p] : c_->pools) {
-      if (p.id == pool_id) return std::unique_ptr<Pool>(new MemoryPool(c_, name));
+      if (p.id == pool_id) return std::unique_ptr<Pool>(new MemoryPool(c_, name, client_));
     }
     return err(-ENOENT, "cannot open pool id " + std::to_string(pool_id));
   }
@@ -603,6 +606,12 @@ class MemoryPool : public Pool {
       page.values.insert(*from);
     }
     return page;
+  }
+  // One after the other: there is no round trip to save.
+  std::vector<Result<OmapPage>> omap_get_many(const std::vector<OmapRead>& reads) override {
+    std::vector<Result<OmapPage>> pages;
+    for (const auto& r : reads) pages.push_back(omap_get(r.oid, r.start_after, r.prefix, r.max));
+    return pages;
   }
   Result<OmapPage> omap_get_keys(const std::string& oid,
                                  const std::set<std::string>& keys) override {
@@ -756,6 +765,7 @@ class MemoryPool : public Pool {
 
   std::shared_ptr<MemoryCluster> c_;
   std::string name_;
+  uint64_t client_;
 };
 
 std::string mon_answer(MemoryCluster& c, const std::string& command) {
@@ -790,12 +800,13 @@ Result<std::string> MemoryPool::mon_command(const std::string& command) {
 
 class MemoryConnection : public Connection {
  public:
-  explicit MemoryConnection(std::shared_ptr<MemoryCluster> c) : c_(std::move(c)) {}
+  MemoryConnection(std::shared_ptr<MemoryCluster> c, uint64_t client)
+      : c_(std::move(c)), client_(client) {}
   Result<std::unique_ptr<Pool>> open_pool(const std::string& pool) override {
     std::lock_guard<std::mutex> lock(c_->mu);
     if (!c_->reachable) return err(-ETIMEDOUT, "cannot open pool " + pool);
     if (!c_->pool(pool)) return err(-ENOENT, "cannot open pool " + pool);
-    return std::unique_ptr<Pool>(new MemoryPool(c_, pool));
+    return std::unique_ptr<Pool>(new MemoryPool(c_, pool, client_));
   }
   Result<std::string> mon_command(const std::string& command) override {
     std::lock_guard<std::mutex> lock(c_->mu);
@@ -810,6 +821,7 @@ class MemoryConnection : public Connection {
 
  private:
   std::shared_ptr<MemoryCluster> c_;
+  uint64_t client_;
 };
 
 }  // namespace
@@ -849,7 +861,12 @@ Result<std::unique_ptr<Connection>> MemoryEnv::connect(const config::Backend& ba
     return err(-ETIMEDOUT,
                "backend " + backend.id + ": cannot connect to the cluster of " + backend.ceph_conf);
   }
-  return std::unique_ptr<Connection>(new MemoryConnection(c));
+  uint64_t client = 0;
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    client = c->next_id++;
+  }
+  return std::unique_ptr<Connection>(new MemoryConnection(c, client));
 }
 
 std::vector<std::string> MemoryEnv::images(const std::string& ceph_conf, const std::string& pool) {

@@ -57,6 +57,8 @@ Result<BackendScan> check_backend(Driver& driver, Cluster& cluster, const CheckO
   ASSIGN_OR_RETURN(BackendScan scan, check_volume_pool(driver, cluster, options));
   ASSIGN_OR_RETURN(BackendScan images, check_image_pool(cluster, options));
   for (auto& f : images.findings) scan.findings.push_back(std::move(f));
+  ASSIGN_OR_RETURN(auto directory, check_directories(driver, cluster, options));
+  for (auto& f : directory) scan.findings.push_back(std::move(f));
   return scan;
 }
 

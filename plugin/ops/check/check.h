@@ -60,6 +60,12 @@ Result<BackendScan> check_volume_pool(Driver& driver, Cluster& cluster,
 // gone, and image copies whose protected `snap` has no clone.
 Result<BackendScan> check_image_pool(Cluster& cluster, const CheckOptions& options);
 
+// The differences between `cluster`'s volume and image directories and what
+// its pools hold: volumes or complete images missing from the directory,
+// entries out of date or naming nothing, stale name keys.
+Result<std::vector<Finding>> check_directories(Driver& driver, Cluster& cluster,
+                                               const CheckOptions& options);
+
 // The finding as answered (without its repair's outcome).
 Json finding_json(const Finding& finding);
 

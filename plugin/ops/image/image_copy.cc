@@ -299,7 +299,11 @@ Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
   if (!s.ok()) return s;
   s = inject_fault("image.copy:before-complete");
   if (!s.ok()) return s;
-  return metadata_set(*dst.image->image, meta::kComplete, utc_now_iso8601());
+  s = metadata_set(*dst.image->image, meta::kComplete, utc_now_iso8601());
+  if (!s.ok()) return s;
+  // Complete, still open and locked: a crash here leaves the lock to a dead
+  // client (what release_dead_copier_lock is for).
+  return inject_fault("image.copy:after-complete");
 }
 
 // The partial copy `rbd_name` in dst_io's pool, left by a run that did not
@@ -538,6 +542,37 @@ Status await_other_copy(Pool& io, const std::string& rbd_name, const std::string
 }
 
 }  // namespace
+
+Status release_dead_copier_lock(Pool& io, const std::string& rbd_name) {
+  ASSIGN_OR_RETURN(auto header, read_chunk_record_header(io, rbd_name));
+  // A record from before clients were recorded names no client: nothing
+  // proves whose lock it is.
+  if (!header || header->client.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto holder, exclusive_lock_holder(io, rbd_name));
+  // Held by anyone but the copier's client (another volume create making
+  // the snapshot, say): theirs, alive or not, for librbd to sort out.
+  if (!holder || holder->entity != header->client) return Status::Ok();
+  // The copier's client holds it. Dead only when its process is proven
+  // gone: on this host, its pid is not running; on another, its client no
+  // longer watches the image (what librbd itself waits for). A dead
+  // client's watch lingers for osd_client_watch_timeout (30 s), which is
+  // the wait this saves on this host.
+  if (owner_is_on_this_host(header->owner)) {
+    ASSIGN_OR_RETURN(bool running, owner_is_running(io, rbd_name, header->owner));
+    if (running) return Status::Ok();
+  } else if (holder->watching) {
+    return Status::Ok();
+  }
+  const std::string what = "the lock of " + image_spec(io, rbd_name) + " held by " +
+                           holder->entity + " of dead process " + header->owner;
+  auto broken = break_lock_held_by(io, rbd_name, holder->address);
+  if (!broken.ok()) return broken.status().Prefixed(what);
+  if (!*broken) return Status::Ok();
+  // Blocklisted: the OSDs drop its watch once they have the new map. Until
+  // then the snapshot's notify to the image's watchers would wait for it.
+  return wait_until_unwatched(io, rbd_name, holder->address, std::chrono::seconds(10))
+      .Prefixed(what);
+}
 
 Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& image, Cluster& target,
                                           const Progress& progress, bool* waited,

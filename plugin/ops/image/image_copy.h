@@ -33,6 +33,18 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
 // config's copy_wait_timeout seconds (or stays without a chunk record that
 // long); EEXIST when its process died, leaving a partial copy. *copied_here:
 // this call made the copy (not when `target` held it, or another made it).
+// Breaks the exclusive lock of the complete image copy `rbd_name` in `io`'s
+// pool when the copy's own process died holding it, the way Ceph's tools
+// do: librbd blocklists the holder's client, then breaks the lock (and this
+// waits until the OSDs dropped the dead client's watch). Else librbd would
+// wait for that watch to time out (30 s) before the first volume's snapshot
+// could be made. The holder counts as the copier only when it is the client
+// the chunk record names (ChunkRecordHeader::client), and as dead only when
+// that process is proven gone: on this host, its pid no longer runs; on
+// another, its client no longer watches the image. Any other holder (a
+// racing volume create, a live copier) is left alone. No lock, no record: nothing to do.
+Status release_dead_copier_lock(Pool& io, const std::string& rbd_name);
+
 Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& image, Cluster& target,
                                           const Progress& progress, bool* waited,
                                           bool* copied_here);

@@ -337,7 +337,8 @@ Status clone_into_volume(NewVolume& v, Pool& parent_io, const std::string& paren
 Status clone_image_copy(NewVolume& v, const Source& source) {
   ASSIGN_OR_RETURN(PoolPtr img_io, v.cluster.open_image_pool());
   const std::string parent_image = kImagePrefix + source.image.id;
-  auto made = ensure_image_snapshot(*img_io, parent_image);
+  auto made = ensure_image_snapshot(
+      *img_io, parent_image, [&] { return release_dead_copier_lock(*img_io, parent_image); });
   if (!made.ok()) {
     return made.status().Prefixed("image " + source.image.id + " on backend " + v.cluster.id());
   }
