@@ -4,17 +4,26 @@
 
 namespace rbdvol::plugin {
 
-Result<std::map<std::string, std::string>> omap_read_all(Pool& io, const std::string& oid,
-                                                         const std::string& prefix) {
-  std::map<std::string, std::string> out;
+Status omap_visit(Pool& io, const std::string& oid, const std::string& prefix,
+                  const OmapVisitor& visit) {
   std::string after;
   for (;;) {
     ASSIGN_OR_RETURN(OmapPage page, io.omap_get(oid, after, prefix, kOmapReadPage));
-    if (page.values.empty()) return out;
+    for (const auto& [key, value] : page.values) RETURN_IF_ERROR(visit(key, value));
+    if (page.values.empty() || !page.more) return Status::Ok();
     after = page.values.rbegin()->first;
-    out.merge(page.values);
-    if (!page.more) return out;
   }
+}
+
+Result<std::map<std::string, std::string>> omap_read_all(Pool& io, const std::string& oid,
+                                                         const std::string& prefix) {
+  std::map<std::string, std::string> out;
+  RETURN_IF_ERROR(
+      omap_visit(io, oid, prefix, [&](const std::string& key, const std::string& value) {
+        out.emplace(key, value);
+        return Status::Ok();
+      }));
+  return out;
 }
 
 Result<std::vector<std::map<std::string, std::string>>> omap_read_all_of(

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,8 +18,16 @@ namespace rbdvol::plugin {
 // Keys per read: librados' default osd_max_omap_entries_per_request.
 inline constexpr uint64_t kOmapReadPage = 1024;
 
-// Every omap pair of `oid` whose key starts with `prefix` ("" = all), in key
-// order. ENOENT (from Pool::omap_get) when the object does not exist.
+// Calls visit(key, value) for every omap pair of `oid` whose key starts
+// with `prefix` ("" = all), in key order, one page in memory at a time.
+// Stops at the first error `visit` returns, and returns it. ENOENT (from
+// Pool::omap_get) when the object does not exist.
+using OmapVisitor = std::function<Status(const std::string& key, const std::string& value)>;
+Status omap_visit(Pool& io, const std::string& oid, const std::string& prefix,
+                  const OmapVisitor& visit);
+
+// Every omap pair of `oid` whose key starts with `prefix`, as omap_visit
+// reads them.
 Result<std::map<std::string, std::string>> omap_read_all(Pool& io, const std::string& oid,
                                                          const std::string& prefix);
 

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/ceph/omap_read.h"
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/records/naming.h"
 #include "plugin/transfer/sha256.h"
@@ -183,40 +184,35 @@ Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
     Pool& io, const std::string& rbd_name, const ChunkRecordHeader& header) {
   const std::string oid = chunk_record_object(rbd_name);
   std::vector<std::optional<ChunkDigest>> out(header.chunks());
-  std::string after;
-  for (;;) {
-    auto page = io.omap_get(oid, after, "c.", 1024);
-    if (!page.ok()) {
-      return page.status().Prefixed("the chunk digests in " + where(io, rbd_name));
-    }
-    for (const auto& [key, val] : page->values) {
-      after = key;
-      try {
-        const Json j = Json::parse(val);
-        ChunkDigest d;
-        d.index = std::stoull(after.substr(2), nullptr, 16);
-        d.chunks = j.value("chunks", uint64_t{1});
-        d.offset = j.at("offset").get<uint64_t>();
-        d.length = j.at("length").get<uint64_t>();
-        d.zero = j.value("zero", false);
-        if (!d.zero && !parse_hex_digest(j.at("sha256").get<std::string>(), &d.sha256)) {
-          throw std::runtime_error("bad sha256");
-        }
-        for (uint64_t i = 0; i < d.chunks && d.index + i < out.size(); ++i) {
-          ChunkDigest one = d;
-          one.index = d.index + i;
-          one.chunks = 1;
-          one.offset = one.index * header.chunk_size;
-          one.length = std::min(header.chunk_size, header.size - one.offset);
-          out[one.index] = one;
-        }
-      } catch (const std::exception& e) {
-        return Status::Error(
-            EIO, "unreadable entry " + after + " in " + where(io, rbd_name) + ": " + e.what());
+  Status unreadable;  // an entry that is not one
+  Status read = omap_visit(io, oid, "c.", [&](const std::string& key, const std::string& val) {
+    try {
+      const Json j = Json::parse(val);
+      ChunkDigest d;
+      d.index = std::stoull(key.substr(2), nullptr, 16);
+      d.chunks = j.value("chunks", uint64_t{1});
+      d.offset = j.at("offset").get<uint64_t>();
+      d.length = j.at("length").get<uint64_t>();
+      d.zero = j.value("zero", false);
+      if (!d.zero && !parse_hex_digest(j.at("sha256").get<std::string>(), &d.sha256)) {
+        throw std::runtime_error("bad sha256");
       }
+      for (uint64_t i = 0; i < d.chunks && d.index + i < out.size(); ++i) {
+        ChunkDigest one = d;
+        one.index = d.index + i;
+        one.chunks = 1;
+        one.offset = one.index * header.chunk_size;
+        one.length = std::min(header.chunk_size, header.size - one.offset);
+        out[one.index] = one;
+      }
+    } catch (const std::exception& e) {
+      unreadable = Status::Error(
+          EIO, "unreadable entry " + key + " in " + where(io, rbd_name) + ": " + e.what());
     }
-    if (!page->more) break;
-  }
+    return unreadable;
+  });
+  RETURN_IF_ERROR(unreadable);
+  if (!read.ok()) return read.Prefixed("the chunk digests in " + where(io, rbd_name));
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "plugin/ceph/clone_tree.h"
+#include "plugin/ceph/omap_read.h"
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/ops/check/check.h"
 #include "plugin/records/attachments.h"
@@ -34,18 +35,11 @@ std::string hidden_snapshot_uuid(const std::string& name) {
 
 // Every entry of `io`'s snapshot directory: snapshot uuid -> volume RBD name.
 Result<std::map<std::string, std::string>> read_snapshot_directory(Pool& io) {
-  std::map<std::string, std::string> entries;
-  std::string after;
-  for (;;) {
-    auto page = io.omap_get(kSnapshotDirectory, after, "", 1000);
-    if (!page.ok() && page.status().err() == ENOENT) return entries;  // no snapshot recorded here
-    if (!page.ok()) return page.status();
-    for (const auto& [key, val] : page->values) {
-      after = key;
-      entries[key] = val;
-    }
-    if (!page->more) return entries;
-  }
+  auto entries = omap_read_all(io, kSnapshotDirectory, "");
+  // No snapshot recorded here.
+  if (!entries.ok() && entries.status().err() == ENOENT)
+    return std::map<std::string, std::string>();
+  return entries;
 }
 
 Result<time_t> snapshot_time(RbdImage& image, uint64_t snap_id) {
