@@ -366,13 +366,6 @@ TEST_CASE("a backend that does not answer is named, and the other still serves",
   CHECK(t.ok(volume_show, {{"id", vol}})["id"] == vol);
 }
 
-std::vector<std::string> finding_kinds(const Json& check) {
-  std::vector<std::string> kinds;
-  for (const auto& f : check["findings"]) kinds.push_back(f["kind"]);
-  std::sort(kinds.begin(), kinds.end());
-  return kinds;
-}
-
 TEST_CASE("backend.check reports nothing for healthy volumes, images and snapshots",
           "[plugin][check]") {
   PluginTest t;
@@ -413,9 +406,9 @@ TEST_CASE("backend.check finds what dead runs left, and repair mends it", "[plug
   REQUIRE((*pool)->operate("rbdvol_snapshot_directory", entry).ok());
 
   Json found = t.ok(backend_check, {{"min_age", 0}});
-  CHECK(finding_kinds(found) == std::vector<std::string>{"childless_hidden_snapshot",
-                                                         "dead_partial_image",
-                                                         "entry_without_snapshot"});
+  CHECK(PluginTest::finding_kinds(found) == std::vector<std::string>{"childless_hidden_snapshot",
+                                                                     "dead_partial_image",
+                                                                     "entry_without_snapshot"});
   CHECK(found["remaining"] == 3);
   // Nothing is touched without repair.
   CHECK(t.env.snapshots(kFast, "volumes", kVolumePrefix + source).size() == 1);
@@ -435,7 +428,7 @@ TEST_CASE("backend.check leaves young things alone: they may be an operation sti
   PluginTest t;
   const std::string source = plant_leftovers(t);
   Json found = t.ok(backend_check, {{"min_age", 3600}, {"repair", true}});
-  CHECK(finding_kinds(found) == std::vector<std::string>{"dead_partial_image"});
+  CHECK(PluginTest::finding_kinds(found) == std::vector<std::string>{"dead_partial_image"});
   CHECK(t.env.snapshots(kFast, "volumes", kVolumePrefix + source).size() == 1);
 }
 

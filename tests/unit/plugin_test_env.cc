@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "config/config.h"
+#include "plugin/abi/operation_table.h"
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/records/naming.h"
 #include "plugin/transfer/chunk_record.h"
@@ -77,6 +79,25 @@ Json PluginTest::ok(Operation op, const Json& request) {
   INFO(request.dump() << " -> " << (answer.ok() ? std::string("ok") : answer.status().message()));
   REQUIRE(answer.ok());
   return *answer;
+}
+
+Result<Json> PluginTest::call(const std::string& op, const Json& request) {
+  return call_operation(*driver, op, request, Progress());
+}
+
+Json PluginTest::call_ok(const std::string& op, const Json& request) {
+  auto answer = call(op, request);
+  INFO(op << " " << request.dump() << " -> "
+          << (answer.ok() ? std::string("ok") : answer.status().message()));
+  REQUIRE(answer.ok());
+  return *answer;
+}
+
+std::vector<std::string> PluginTest::finding_kinds(const Json& check) {
+  std::vector<std::string> kinds;
+  for (const auto& f : check["findings"]) kinds.push_back(f["kind"]);
+  std::sort(kinds.begin(), kinds.end());
+  return kinds;
 }
 
 std::string PluginTest::volume(const std::string& disk_type, const std::string& size) {

@@ -28,6 +28,10 @@ class PluginTest {
   Result<Json> run(Operation op, const Json& request);
   // The same, for one that must succeed (REQUIREd).
   Json ok(Operation op, const Json& request);
+  // Runs an operation by name through the operation table, as a host calls
+  // it (abi/operation_table.h): with its directory update after it.
+  Result<Json> call(const std::string& op, const Json& request);
+  Json call_ok(const std::string& op, const Json& request);
 
   // A blank volume of `disk_type` (ssd: fast, hdd: capacity); its id.
   std::string volume(const std::string& disk_type = "ssd", const std::string& size = "8M");
@@ -52,6 +56,9 @@ class PluginTest {
   std::vector<std::string> objects(const std::string& conf, const std::string& pool) {
     return env.objects(conf, pool);
   }
+
+  // The kinds of a backend.check answer's findings, sorted.
+  static std::vector<std::string> finding_kinds(const Json& check);
 
   MemoryEnv env;
   std::unique_ptr<Driver> driver;
