@@ -8,17 +8,21 @@ namespace rbdvol::plugin {
 Result<std::unique_ptr<Driver>> Driver::open(const std::string& config_path) {
   auto config = config::load_config_file(config_path);
   if (!config.ok()) return config.status();
-  return std::unique_ptr<Driver>(new Driver(std::move(config).value(), true));
+  return std::unique_ptr<Driver>(new Driver(std::move(config).value(), true, ceph_env()));
 }
 
 std::unique_ptr<Driver> Driver::open_without_config() {
-  return std::unique_ptr<Driver>(new Driver(config::Config(), false));
+  return std::unique_ptr<Driver>(new Driver(config::Config(), false, ceph_env()));
 }
 
-Driver::Driver(config::Config config, bool configured)
+std::unique_ptr<Driver> Driver::open_with_env(config::Config config, Env& env) {
+  return std::unique_ptr<Driver>(new Driver(std::move(config), true, env));
+}
+
+Driver::Driver(config::Config config, bool configured, Env& env)
     : config_(std::move(config)), configured_(configured) {
   for (const auto& backend : config_.backends) {
-    clusters_.push_back(std::make_unique<Cluster>(backend, config_.rados_connect_timeout,
+    clusters_.push_back(std::make_unique<Cluster>(env, backend, config_.rados_connect_timeout,
                                                   config_.rados_osd_op_timeout));
   }
 }

@@ -35,8 +35,13 @@ class Progress {
 
 class Driver {
  public:
-  // Loads and validates the config; connects to no cluster yet.
+  // Loads and validates the config; connects to no cluster yet. Reaches the
+  // clusters through librados/librbd (ceph_env()).
   static Result<std::unique_ptr<Driver>> open(const std::string& config_path);
+  // A driver over a loaded config that reaches its clusters through `env`
+  // (which must outlive it): how unit tests run the operations over an
+  // in-memory cluster.
+  static std::unique_ptr<Driver> open_with_env(config::Config config, Env& env);
   // No config, no backends: only the operations that need none run.
   static std::unique_ptr<Driver> open_without_config();
   // Disconnects from every cluster at once: each librados shutdown waits for
@@ -54,7 +59,7 @@ class Driver {
   bool configured() const { return configured_; }
 
  private:
-  Driver(config::Config config, bool configured);
+  Driver(config::Config config, bool configured, Env& env);
 
   config::Config config_;
   bool configured_;

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "plugin/ceph/ceph_handles.h"
 #include "plugin/ceph/rbd_image.h"
 #include "status/status.h"
 
@@ -22,43 +21,33 @@ inline bool is_clone_snapshot(const std::string& snap_name) {
   return snap_name.compare(0, kCloneSnapshotPrefix.size(), kCloneSnapshotPrefix) == 0;
 }
 
-// An image in the same cluster, as "pool/image" for messages and answers.
-struct LinkedImage {
-  int64_t pool_id = 0;
-  std::string pool;
-  std::string pool_namespace;
-  std::string image_id;
-  std::string image;
-  std::string spec() const { return pool + "/" + image; }
-};
-
 // The clones of `image`@`snap` (`image` in `io`'s pool), in any pool of the
 // cluster. Empty when it has none.
-Result<std::vector<LinkedImage>> snapshot_children(rados_ioctx_t io, const std::string& image,
+Result<std::vector<LinkedImage>> snapshot_children(Pool& io, const std::string& image,
                                                    const std::string& snap);
 
 // Flattens every clone of `image`@`snap` so none depends on it any more, and
 // returns them ("pool/image"). Stops at the first failure: the clones
 // flattened so far stay flattened, which loses nothing.
-Result<std::vector<std::string>> flatten_children(rados_ioctx_t io, const std::string& image,
+Result<std::vector<std::string>> flatten_children(Pool& io, const std::string& image,
                                                   const std::string& snap);
 
 // How many ancestors `image` has: 0 for an image that is not a clone, 1 for
 // a clone of an image that is not one, and so on. Walks the parents at the
 // snapshots the clones were made from.
-Result<int> clone_depth(rados_ioctx_t io, rbd_image_t image);
+Result<int> clone_depth(Pool& io, RbdImage& image);
 
 // Unprotects `image`@`snap` when it is protected, and removes it. ENOENT
 // counts as success; EBUSY when it still has clones.
-Status remove_snapshot(rados_ioctx_t io, const std::string& image, const std::string& snap);
+Status remove_snapshot(Pool& io, const std::string& image, const std::string& snap);
 
 // After a clone of `parent` stopped depending on it (flattened or removed):
 // when `parent` is a hidden rbdvol-clone-* snapshot that has no clones left,
 // removes it. Anything else (an image's `snap`, a user's snapshot) is left.
 // `io` is any I/O context of the cluster.
-Status release_clone_snapshot(rados_ioctx_t io, const ParentInfo& parent);
+Status release_clone_snapshot(Pool& io, const ParentInfo& parent);
 
 // An I/O context on pool `pool` of the cluster `io` belongs to.
-Result<IoCtxPtr> sibling_pool(rados_ioctx_t io, const std::string& pool);
+Result<PoolPtr> sibling_pool(Pool& io, const std::string& pool);
 
 }  // namespace rbdvol::plugin

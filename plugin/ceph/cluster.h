@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/env.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
@@ -26,12 +26,19 @@ struct ClusterCapacity {
   uint64_t free_bytes = 0;
 };
 
-// Runs a monitor command that answers JSON; errors name the command.
-Result<nlohmann::json> mon_command_json(rados_t cluster, const std::string& command);
+// Runs a monitor command that answers JSON (through a connection or any
+// pool of the cluster); errors name the command.
+Result<nlohmann::json> mon_command_json(Connection& cluster, const std::string& command);
+Result<nlohmann::json> mon_command_json(Pool& pool, const std::string& command);
+
+using PoolPtr = std::unique_ptr<Pool>;
+using ImagePtr = std::unique_ptr<RbdImage>;
 
 class Cluster {
  public:
-  Cluster(config::Backend backend, int connect_timeout_seconds, int osd_op_timeout_seconds);
+  // Reaches the cluster through `env`, which outlives it.
+  Cluster(Env& env, config::Backend backend, int connect_timeout_seconds,
+          int osd_op_timeout_seconds);
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
@@ -41,12 +48,12 @@ class Cluster {
   // Connects on first use and keeps the connection. A cluster that does not
   // answer within the connect timeout gives ETIMEDOUT (or librados' errno);
   // the next call tries again. Safe from several threads.
-  Result<rados_t> connect();
+  Result<Connection*> connect();
 
   // An I/O context on `pool` of this cluster. ENOENT names pool and backend.
-  Result<IoCtxPtr> open_pool(const std::string& pool);
-  Result<IoCtxPtr> open_volume_pool() { return open_pool(backend_.volume_pool); }
-  Result<IoCtxPtr> open_image_pool() { return open_pool(backend_.image_pool); }
+  Result<PoolPtr> open_pool(const std::string& pool);
+  Result<PoolPtr> open_volume_pool() { return open_pool(backend_.volume_pool); }
+  Result<PoolPtr> open_image_pool() { return open_pool(backend_.image_pool); }
 
   // The monitors' addresses as clients reach them (the msgr v1 address when
   // a monitor has one, as QEMU's librbd is given them by libvirt).
@@ -58,11 +65,12 @@ class Cluster {
   std::string describe() const;
 
  private:
+  Env& env_;
   config::Backend backend_;
   int connect_timeout_seconds_;
   int osd_op_timeout_seconds_;
   std::mutex mu_;
-  RadosPtr rados_;  // guarded by mu_ until set; never reset once set
+  std::unique_ptr<Connection> connection_;  // guarded by mu_ until set; never reset once set
 };
 
 }  // namespace rbdvol::plugin

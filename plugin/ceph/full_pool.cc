@@ -15,15 +15,11 @@ namespace rbdvol::plugin {
 
 namespace {
 
-Result<nlohmann::json> mon_json(rados_ioctx_t io, const std::string& command) {
-  return mon_command_json(rados_ioctx_get_cluster(io), command);
+Result<nlohmann::json> mon_json(Pool& io, const std::string& command) {
+  return mon_command_json(io, command);
 }
 
-std::string pool_name(rados_ioctx_t io) {
-  char name[256] = {0};
-  int r = rados_ioctx_get_pool_name(io, name, sizeof(name) - 1);
-  return r < 0 ? std::string("?") : std::string(name);
-}
+std::string pool_name(Pool& io) { return io.name(); }
 
 std::string mib(uint64_t bytes) {
   char out[32];
@@ -33,7 +29,7 @@ std::string mib(uint64_t bytes) {
 
 }  // namespace
 
-Result<PoolSpace> pool_space(rados_ioctx_t io) {
+Result<PoolSpace> pool_space(Pool& io) {
   const std::string pool = pool_name(io);
   ASSIGN_OR_RETURN(auto dump, mon_json(io, R"({"prefix": "osd dump", "format": "json"})"));
   ASSIGN_OR_RETURN(auto df, mon_json(io, R"({"prefix": "df", "format": "json"})"));
@@ -72,7 +68,7 @@ Result<PoolSpace> pool_space(rados_ioctx_t io) {
   return space;
 }
 
-Status require_pool_space(rados_ioctx_t io, uint64_t needed, const std::string& what) {
+Status require_pool_space(Pool& io, uint64_t needed, const std::string& what) {
   ASSIGN_OR_RETURN(auto space, pool_space(io));
   if (space.full) {
     return Status::Error(ENOSPC, what + ": pool " + pool_name(io) + " is full (" + space.why +
@@ -86,21 +82,19 @@ Status require_pool_space(rados_ioctx_t io, uint64_t needed, const std::string& 
   return Status::Ok();
 }
 
-Status remove_image_from_full_pool(rados_ioctx_t io, const std::string& name, int wait_seconds) {
+Status remove_image_from_full_pool(Pool& io, const std::string& name, int wait_seconds) {
   const std::string spec = image_spec(io, name);
   {
     auto image = open_image(io, name, true);
     if (!image.ok()) return image.status().err() == ENOENT ? Status::Ok() : image.status();
-    rbd_image_info_t info{};
-    int r = rbd_stat(image->get(), &info, sizeof(info));
-    if (r < 0) return Status::Error(r, "cannot stat " + spec + ": " + ceph_strerror(r));
+    ASSIGN_OR_RETURN(auto info, (*image)->stat());
     for (uint64_t i = 0; i < info.num_objs; ++i) {
-      char object[RBD_MAX_BLOCK_NAME_SIZE + 24];
-      std::snprintf(object, sizeof(object), "%s.%016" PRIx64, info.block_name_prefix, i);
-      r = rados_remove(io, object);
-      if (r < 0 && r != -ENOENT) {
-        return Status::Error(r, "cannot remove data object " + std::string(object) + " of " + spec +
-                                    " from its full pool: " + ceph_strerror(r));
+      char suffix[24];
+      std::snprintf(suffix, sizeof(suffix), ".%016" PRIx64, i);
+      const std::string object = info.block_name_prefix + suffix;
+      Status s = io.remove(object);
+      if (!s.ok() && s.err() != ENOENT) {
+        return s.Prefixed("data object of " + spec + " in its full pool");
       }
     }
   }
@@ -118,10 +112,8 @@ Status remove_image_from_full_pool(rados_ioctx_t io, const std::string& name, in
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  int r = rbd_remove(io, name.c_str());
-  if (r < 0 && r != -ENOENT) {
-    return Status::Error(r, "cannot remove image " + spec + ": " + ceph_strerror(r));
-  }
+  Status s = io.remove_image(name);
+  if (!s.ok() && s.err() != ENOENT) return s;
   return Status::Ok();
 }
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/env.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
@@ -21,18 +21,18 @@ struct PoolSpace {
 };
 
 // How much `io`'s pool can still take, from the monitors (osd dump, df).
-Result<PoolSpace> pool_space(rados_ioctx_t io);
+Result<PoolSpace> pool_space(Pool& io);
 
 // ENOSPC unless `io`'s pool can take `needed` more bytes; the message names
 // `what` ("the upload of FILE"), the pool and both sizes.
-Status require_pool_space(rados_ioctx_t io, uint64_t needed, const std::string& what);
+Status require_pool_space(Pool& io, uint64_t needed, const std::string& what);
 
 // Removes image `name` from a pool that is full: deletes its data objects
 // (deletes are allowed there), waits until the monitors no longer mark the
 // pool full (at most `wait_seconds`), then removes the image. ENOSPC when the
 // pool stays full; the data objects are gone then, the image's header stays,
 // and the same call finishes it later. For images with no snapshots only.
-Status remove_image_from_full_pool(rados_ioctx_t io, const std::string& name, int wait_seconds);
+Status remove_image_from_full_pool(Pool& io, const std::string& name, int wait_seconds);
 
 // How long remove_image_and_snapshots waits for a full pool to take the
 // freed space into account.

@@ -1,5 +1,5 @@
-// Small checked wrappers around librbd's C API for the calls the operations
-// share. Every failure keeps librbd's errno and names the image.
+// Small checked helpers over the Env (env.h) for the image calls the
+// operations share. Every failure keeps librbd's errno and names the image.
 #pragma once
 
 #include <chrono>
@@ -10,30 +10,27 @@
 #include <string>
 #include <vector>
 
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/cluster.h"
+#include "plugin/ceph/env.h"
 #include "status/status.h"
-
-namespace librbd {
-class Image;
-}
 
 namespace rbdvol::plugin {
 
 // "volumes/volume-...": how messages name an image.
-std::string image_spec(rados_ioctx_t io, const std::string& name);
+std::string image_spec(Pool& io, const std::string& name);
 
-Result<ImagePtr> open_image(rados_ioctx_t io, const std::string& name, bool read_only);
+Result<ImagePtr> open_image(Pool& io, const std::string& name, bool read_only);
 
 // Opens `name` read-only at snapshot `snap` ("" = its head); errors name
 // pool/image@snap.
-Result<ImagePtr> open_image_at(rados_ioctx_t io, const std::string& name, const std::string& snap);
+Result<ImagePtr> open_image_at(Pool& io, const std::string& name, const std::string& snap);
 
 // Opens an image copy's bytes read-only: at its snapshot kImageSnapshot when
 // it has one, else at its head. Both hold the same bytes (a complete copy is
 // never written again; naming.h). When `snapshot` is given it receives what
 // was opened: kImageSnapshot or "" (the head). ENOENT when the image does not
 // exist; errors name pool/image.
-Result<ImagePtr> open_image_data(rados_ioctx_t io, const std::string& name,
+Result<ImagePtr> open_image_data(Pool& io, const std::string& name,
                                  std::string* snapshot = nullptr);
 
 // Makes the snapshot kImageSnapshot of image copy `rbd_name` if it is absent
@@ -47,58 +44,42 @@ Result<ImagePtr> open_image_data(rados_ioctx_t io, const std::string& name,
 // pool/image@snap and the step that failed.
 // `before_create`, when given, runs once the snapshot is known to be absent,
 // right before this call makes it; its error is returned.
-Result<bool> ensure_image_snapshot(rados_ioctx_t io, const std::string& rbd_name,
+Result<bool> ensure_image_snapshot(Pool& io, const std::string& rbd_name,
                                    const std::function<Status()>& before_create = nullptr);
 
 // Flattens a clone, reporting progress(done, total) when given, in bytes of
 // the image's size (librbd's share of objects done), the last call (size,
 // size); errors name `label`.
-Status flatten_image(rbd_image_t image, const std::string& label,
+Status flatten_image(RbdImage& image, const std::string& label,
                      const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
 
 // ENOENT when the image does not exist.
-Status image_exists(rados_ioctx_t io, const std::string& name);
+Status image_exists(Pool& io, const std::string& name);
 
-Result<uint64_t> image_size(rbd_image_t image);
-Result<uint64_t> image_features(rbd_image_t image);
+Result<uint64_t> image_size(RbdImage& image);
+Result<uint64_t> image_features(RbdImage& image);
 
 // Image metadata ("image-meta" in rbd's words). ENOENT when the key is not set.
-Result<std::string> metadata_get(rbd_image_t image, const std::string& key);
-Status metadata_set(rbd_image_t image, const std::string& key, const std::string& value);
+Result<std::string> metadata_get(RbdImage& image, const std::string& key);
+Status metadata_set(RbdImage& image, const std::string& key, const std::string& value);
 // Every key that starts with `prefix`.
-Result<std::map<std::string, std::string>> metadata_list(rbd_image_t image,
+Result<std::map<std::string, std::string>> metadata_list(RbdImage& image,
                                                          const std::string& prefix);
-// The same for an image opened with the C++ API (the copy engine's,
-// copy_engine.h), whose handle the copy keeps for its metadata too.
-Status metadata_set(librbd::Image& image, const std::string& key, const std::string& value);
 // ENOENT when the key is not set.
-Status metadata_remove(librbd::Image& image, const std::string& key);
-Result<std::map<std::string, std::string>> metadata_list(librbd::Image& image,
-                                                         const std::string& prefix);
+Status metadata_remove(RbdImage& image, const std::string& key);
 
-struct SnapshotInfo {
-  uint64_t id = 0;
-  std::string name;
-  uint64_t size = 0;
-};
-Result<std::vector<SnapshotInfo>> list_snapshots(rbd_image_t image);
+Result<std::vector<SnapshotInfo>> list_snapshots(RbdImage& image);
 
-struct ParentInfo {
-  bool has_parent = false;
-  std::string pool;
-  std::string image;
-  std::string snapshot;
-};
-Result<ParentInfo> parent_of(rbd_image_t image);
+Result<ParentInfo> parent_of(RbdImage& image);
 
 // Names of the images in `io`'s pool.
-Result<std::vector<std::string>> list_images(rados_ioctx_t io);
+Result<std::vector<std::string>> list_images(Pool& io);
 
 // Breaks the exclusive lock on an image (librbd blocklists the holder's
 // client). For a lock left by a process known to be dead: librbd would wait
 // for the dead client's watch to expire (30 s) before letting anyone write.
 // No lock is success.
-Status break_exclusive_lock(rados_ioctx_t io, const std::string& name);
+Status break_exclusive_lock(Pool& io, const std::string& name);
 
 // The client address of a live writer of the image: the holder of its
 // exclusive lock while that client still watches the image (librbd's own
@@ -108,7 +89,7 @@ Status break_exclusive_lock(rados_ioctx_t io, const std::string& name);
 // drop it: after osd_client_watch_timeout (30 s by default), or at once when
 // the client is blocklisted. The image is opened read-only, which sets no
 // watch.
-Result<std::string> live_writer(rados_ioctx_t io, const std::string& name);
+Result<std::string> live_writer(Pool& io, const std::string& name);
 
 // The holder of an image's exclusive lock, as `rbd lock ls` shows it.
 struct LockHolder {
@@ -120,7 +101,7 @@ struct LockHolder {
 // The holder of image `name`'s exclusive lock; nullopt when it has none (or
 // no exclusive-lock feature). The image is opened read-only, which sets no
 // watch.
-Result<std::optional<LockHolder>> exclusive_lock_holder(rados_ioctx_t io, const std::string& name);
+Result<std::optional<LockHolder>> exclusive_lock_holder(Pool& io, const std::string& name);
 
 // Breaks image `name`'s exclusive lock if, and only if, the client at
 // `address` (LockHolder::address; its nonce makes it one client instance)
@@ -129,20 +110,19 @@ Result<std::optional<LockHolder>> exclusive_lock_holder(rados_ioctx_t io, const 
 // dead: the caller's proof is about that client, and librbd checks the
 // holder again in the same call, so a lock that changed hands meanwhile is
 // left alone. Returns whether it broke the lock.
-Result<bool> break_lock_held_by(rados_ioctx_t io, const std::string& name,
-                                const std::string& address);
+Result<bool> break_lock_held_by(Pool& io, const std::string& name, const std::string& address);
 
 // Waits (at most `timeout`) until client `address` no longer watches image
 // `name`: after its lock was broken with a blocklist, the OSD drops its watch
 // once it has the new OSD map. Until then a notify to the image's watchers
 // (every snapshot sends one) would wait for that dead watch to time out.
 // ETIMEDOUT when it still watches then.
-Status wait_until_unwatched(rados_ioctx_t io, const std::string& name, const std::string& address,
+Status wait_until_unwatched(Pool& io, const std::string& name, const std::string& address,
                             std::chrono::milliseconds timeout);
 
 // Removes an image together with its snapshots (unprotecting them) and its
 // chunk record (chunk_record.h). Used to undo a create that failed half way;
 // ENOENT counts as success.
-Status remove_image_and_snapshots(rados_ioctx_t io, const std::string& name);
+Status remove_image_and_snapshots(Pool& io, const std::string& name);
 
 }  // namespace rbdvol::plugin

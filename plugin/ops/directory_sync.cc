@@ -45,11 +45,10 @@ Status sync_volume_in(Driver& driver, const std::string& uuid, const std::string
     VolumeHandle handle{c, std::move(io).value(), uuid, kVolumePrefix + uuid};
     auto record = volume_record(driver, handle);
     if (record.ok()) {
-      return directory_put(handle.io.get(), DirectoryKind::kVolumes,
-                           volume_directory_entry(*record));
+      return directory_put(*handle.io, DirectoryKind::kVolumes, volume_directory_entry(*record));
     }
     if (record.status().err() == ENOENT) {
-      return directory_remove(handle.io.get(), DirectoryKind::kVolumes, uuid);
+      return directory_remove(*handle.io, DirectoryKind::kVolumes, uuid);
     }
     return record.status();
   });
@@ -80,12 +79,12 @@ Status sync_image_entries(Driver& driver, const std::string& uuid) {
     auto io = c->open_image_pool();
     if (!io.ok()) return unreachable(io.status()) ? Status::Ok() : io.status();
     const ImageLocation where{c->id(), c->backend().image_pool, kImagePrefix + uuid};
-    auto copy = read_image_copy(io->get(), uuid, where);
+    auto copy = read_image_copy(**io, uuid, where);
     if (!copy.ok()) return copy.status();
     if (copy->has_value()) {
-      return directory_put(io->get(), DirectoryKind::kImages, image_directory_entry(**copy));
+      return directory_put(**io, DirectoryKind::kImages, image_directory_entry(**copy));
     }
-    return directory_remove(io->get(), DirectoryKind::kImages, uuid);
+    return directory_remove(**io, DirectoryKind::kImages, uuid);
   });
   return first_failure(results, clusters);
 }
@@ -180,7 +179,7 @@ namespace {
 // (one read of RBD's own directory of image names, rbd_directory): an image
 // removed by an outside tool, or by a process that died before dropping its
 // entry, is never listed.
-Result<std::vector<Json>> existing_entries(rados_ioctx_t io, DirectoryKind kind,
+Result<std::vector<Json>> existing_entries(Pool& io, DirectoryKind kind,
                                            const DirectoryScan& scan) {
   ASSIGN_OR_RETURN(auto entries, directory_entries(io, kind, scan));
   ASSIGN_OR_RETURN(auto names, list_images(io));
@@ -202,10 +201,10 @@ Result<Json> find_volume_in_directory(Driver& driver, const std::string& uuid) {
   auto clusters = clusters_named(driver, "");
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<Json> {
     ASSIGN_OR_RETURN(auto io, c->open_volume_pool());
-    ASSIGN_OR_RETURN(Json entry, directory_get(io.get(), DirectoryKind::kVolumes, uuid));
+    ASSIGN_OR_RETURN(Json entry, directory_get(*io, DirectoryKind::kVolumes, uuid));
     // An entry whose image is gone (a removal that died before dropping
     // it) is not the volume.
-    ASSIGN_OR_RETURN(bool held, rbd_directory_holds(io.get(), kVolumePrefix + uuid));
+    ASSIGN_OR_RETURN(bool held, rbd_directory_holds(*io, kVolumePrefix + uuid));
     if (!held) return Status::NotFound("volume " + uuid + " is not in backend " + c->id());
     return volume_listing_item(driver, *c, entry);
   });
@@ -234,8 +233,8 @@ Result<std::vector<Cluster*>> listed_clusters(Driver& driver, const std::string&
 
 Result<std::vector<Json>> list_volume_directory(Driver& driver, Cluster& cluster) {
   ASSIGN_OR_RETURN(auto io, cluster.open_volume_pool());
-  ASSIGN_OR_RETURN(auto entries, existing_entries(io.get(), DirectoryKind::kVolumes, [&] {
-                     return scan_volume_pool(driver, cluster, io.get());
+  ASSIGN_OR_RETURN(auto entries, existing_entries(*io, DirectoryKind::kVolumes, [&] {
+                     return scan_volume_pool(driver, cluster, *io);
                    }));
   std::vector<Json> items;
   items.reserve(entries.size());
@@ -245,8 +244,8 @@ Result<std::vector<Json>> list_volume_directory(Driver& driver, Cluster& cluster
 
 Result<std::vector<Json>> list_image_directory(Cluster& cluster) {
   ASSIGN_OR_RETURN(auto io, cluster.open_image_pool());
-  return existing_entries(io.get(), DirectoryKind::kImages,
-                          [&] { return scan_image_pool(cluster, io.get()); });
+  return existing_entries(*io, DirectoryKind::kImages,
+                          [&] { return scan_image_pool(cluster, *io); });
 }
 
 }  // namespace rbdvol::plugin

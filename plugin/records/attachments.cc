@@ -15,11 +15,9 @@ namespace {
 // "metadata_" + key, as the raw bytes of the value.
 const std::string kOmapKey = "metadata_" + meta::kAttachments;
 
-Result<std::string> header_object(rbd_image_t image) {
-  char id[64] = {0};
-  int r = rbd_get_id(image, id, sizeof(id));
-  if (r < 0) return Status::Error(r, "cannot read the image id: " + ceph_strerror(r));
-  return std::string("rbd_header.") + id;
+Result<std::string> header_object(RbdImage& image) {
+  ASSIGN_OR_RETURN(auto id, image.id());
+  return "rbd_header." + id;
 }
 
 struct Versioned {
@@ -27,33 +25,14 @@ struct Versioned {
   uint64_t version = 0;
 };
 
-Result<Versioned> read_versioned(rados_ioctx_t io, const std::string& oid) {
-  rados_read_op_t op = rados_create_read_op();
-  const char* keys[] = {kOmapKey.c_str()};
-  const size_t key_lens[] = {kOmapKey.size()};
-  rados_omap_iter_t iter = nullptr;
-  int prval = 0;
-  rados_read_op_omap_get_vals_by_keys2(op, keys, 1, key_lens, &iter, &prval);
-  int r = rados_read_op_operate(op, io, oid.c_str(), 0);
+Result<Versioned> read_versioned(Pool& io, const std::string& oid) {
+  auto page = io.omap_get_keys(oid, {kOmapKey});
+  if (!page.ok()) return page.status().Prefixed("cannot read attachments");
   Versioned out;
-  out.version = rados_get_last_version(io);
-  std::string value;
-  bool found = false;
-  if (r >= 0 && prval >= 0 && iter) {
-    char *k = nullptr, *v = nullptr;
-    size_t klen = 0, vlen = 0;
-    while (rados_omap_get_next2(iter, &k, &v, &klen, &vlen) == 0 && k) {
-      if (std::string(k, klen) == kOmapKey) {
-        value.assign(v, vlen);
-        found = true;
-      }
-    }
-  }
-  if (iter) rados_omap_get_end(iter);
-  rados_release_read_op(op);
-  if (r < 0)
-    return Status::Error(r, "cannot read attachments from " + oid + ": " + ceph_strerror(r));
-  if (prval < 0) return Status::Error(prval, "cannot read attachments: " + ceph_strerror(prval));
+  out.version = page->version;
+  const auto it = page->values.find(kOmapKey);
+  const bool found = it != page->values.end();
+  const std::string value = found ? it->second : std::string();
   if (found && !value.empty()) {
     try {
       out.records = Json::parse(value);
@@ -68,7 +47,7 @@ Result<Versioned> read_versioned(rados_ioctx_t io, const std::string& oid) {
 
 }  // namespace
 
-Result<Json> read_attachments(rados_ioctx_t io, rbd_image_t image) {
+Result<Json> read_attachments(Pool& io, RbdImage& image) {
   auto oid = header_object(image);
   if (!oid.ok()) return oid.status();
   auto v = read_versioned(io, *oid);
@@ -76,7 +55,7 @@ Result<Json> read_attachments(rados_ioctx_t io, rbd_image_t image) {
   return v->records;
 }
 
-Result<Json> update_attachments(rados_ioctx_t io, rbd_image_t image,
+Result<Json> update_attachments(Pool& io, RbdImage& image,
                                 const std::function<Status(Json& records)>& change) {
   auto oid = header_object(image);
   if (!oid.ok()) return oid.status();
@@ -89,18 +68,13 @@ Result<Json> update_attachments(rados_ioctx_t io, rbd_image_t image,
     Status s = change(records);
     if (!s.ok()) return s;
     const std::string value = records.dump();
-    rados_write_op_t op = rados_create_write_op();
-    rados_write_op_assert_version(op, current->version);
-    const char* keys[] = {kOmapKey.c_str()};
-    const char* vals[] = {value.c_str()};
-    const size_t key_lens[] = {kOmapKey.size()};
-    const size_t val_lens[] = {value.size()};
-    rados_write_op_omap_set2(op, keys, vals, key_lens, val_lens, 1);
-    int r = rados_write_op_operate2(op, io, oid->c_str(), nullptr, 0);
-    rados_release_write_op(op);
-    if (r == 0) return records;
-    if (r != -ERANGE && r != -EOVERFLOW) {
-      return Status::Error(r, "cannot write attachments to " + *oid + ": " + ceph_strerror(r));
+    ObjectWrite op;
+    op.assert_version = current->version;
+    op.omap_set[kOmapKey] = value;
+    Status written = io.operate(*oid, op);
+    if (written.ok()) return records;
+    if (written.err() != ERANGE && written.err() != EOVERFLOW) {
+      return written.Prefixed("cannot write attachments");
     }
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::Error(EAGAIN, "attachments of " + *oid + " kept changing; gave up after 10 s");

@@ -7,19 +7,19 @@
 
 #include <functional>
 
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/env.h"
 #include "plugin/driver.h"
 
 namespace rbdvol::plugin {
 
 // The records: [{"domain", "state" (attaching|attached), "target_dev", "since"}].
-Result<Json> read_attachments(rados_ioctx_t io, rbd_image_t image);
+Result<Json> read_attachments(Pool& io, RbdImage& image);
 
 // Reads the records, lets `change` edit them, and writes them back only if
 // nobody changed the header in between; retries on a race (up to a few
 // seconds). `change` may refuse by returning an error, which is returned as
 // is. Returns the records as written.
-Result<Json> update_attachments(rados_ioctx_t io, rbd_image_t image,
+Result<Json> update_attachments(Pool& io, RbdImage& image,
                                 const std::function<Status(Json& records)>& change);
 
 }  // namespace rbdvol::plugin

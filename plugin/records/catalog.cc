@@ -32,7 +32,7 @@ Result<std::string> new_unused_id(Driver& driver, const std::string& prefix,
   auto found = fan_out(clusters, [&](Cluster* c) -> Status {
     auto io = volume ? c->open_volume_pool() : c->open_image_pool();
     if (!io.ok()) return io.status();
-    return image_exists(io->get(), rbd_name);
+    return image_exists(**io, rbd_name);
   });
   for (size_t i = 0; i < found.size(); ++i) {
     if (found[i].ok()) {
@@ -48,10 +48,10 @@ Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
   auto uuid = uuid_from_id(id, kVolumePrefix, "volume");
   if (!uuid.ok()) return uuid.status();
   const std::string rbd_name = kVolumePrefix + *uuid;
-  auto found = fan_out(all_clusters(driver), [&](Cluster* c) -> Result<IoCtxPtr> {
+  auto found = fan_out(all_clusters(driver), [&](Cluster* c) -> Result<PoolPtr> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
-    Status s = image_exists(io->get(), rbd_name);
+    Status s = image_exists(**io, rbd_name);
     if (!s.ok()) return s;
     return std::move(io).value();
   });
@@ -76,27 +76,27 @@ Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
   return Status::NotFound("volume " + *uuid + " not found in any backend");
 }
 
-Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid) {
+Result<CopyState> image_copy_state(Pool& io, const std::string& uuid) {
   auto image = open_image(io, kImagePrefix + uuid, true);
   if (!image.ok()) {
     if (image.status().err() == ENOENT) return CopyState::kNone;
     return image.status();
   }
-  auto complete = metadata_get(image->get(), meta::kComplete);
+  auto complete = metadata_get(**image, meta::kComplete);
   if (complete.ok()) return CopyState::kComplete;
   if (complete.status().err() == ENOENT) return CopyState::kPartial;
   return complete.status().Prefixed(image_spec(io, kImagePrefix + uuid));
 }
 
 // Its fields come from one read of its metadata.
-Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::string& uuid,
+Result<std::optional<ImageRecord>> read_image_copy(Pool& io, const std::string& uuid,
                                                    const ImageLocation& where) {
   auto image = open_image(io, where.rbd_name, true);
   if (!image.ok()) {
     if (image.status().err() == ENOENT) return std::optional<ImageRecord>();
     return image.status();
   }
-  auto values = metadata_list(image->get(), meta::kPrefix);
+  auto values = metadata_list(**image, meta::kPrefix);
   if (!values.ok()) return values.status().Prefixed(image_spec(io, where.rbd_name));
   if (values->count(meta::kComplete) == 0) return std::optional<ImageRecord>();
   auto value = [&](const std::string& key, const std::string& otherwise) {
@@ -105,7 +105,7 @@ Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::
   };
   ImageRecord rec;
   rec.id = uuid;
-  auto size = image_size(image->get());
+  auto size = image_size(**image);
   if (!size.ok()) return size.status().Prefixed(image_spec(io, where.rbd_name));
   rec.size = *size;
   rec.name = value(meta::kName, "");
@@ -121,7 +121,7 @@ Json image_directory_entry(const ImageRecord& rec) {
               {"format", rec.format}, {"checksum", rec.checksum}, {"created_at", rec.created_at}};
 }
 
-Result<std::vector<Json>> scan_image_pool(Cluster& cluster, rados_ioctx_t io) {
+Result<std::vector<Json>> scan_image_pool(Cluster& cluster, Pool& io) {
   auto names = list_images(io);
   if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
   std::vector<Json> entries;
@@ -155,7 +155,7 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
     if (!only_uuid.empty()) {
       uuids.push_back(only_uuid);  // one probe instead of reading the whole pool
     } else {
-      auto names = list_images(io->get());
+      auto names = list_images(**io);
       if (!names.ok()) {
         out.status = names.status();
         return out;
@@ -167,7 +167,7 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
       }
     }
     for (const auto& uuid : uuids) {
-      auto rec = read_image_copy(io->get(), uuid, {c->id(), pool, kImagePrefix + uuid});
+      auto rec = read_image_copy(**io, uuid, {c->id(), pool, kImagePrefix + uuid});
       if (!rec.ok()) {
         // Not left out without a word: the image is there but cannot be
         // read now (a lost connection, an OSD op timeout, EIO).
@@ -210,7 +210,7 @@ namespace {
 
 // The partial image-<uuid> in `io`'s pool, or nullopt when there is none (no
 // such image, or a complete one).
-Result<std::optional<PartialImage>> read_partial_image(rados_ioctx_t io, const std::string& uuid,
+Result<std::optional<PartialImage>> read_partial_image(Pool& io, const std::string& uuid,
                                                        const ImageLocation& where) {
   using Found = std::optional<PartialImage>;
   auto image = open_image(io, where.rbd_name, true);
@@ -218,13 +218,13 @@ Result<std::optional<PartialImage>> read_partial_image(rados_ioctx_t io, const s
     if (image.status().err() == ENOENT) return Found();
     return image.status();
   }
-  auto values = metadata_list(image->get(), meta::kPrefix);
+  auto values = metadata_list(**image, meta::kPrefix);
   if (!values.ok()) return values.status().Prefixed(image_spec(io, where.rbd_name));
   if (values->count(meta::kComplete)) return Found();
   PartialImage p;
   p.id = uuid;
   p.where = where;
-  auto size = image_size(image->get());
+  auto size = image_size(**image);
   p.size = size.ok() ? *size : 0;
   auto incomplete = values->find(meta::kIncomplete);
   if (incomplete != values->end()) p.incomplete = incomplete->second;
@@ -269,7 +269,7 @@ Result<std::vector<PartialImage>> list_partial_images(Cluster& cluster,
   if (!only_uuid.empty()) {
     uuids.push_back(only_uuid);
   } else {
-    auto names = list_images(io->get());
+    auto names = list_images(**io);
     if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
     for (const auto& name : *names) {
       if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
@@ -281,7 +281,7 @@ Result<std::vector<PartialImage>> list_partial_images(Cluster& cluster,
   std::vector<PartialImage> out;
   for (const auto& uuid : uuids) {
     const ImageLocation where{cluster.id(), cluster.backend().image_pool, kImagePrefix + uuid};
-    auto partial = read_partial_image(io->get(), uuid, where);
+    auto partial = read_partial_image(**io, uuid, where);
     if (!partial.ok()) return partial.status().Prefixed("backend " + cluster.id());
     if (*partial) out.push_back(std::move(**partial));
   }
@@ -334,10 +334,10 @@ std::vector<std::string> image_ids_named(
   auto per_backend = fan_out(clusters, [&name](Cluster* c) -> Result<std::vector<std::string>> {
     auto io = c->open_image_pool();
     if (!io.ok()) return io.status();
-    auto scan = [&] { return scan_image_pool(*c, io->get()); };
-    auto built = directory_ensure_built(io->get(), DirectoryKind::kImages, scan);
+    auto scan = [&] { return scan_image_pool(*c, **io); };
+    auto built = directory_ensure_built(**io, DirectoryKind::kImages, scan);
     if (!built.ok()) return built.status().Prefixed("backend " + c->id());
-    if (*built) return directory_find_name(io->get(), DirectoryKind::kImages, name);
+    if (*built) return directory_find_name(**io, DirectoryKind::kImages, name);
     auto entries = scan();
     if (!entries.ok()) return entries.status();
     std::vector<std::string> ids;

@@ -14,7 +14,7 @@ namespace rbdvol::plugin {
 
 struct VolumeHandle {
   Cluster* cluster = nullptr;
-  IoCtxPtr io;  // the backend's volume pool
+  PoolPtr io;  // the backend's volume pool
   std::string uuid;
   std::string rbd_name;  // "volume-<uuid>"
 };
@@ -83,11 +83,11 @@ Json image_directory_entry(const ImageRecord& rec);
 // of `cluster`), each read from its image: the slow way that fills a
 // directory on first use. Partial copies are left out, as listings leave
 // them out.
-Result<std::vector<Json>> scan_image_pool(Cluster& cluster, rados_ioctx_t io);
+Result<std::vector<Json>> scan_image_pool(Cluster& cluster, Pool& io);
 
 // The complete copy of image `uuid` in `io`'s pool (where.backend's image
 // pool); nullopt when the pool holds none or only a partial one.
-Result<std::optional<ImageRecord>> read_image_copy(rados_ioctx_t io, const std::string& uuid,
+Result<std::optional<ImageRecord>> read_image_copy(Pool& io, const std::string& uuid,
                                                    const ImageLocation& where);
 
 // The request's optional "backend" naming one copy of an image: "" when it is
@@ -101,7 +101,7 @@ Json image_record_json(const ImageRecord& rec);
 // rbdvol.complete: being written, or left by a run that died), or a complete
 // copy. One image open.
 enum class CopyState { kNone, kPartial, kComplete };
-Result<CopyState> image_copy_state(rados_ioctx_t io, const std::string& uuid);
+Result<CopyState> image_copy_state(Pool& io, const std::string& uuid);
 
 // A partial image: an image-<uuid> without rbdvol.complete in a backend's
 // image pool. An upload or a copy is writing it, or one died and left it

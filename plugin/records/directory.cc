@@ -4,8 +4,10 @@
 #include <cerrno>
 #include <map>
 #include <memory>
+#include <set>
 #include <string_view>
 
+#include "plugin/ceph/omap_read.h"
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/records/naming.h"
 
@@ -23,8 +25,6 @@ const std::string kBuiltKey = "built";
 const std::string kBuildLock = "rbdvol_directory_build";
 // Keys written by one omap write while the directory is built.
 constexpr size_t kBuildBatch = 512;
-// librados' default osd_max_omap_entries_per_request.
-constexpr uint64_t kReadPage = 1024;
 
 std::string entry_key(const std::string& uuid) { return kEntryPrefix + uuid; }
 std::string name_key(const std::string& name, const std::string& uuid) {
@@ -35,116 +35,34 @@ std::string shard_oid(DirectoryKind kind, int shard) {
   return directory_header_oid(kind) + "." + std::to_string(shard);
 }
 
-Status rados_error(int r, const std::string& what, rados_ioctx_t io, const std::string& oid) {
-  return Status::Error(r, what + " " + image_spec(io, oid) + ": " + ceph_strerror(r));
-}
-
-Status omap_set(rados_ioctx_t io, const std::string& oid,
+Status omap_set(Pool& io, const std::string& oid,
                 const std::vector<std::pair<std::string, std::string>>& kvs) {
   if (kvs.empty()) return Status::Ok();
-  std::vector<const char*> keys, vals;
-  std::vector<size_t> key_lens, val_lens;
-  for (const auto& [k, v] : kvs) {
-    keys.push_back(k.data());
-    vals.push_back(v.data());
-    key_lens.push_back(k.size());
-    val_lens.push_back(v.size());
-  }
-  WriteOpPtr op(rados_create_write_op());
-  rados_write_op_omap_set2(op.get(), keys.data(), vals.data(), key_lens.data(), val_lens.data(),
-                           keys.size());
-  int r = rados_write_op_operate2(op.get(), io, oid.c_str(), nullptr, 0);
-  if (r < 0) return rados_error(r, "cannot write the directory object", io, oid);
-  return Status::Ok();
+  ObjectWrite op;
+  for (const auto& [k, v] : kvs) op.omap_set[k] = v;
+  return io.operate(oid, op).Prefixed("the directory");
 }
 
-Status omap_remove(rados_ioctx_t io, const std::string& oid, const std::vector<std::string>& keys) {
+Status omap_remove(Pool& io, const std::string& oid, const std::vector<std::string>& keys) {
   if (keys.empty()) return Status::Ok();
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  for (const auto& k : keys) {
-    ptrs.push_back(k.data());
-    lens.push_back(k.size());
-  }
-  WriteOpPtr op(rados_create_write_op());
-  rados_write_op_omap_rm_keys2(op.get(), ptrs.data(), lens.data(), ptrs.size());
-  int r = rados_write_op_operate2(op.get(), io, oid.c_str(), nullptr, 0);
-  if (r < 0 && r != -ENOENT) return rados_error(r, "cannot write the directory object", io, oid);
+  ObjectWrite op;
+  op.omap_remove.insert(keys.begin(), keys.end());
+  Status s = io.operate(oid, op);
+  if (!s.ok() && s.err() != ENOENT) return s.Prefixed("the directory");
   return Status::Ok();
-}
-
-// Collects what an omap iterator holds.
-void drain(rados_omap_iter_t raw, std::map<std::string, std::string>* out, std::string* last) {
-  OmapIterPtr iter(raw);
-  if (!iter) return;
-  char* key = nullptr;
-  char* val = nullptr;
-  size_t key_len = 0, val_len = 0;
-  while (rados_omap_get_next2(iter.get(), &key, &val, &key_len, &val_len) == 0 && key) {
-    std::string k(key, key_len);
-    if (last) *last = k;
-    (*out)[std::move(k)] = std::string(val, val_len);
-  }
 }
 
 // The values of `keys` in `oid`'s omap (those it has). A missing object
 // holds none.
-Result<std::map<std::string, std::string>> omap_get(rados_ioctx_t io, const std::string& oid,
-                                                    const std::vector<std::string>& keys) {
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  for (const auto& k : keys) {
-    ptrs.push_back(k.data());
-    lens.push_back(k.size());
-  }
-  ReadOpPtr op(rados_create_read_op());
-  rados_omap_iter_t raw = nullptr;
-  int prval = 0;
-  rados_read_op_omap_get_vals_by_keys2(op.get(), ptrs.data(), ptrs.size(), lens.data(), &raw,
-                                       &prval);
-  int r = rados_read_op_operate(op.get(), io, oid.c_str(), 0);
-  std::map<std::string, std::string> out;
-  if (r == -ENOENT) {
-    OmapIterPtr discard(raw);
-    return out;
-  }
-  if (r < 0 || prval < 0) {
-    OmapIterPtr discard(raw);
-    return rados_error(r < 0 ? r : prval, "cannot read the directory object", io, oid);
-  }
-  drain(raw, &out, nullptr);
-  return out;
+Result<std::map<std::string, std::string>> omap_get(Pool& io, const std::string& oid,
+                                                    const std::set<std::string>& keys) {
+  auto page = io.omap_get_keys(oid, keys);
+  if (!page.ok() && page.status().err() == ENOENT) return std::map<std::string, std::string>();
+  if (!page.ok()) return page.status().Prefixed("the directory");
+  return std::move(page->values);
 }
 
-// Every key of `oid` that starts with `prefix`, paged.
-Result<std::map<std::string, std::string>> omap_get_prefix(rados_ioctx_t io, const std::string& oid,
-                                                           const std::string& prefix) {
-  std::map<std::string, std::string> out;
-  std::string after;
-  for (;;) {
-    ReadOpPtr op(rados_create_read_op());
-    rados_omap_iter_t raw = nullptr;
-    unsigned char more = 0;
-    int prval = 0;
-    rados_read_op_omap_get_vals2(op.get(), after.c_str(), prefix.c_str(), kReadPage, &raw, &more,
-                                 &prval);
-    int r = rados_read_op_operate(op.get(), io, oid.c_str(), 0);
-    if (r == -ENOENT) {
-      OmapIterPtr discard(raw);
-      return out;
-    }
-    if (r < 0 || prval < 0) {
-      OmapIterPtr discard(raw);
-      return rados_error(r < 0 ? r : prval, "cannot read the directory object", io, oid);
-    }
-    std::string last;
-    drain(raw, &out, &last);
-    if (!more || last.empty()) return out;
-    after = last;
-  }
-}
-
-Result<Json> parse_entry(rados_ioctx_t io, const std::string& oid, const std::string& key,
+Result<Json> parse_entry(Pool& io, const std::string& oid, const std::string& key,
                          const std::string& value) {
   Json entry = Json::parse(value, nullptr, false);
   if (entry.is_discarded() || !entry.is_object() || !entry.contains("id") ||
@@ -175,7 +93,7 @@ std::string directory_shard_oid(DirectoryKind kind, const std::string& key) {
   return shard_oid(kind, directory_shard_of(key));
 }
 
-Result<Json> directory_get(rados_ioctx_t io, DirectoryKind kind, const std::string& uuid) {
+Result<Json> directory_get(Pool& io, DirectoryKind kind, const std::string& uuid) {
   const std::string oid = directory_shard_oid(kind, uuid);
   const std::string key = entry_key(uuid);
   ASSIGN_OR_RETURN(auto values, omap_get(io, oid, {key}));
@@ -186,14 +104,18 @@ Result<Json> directory_get(rados_ioctx_t io, DirectoryKind kind, const std::stri
   return parse_entry(io, oid, key, it->second);
 }
 
-Result<bool> rbd_directory_holds(rados_ioctx_t io, const std::string& rbd_name) {
+Result<bool> rbd_directory_holds(Pool& io, const std::string& rbd_name) {
   // librbd's own directory of format 2 images: omap key "name_<image>".
   const std::string key = "name_" + rbd_name;
-  ASSIGN_OR_RETURN(auto values, omap_get(io, "rbd_directory", {key}));
-  return values.count(key) > 0;
+  auto page = io.omap_get_keys("rbd_directory", {key});
+  if (!page.ok()) {
+    if (page.status().err() == ENOENT) return false;
+    return page.status();
+  }
+  return page->values.count(key) > 0;
 }
 
-Status directory_put(rados_ioctx_t io, DirectoryKind kind, const Json& entry) {
+Status directory_put(Pool& io, DirectoryKind kind, const Json& entry) {
   const std::string uuid = entry.at("id").get<std::string>();
   const std::string name = entry.value("name", "");
   std::string old_name;
@@ -216,7 +138,7 @@ Status directory_put(rados_ioctx_t io, DirectoryKind kind, const Json& entry) {
   return Status::Ok();
 }
 
-Status directory_remove(rados_ioctx_t io, DirectoryKind kind, const std::string& uuid) {
+Status directory_remove(Pool& io, DirectoryKind kind, const std::string& uuid) {
   auto old = directory_get(io, kind, uuid);
   if (!old.ok() && old.status().err() != ENOENT && old.status().err() != EIO) {
     return old.status();
@@ -236,81 +158,21 @@ namespace {
 struct ShardKey {
   std::string oid, key, value;
 };
-Result<std::vector<ShardKey>> read_all_keys(rados_ioctx_t io, DirectoryKind kind,
+Result<std::vector<ShardKey>> read_all_keys(Pool& io, DirectoryKind kind,
                                             const std::string& prefix) {
-  struct Shard {
-    std::string oid;
-    std::string after;
-    bool done = false;
-    // Of the read in flight:
-    ReadOpPtr op;
-    rados_omap_iter_t iter = nullptr;
-    unsigned char more = 0;
-    int prval = 0;
-    rados_completion_t completion = nullptr;
-  };
-  std::vector<Shard> shards(kDirectoryShards);
-  for (int i = 0; i < kDirectoryShards; ++i) shards[i].oid = shard_oid(kind, i);
+  std::vector<std::string> oids;
+  for (int i = 0; i < kDirectoryShards; ++i) oids.push_back(shard_oid(kind, i));
+  ASSIGN_OR_RETURN(auto shards, omap_read_all_of(io, oids, prefix));
   std::vector<ShardKey> out;
-  Status failure;
-  for (;;) {
-    // One read of each shard with more to give, all in flight at once.
-    std::vector<Shard*> inflight;
-    for (auto& s : shards) {
-      if (s.done) continue;
-      s.op.reset(rados_create_read_op());
-      s.iter = nullptr;
-      s.more = 0;
-      s.prval = 0;
-      rados_read_op_omap_get_vals2(s.op.get(), s.after.c_str(), prefix.c_str(), kReadPage, &s.iter,
-                                   &s.more, &s.prval);
-      int r = rados_aio_create_completion2(nullptr, nullptr, &s.completion);
-      if (r == 0) r = rados_aio_read_op_operate(s.op.get(), io, s.completion, s.oid.c_str(), 0);
-      if (r < 0) {
-        if (s.completion) rados_aio_release(s.completion);
-        s.completion = nullptr;
-        if (failure.ok()) failure = rados_error(r, "cannot read the directory object", io, s.oid);
-        s.done = true;
-        continue;
-      }
-      inflight.push_back(&s);
-    }
-    if (inflight.empty()) break;
-    for (Shard* s : inflight) {
-      rados_aio_wait_for_complete(s->completion);
-      int r = rados_aio_get_return_value(s->completion);
-      rados_aio_release(s->completion);
-      s->completion = nullptr;
-      std::map<std::string, std::string> values;
-      std::string last;
-      if (r == -ENOENT) {  // a shard nothing was written to yet
-        OmapIterPtr discard(s->iter);
-        s->done = true;
-        continue;
-      }
-      if (r < 0 || s->prval < 0) {
-        OmapIterPtr discard(s->iter);
-        if (failure.ok()) {
-          failure =
-              rados_error(r < 0 ? r : s->prval, "cannot read the directory object", io, s->oid);
-        }
-        s->done = true;
-        continue;
-      }
-      drain(s->iter, &values, &last);
-      s->op.reset();
-      for (auto& [key, value] : values) out.push_back({s->oid, key, std::move(value)});
-      s->done = !s->more || last.empty();
-      s->after = last;
-    }
+  for (size_t i = 0; i < shards.size(); ++i) {
+    for (auto& [key, value] : shards[i]) out.push_back({oids[i], key, std::move(value)});
   }
-  if (!failure.ok()) return failure;
   return out;
 }
 
 }  // namespace
 
-Result<std::vector<Json>> directory_read_all(rados_ioctx_t io, DirectoryKind kind) {
+Result<std::vector<Json>> directory_read_all(Pool& io, DirectoryKind kind) {
   ASSIGN_OR_RETURN(auto keys, read_all_keys(io, kind, kEntryPrefix));
   std::vector<Json> entries;
   entries.reserve(keys.size());
@@ -321,7 +183,7 @@ Result<std::vector<Json>> directory_read_all(rados_ioctx_t io, DirectoryKind kin
   return entries;
 }
 
-Result<std::vector<DirectoryNameKey>> directory_name_keys(rados_ioctx_t io, DirectoryKind kind) {
+Result<std::vector<DirectoryNameKey>> directory_name_keys(Pool& io, DirectoryKind kind) {
   ASSIGN_OR_RETURN(auto keys, read_all_keys(io, kind, kNamePrefix));
   std::vector<DirectoryNameKey> out;
   for (const auto& k : keys) {
@@ -333,20 +195,22 @@ Result<std::vector<DirectoryNameKey>> directory_name_keys(rados_ioctx_t io, Dire
   return out;
 }
 
-Status directory_remove_name_key(rados_ioctx_t io, DirectoryKind kind, const DirectoryNameKey& k) {
+Status directory_remove_name_key(Pool& io, DirectoryKind kind, const DirectoryNameKey& k) {
   return omap_remove(io, directory_shard_oid(kind, k.name), {name_key(k.name, k.uuid)});
 }
 
-Result<std::vector<std::string>> directory_find_name(rados_ioctx_t io, DirectoryKind kind,
+Result<std::vector<std::string>> directory_find_name(Pool& io, DirectoryKind kind,
                                                      const std::string& name) {
   const std::string prefix = kNamePrefix + name + kNameSeparator;
-  ASSIGN_OR_RETURN(auto keys, omap_get_prefix(io, directory_shard_oid(kind, name), prefix));
+  auto keys = omap_read_all(io, directory_shard_oid(kind, name), prefix);
+  if (!keys.ok() && keys.status().err() == ENOENT) return std::vector<std::string>();
+  if (!keys.ok()) return keys.status().Prefixed("the directory");
   std::vector<std::string> uuids;
-  for (const auto& [key, value] : keys) uuids.push_back(key.substr(prefix.size()));
+  for (const auto& [key, value] : *keys) uuids.push_back(key.substr(prefix.size()));
   return uuids;
 }
 
-Result<bool> directory_is_built(rados_ioctx_t io, DirectoryKind kind) {
+Result<bool> directory_is_built(Pool& io, DirectoryKind kind) {
   const std::string oid = directory_header_oid(kind);
   ASSIGN_OR_RETURN(auto header, omap_get(io, oid, {kShardsKey, kBuiltKey}));
   auto shards = header.find(kShardsKey);
@@ -357,21 +221,20 @@ Result<bool> directory_is_built(rados_ioctx_t io, DirectoryKind kind) {
   return header.count(kBuiltKey) > 0;
 }
 
-Status directory_build(rados_ioctx_t io, DirectoryKind kind, const DirectoryScan& scan) {
+Status directory_build(Pool& io, DirectoryKind kind, const DirectoryScan& scan) {
   const std::string oid = directory_header_oid(kind);
   const std::string cookie = new_uuid();
-  struct timeval duration = {300, 0};  // a builder that dies frees the lock by then
-  int r = rados_lock_exclusive(io, oid.c_str(), kBuildLock.c_str(), cookie.c_str(),
-                               "rbdvol: filling the directory from the pool", &duration, 0);
-  if (r == -EBUSY || r == -EEXIST) {
+  // A builder that dies frees the lock after 300 s.
+  Status locked = io.lock_exclusive(oid, kBuildLock, cookie, 300);
+  if (locked.err() == EBUSY || locked.err() == EEXIST) {
     return Status::Error(EBUSY, "another process is filling " + image_spec(io, oid));
   }
-  if (r < 0) return rados_error(r, "cannot lock", io, oid);
+  RETURN_IF_ERROR(locked);
   struct Unlock {
-    rados_ioctx_t io;
+    Pool& io;
     const std::string& oid;
     const std::string& cookie;
-    ~Unlock() { rados_unlock(io, oid.c_str(), kBuildLock.c_str(), cookie.c_str()); }
+    ~Unlock() { (void)io.unlock(oid, kBuildLock, cookie); }
   } unlock{io, oid, cookie};
 
   ASSIGN_OR_RETURN(bool built, directory_is_built(io, kind));
@@ -397,8 +260,7 @@ Status directory_build(rados_ioctx_t io, DirectoryKind kind, const DirectoryScan
                   {{kShardsKey, std::to_string(kDirectoryShards)}, {kBuiltKey, utc_now_iso8601()}});
 }
 
-Result<bool> directory_ensure_built(rados_ioctx_t io, DirectoryKind kind,
-                                    const DirectoryScan& scan) {
+Result<bool> directory_ensure_built(Pool& io, DirectoryKind kind, const DirectoryScan& scan) {
   ASSIGN_OR_RETURN(bool built, directory_is_built(io, kind));
   if (built) return true;
   Status s = directory_build(io, kind, scan);
@@ -407,7 +269,7 @@ Result<bool> directory_ensure_built(rados_ioctx_t io, DirectoryKind kind,
   return true;
 }
 
-Result<std::vector<Json>> directory_entries(rados_ioctx_t io, DirectoryKind kind,
+Result<std::vector<Json>> directory_entries(Pool& io, DirectoryKind kind,
                                             const DirectoryScan& scan) {
   ASSIGN_OR_RETURN(bool built, directory_ensure_built(io, kind, scan));
   if (!built) return scan();

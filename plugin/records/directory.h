@@ -37,7 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/env.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
@@ -55,40 +55,40 @@ int directory_shard_of(const std::string& key);
 // Whether the pool's RBD directory (rbd_directory, which names librbd's
 // format 2 images) holds image `rbd_name`: one omap read, no image opened.
 // What a lookup of one entry checks, as listings check every entry.
-Result<bool> rbd_directory_holds(rados_ioctx_t io, const std::string& rbd_name);
+Result<bool> rbd_directory_holds(Pool& io, const std::string& rbd_name);
 
 // Writes `entry` (a JSON object with at least "id" and "name") as uuid's
 // entry, with its name index key; drops the name key of the entry it
 // replaces when the name changed.
-Status directory_put(rados_ioctx_t io, DirectoryKind kind, const nlohmann::json& entry);
+Status directory_put(Pool& io, DirectoryKind kind, const nlohmann::json& entry);
 
 // Removes uuid's entry and its name key; an entry that is not there counts
 // as removed.
-Status directory_remove(rados_ioctx_t io, DirectoryKind kind, const std::string& uuid);
+Status directory_remove(Pool& io, DirectoryKind kind, const std::string& uuid);
 
 // uuid's entry; ENOENT when it has none.
-Result<nlohmann::json> directory_get(rados_ioctx_t io, DirectoryKind kind, const std::string& uuid);
+Result<nlohmann::json> directory_get(Pool& io, DirectoryKind kind, const std::string& uuid);
 
 // Every entry, read from all shards at once (asynchronous reads, paged by
 // librados' omap limits). Unordered. An entry that is not valid JSON is an
 // EIO naming the object and key.
-Result<std::vector<nlohmann::json>> directory_read_all(rados_ioctx_t io, DirectoryKind kind);
+Result<std::vector<nlohmann::json>> directory_read_all(Pool& io, DirectoryKind kind);
 
 // Every name index key: for backend.check, which drops those whose entry is
 // gone or has another name.
 struct DirectoryNameKey {
   std::string name, uuid;
 };
-Result<std::vector<DirectoryNameKey>> directory_name_keys(rados_ioctx_t io, DirectoryKind kind);
-Status directory_remove_name_key(rados_ioctx_t io, DirectoryKind kind, const DirectoryNameKey& key);
+Result<std::vector<DirectoryNameKey>> directory_name_keys(Pool& io, DirectoryKind kind);
+Status directory_remove_name_key(Pool& io, DirectoryKind kind, const DirectoryNameKey& key);
 
 // The uuids whose name index key says they are called `name` (hints: confirm
 // each with directory_get or the image).
-Result<std::vector<std::string>> directory_find_name(rados_ioctx_t io, DirectoryKind kind,
+Result<std::vector<std::string>> directory_find_name(Pool& io, DirectoryKind kind,
                                                      const std::string& name);
 
 // Whether the directory has been filled from the pool ("built" in its header).
-Result<bool> directory_is_built(rados_ioctx_t io, DirectoryKind kind);
+Result<bool> directory_is_built(Pool& io, DirectoryKind kind);
 
 // Fills the directory from what the pool holds, once: under an advisory lock
 // on the header (another process building it: EBUSY, so that the caller
@@ -96,17 +96,16 @@ Result<bool> directory_is_built(rados_ioctx_t io, DirectoryKind kind);
 // pool; they are written, then "built" is set. `scan` reads the images (the
 // cost the directory saves every later listing).
 using DirectoryScan = std::function<Result<std::vector<nlohmann::json>>()>;
-Status directory_build(rados_ioctx_t io, DirectoryKind kind, const DirectoryScan& scan);
+Status directory_build(Pool& io, DirectoryKind kind, const DirectoryScan& scan);
 
 // Makes sure the directory is built (directory_build when it is not yet):
 // true when it is, false when another process is building it now (the
 // caller then reads the pool the slow way, with `scan`, this time).
-Result<bool> directory_ensure_built(rados_ioctx_t io, DirectoryKind kind,
-                                    const DirectoryScan& scan);
+Result<bool> directory_ensure_built(Pool& io, DirectoryKind kind, const DirectoryScan& scan);
 
 // Every entry of the directory, built first when it is not yet; while
 // another process builds it, what `scan` reads.
-Result<std::vector<nlohmann::json>> directory_entries(rados_ioctx_t io, DirectoryKind kind,
+Result<std::vector<nlohmann::json>> directory_entries(Pool& io, DirectoryKind kind,
                                                       const DirectoryScan& scan);
 
 // The listing request's fields that the directory serves: filters, sorting

@@ -7,13 +7,13 @@
 // hosts never both win, and a crashed one leaves no lock behind.
 #pragma once
 
-#include <rados/librados.h>
 
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "plugin/ceph/env.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
@@ -21,10 +21,10 @@ namespace rbdvol::plugin {
 inline const std::string kJournalObject = "rbdvol_service_journal";
 
 // The value of `key`; nullopt when neither it nor the object exists.
-Result<std::optional<std::string>> journal_get(rados_ioctx_t io, const std::string& key);
+Result<std::optional<std::string>> journal_get(Pool& io, const std::string& key);
 
 // Every key and value.
-Result<std::map<std::string, std::string>> journal_list(rados_ioctx_t io);
+Result<std::map<std::string, std::string>> journal_list(Pool& io);
 
 // Reads `key`'s value (nullopt: absent), lets `change` alter it (nullopt:
 // remove the key), and writes it only if the object did not change in
@@ -32,7 +32,7 @@ Result<std::map<std::string, std::string>> journal_list(rados_ioctx_t io);
 // An error from `change` is returned as it is, nothing written. Returns the
 // value before the change.
 Result<std::optional<std::string>> journal_update(
-    rados_ioctx_t io, const std::string& key,
+    Pool& io, const std::string& key,
     const std::function<Status(std::optional<std::string>& value)>& change);
 
 }  // namespace rbdvol::plugin

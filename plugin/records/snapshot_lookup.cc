@@ -6,29 +6,24 @@
 
 namespace rbdvol::plugin {
 
-Status add_snapshot_entry(rados_ioctx_t io, const std::string& uuid,
-                          const std::string& volume_rbd_name) {
-  const char* keys[] = {uuid.c_str()};
-  const char* vals[] = {volume_rbd_name.c_str()};
-  const size_t key_lens[] = {uuid.size()};
-  const size_t val_lens[] = {volume_rbd_name.size()};
-  WriteOpPtr op(rados_create_write_op());
-  rados_write_op_omap_set2(op.get(), keys, vals, key_lens, val_lens, 1);
-  int r = rados_write_op_operate2(op.get(), io, kSnapshotDirectory.c_str(), nullptr, 0);
-  if (r < 0) {
+Status add_snapshot_entry(Pool& io, const std::string& uuid, const std::string& volume_rbd_name) {
+  ObjectWrite op;
+  op.omap_set[uuid] = volume_rbd_name;
+  Status s = io.operate(kSnapshotDirectory, op);
+  if (!s.ok()) {
+    const int r = s.err();
     return Status::Error(r, "cannot add snapshot " + uuid + " to " +
                                 image_spec(io, kSnapshotDirectory) + ": " + ceph_strerror(r));
   }
   return Status::Ok();
 }
 
-Status remove_snapshot_entry(rados_ioctx_t io, const std::string& uuid) {
-  const char* keys[] = {uuid.c_str()};
-  const size_t key_lens[] = {uuid.size()};
-  WriteOpPtr op(rados_create_write_op());
-  rados_write_op_omap_rm_keys2(op.get(), keys, key_lens, 1);
-  int r = rados_write_op_operate2(op.get(), io, kSnapshotDirectory.c_str(), nullptr, 0);
-  if (r < 0 && r != -ENOENT) {
+Status remove_snapshot_entry(Pool& io, const std::string& uuid) {
+  ObjectWrite op;
+  op.omap_remove.insert(uuid);
+  Status s = io.operate(kSnapshotDirectory, op);
+  if (!s.ok() && s.err() != ENOENT) {
+    const int r = s.err();
     return Status::Error(r, "cannot remove snapshot " + uuid + " from " +
                                 image_spec(io, kSnapshotDirectory) + ": " + ceph_strerror(r));
   }
@@ -39,31 +34,17 @@ namespace {
 
 // The volume that `io`'s snapshot directory names for snapshot `uuid`, or ""
 // when it names none.
-Result<std::string> snapshot_entry(rados_ioctx_t io, const std::string& uuid) {
-  ReadOpPtr op(rados_create_read_op());
-  rados_omap_iter_t raw_iter = nullptr;
-  int prval = 0;
-  const char* keys[] = {uuid.c_str()};
-  rados_read_op_omap_get_vals_by_keys(op.get(), keys, 1, &raw_iter, &prval);
-  int r = rados_read_op_operate(op.get(), io, kSnapshotDirectory.c_str(), 0);
-  OmapIterPtr iter(raw_iter);
-  if (r == -ENOENT) return std::string();
-  if (r < 0 || prval < 0) {
-    r = r < 0 ? r : prval;
-    return Status::Error(
-        r, "cannot read " + image_spec(io, kSnapshotDirectory) + ": " + ceph_strerror(r));
-  }
-  char* key = nullptr;
-  char* val = nullptr;
-  size_t len = 0;
-  if (rados_omap_get_next(iter.get(), &key, &val, &len) < 0 || !key) return std::string();
-  return std::string(val, len);
+Result<std::string> snapshot_entry(Pool& io, const std::string& uuid) {
+  auto page = io.omap_get_keys(kSnapshotDirectory, {uuid});
+  if (!page.ok() && page.status().err() == ENOENT) return std::string();
+  if (!page.ok()) return page.status();
+  const auto it = page->values.find(uuid);
+  return it == page->values.end() ? std::string() : it->second;
 }
 
 // Whether volume `name` in `io` has the RBD snapshot `rbd_snap`; an error
 // other than ENOENT (a backend that stopped answering) is returned as is.
-Result<bool> volume_has_snapshot(rados_ioctx_t io, const std::string& name,
-                                 const std::string& rbd_snap) {
+Result<bool> volume_has_snapshot(Pool& io, const std::string& name, const std::string& rbd_snap) {
   auto opened = open_image_at(io, name, rbd_snap);
   if (opened.ok()) return true;
   if (opened.status().err() == ENOENT) return false;
@@ -85,7 +66,7 @@ Result<SnapshotHandle> locate_snapshot(Driver& driver, const std::string& id) {
   std::vector<Cluster*> clusters;
   for (auto& c : driver.clusters()) clusters.push_back(c.get());
   struct Found {
-    IoCtxPtr io;
+    PoolPtr io;
     std::string volume_name;
   };
   // Each backend asks its snapshot directory, and checks the volume it names;
@@ -96,25 +77,25 @@ Result<SnapshotHandle> locate_snapshot(Driver& driver, const std::string& id) {
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<Found> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
-    auto entry = snapshot_entry(io->get(), *uuid);
+    auto entry = snapshot_entry(**io, *uuid);
     if (!entry.ok()) return entry.status();
     if (!entry->empty()) {
-      auto has = volume_has_snapshot(io->get(), *entry, rbd_snap);
+      auto has = volume_has_snapshot(**io, *entry, rbd_snap);
       if (!has.ok()) return has.status();
       if (*has) return Found{std::move(io).value(), *entry};
     }
-    auto names = list_images(io->get());
+    auto names = list_images(**io);
     if (!names.ok()) return names.status();
     for (const auto& name : *names) {
       if (name.compare(0, kVolumePrefix.size(), kVolumePrefix) != 0 || name == *entry) continue;
-      auto has = volume_has_snapshot(io->get(), name, rbd_snap);
+      auto has = volume_has_snapshot(**io, name, rbd_snap);
       if (!has.ok()) return has.status();
       if (*has) {
-        (void)add_snapshot_entry(io->get(), *uuid, name);
+        (void)add_snapshot_entry(**io, *uuid, name);
         return Found{std::move(io).value(), name};
       }
     }
-    if (!entry->empty()) (void)remove_snapshot_entry(io->get(), *uuid);
+    if (!entry->empty()) (void)remove_snapshot_entry(**io, *uuid);
     return Status::NotFound("not in backend " + c->id());
   });
   std::string unreachable;
@@ -138,22 +119,18 @@ Result<SnapshotHandle> locate_snapshot(Driver& driver, const std::string& id) {
   return Status::NotFound("snapshot " + *uuid + " not found in any backend");
 }
 
-Result<Json> snapshot_record(rbd_image_t image, const VolumeHandle& volume,
-                             const SnapshotInfo& snap,
+Result<Json> snapshot_record(RbdImage& image, const VolumeHandle& volume, const SnapshotInfo& snap,
                              const std::map<std::string, std::string>& meta) {
   const std::string uuid = snapshot_uuid_of(snap.name);
   auto get = [&](const std::string& key) {
     auto it = meta.find(key);
     return it == meta.end() ? std::string() : it->second;
   };
-  int is_protected = 0;
-  int r = rbd_snap_is_protected(image, snap.name.c_str(), &is_protected);
-  if (r < 0) {
-    return Status::Error(r, "cannot read snapshot " + image_spec(volume.io.get(), volume.rbd_name) +
-                                "@" + snap.name + " on backend " + volume.cluster->id() + ": " +
-                                ceph_strerror(r));
+  auto is_protected = image.snap_is_protected(snap.name);
+  if (!is_protected.ok()) {
+    return is_protected.status().Prefixed("backend " + volume.cluster->id());
   }
-  auto children = snapshot_children(volume.io.get(), volume.rbd_name, snap.name);
+  auto children = snapshot_children(*volume.io, volume.rbd_name, snap.name);
   if (!children.ok()) return children.status().Prefixed("backend " + volume.cluster->id());
   Json clones = Json::array();
   for (const auto& c : *children) clones.push_back(c.spec());
@@ -166,7 +143,7 @@ Result<Json> snapshot_record(rbd_image_t image, const VolumeHandle& volume,
               {"snapshot", snap.name},
               {"size", snap.size},
               {"created_at", get(snapshot_created_key(uuid))},
-              {"protected", is_protected != 0},
+              {"protected", *is_protected},
               {"clones", clones}};
 }
 

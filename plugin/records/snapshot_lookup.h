@@ -40,10 +40,9 @@ inline const std::string kSnapshotDirectory = "rbdvol_snapshot_directory";
 
 // Records in `io`'s snapshot directory that volume `volume_rbd_name` holds
 // snapshot `uuid`.
-Status add_snapshot_entry(rados_ioctx_t io, const std::string& uuid,
-                          const std::string& volume_rbd_name);
+Status add_snapshot_entry(Pool& io, const std::string& uuid, const std::string& volume_rbd_name);
 // Removes snapshot `uuid`'s entry; one that is not there counts as removed.
-Status remove_snapshot_entry(rados_ioctx_t io, const std::string& uuid);
+Status remove_snapshot_entry(Pool& io, const std::string& uuid);
 
 // The uuid of an rbdvol snapshot's RBD name, or "" for any other snapshot.
 std::string snapshot_uuid_of(const std::string& rbd_snap_name);
@@ -64,8 +63,7 @@ Result<SnapshotHandle> locate_snapshot(Driver& driver, const std::string& id);
 // The answer form of one snapshot of `image` (the volume's open image):
 // id, name, volume, backend, pool, image, snapshot, size, created_at,
 // protected, clones.
-Result<Json> snapshot_record(rbd_image_t image, const VolumeHandle& volume,
-                             const SnapshotInfo& snap,
+Result<Json> snapshot_record(RbdImage& image, const VolumeHandle& volume, const SnapshotInfo& snap,
                              const std::map<std::string, std::string>& meta);
 
 }  // namespace rbdvol::plugin

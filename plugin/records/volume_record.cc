@@ -11,17 +11,17 @@ namespace rbdvol::plugin {
 
 std::vector<std::string> feature_names(uint64_t features) {
   static const std::pair<uint64_t, const char*> names[] = {
-      {RBD_FEATURE_LAYERING, "layering"},
-      {RBD_FEATURE_STRIPINGV2, "striping"},
-      {RBD_FEATURE_EXCLUSIVE_LOCK, "exclusive-lock"},
-      {RBD_FEATURE_OBJECT_MAP, "object-map"},
-      {RBD_FEATURE_FAST_DIFF, "fast-diff"},
-      {RBD_FEATURE_DEEP_FLATTEN, "deep-flatten"},
-      {RBD_FEATURE_JOURNALING, "journaling"},
-      {RBD_FEATURE_DATA_POOL, "data-pool"},
-      {RBD_FEATURE_OPERATIONS, "operations"},
-      {RBD_FEATURE_MIGRATING, "migrating"},
-      {RBD_FEATURE_NON_PRIMARY, "non-primary"},
+      {feature::kLayering, "layering"},
+      {feature::kStripingV2, "striping"},
+      {feature::kExclusiveLock, "exclusive-lock"},
+      {feature::kObjectMap, "object-map"},
+      {feature::kFastDiff, "fast-diff"},
+      {feature::kDeepFlatten, "deep-flatten"},
+      {feature::kJournaling, "journaling"},
+      {feature::kDataPool, "data-pool"},
+      {feature::kOperations, "operations"},
+      {feature::kMigrating, "migrating"},
+      {feature::kNonPrimary, "non-primary"},
   };
   std::vector<std::string> out;
   for (const auto& [bit, name] : names) {
@@ -30,7 +30,7 @@ std::vector<std::string> feature_names(uint64_t features) {
   return out;
 }
 
-Status disable_multiattach_features(rbd_image_t image) {
+Status disable_multiattach_features(RbdImage& image) {
   auto features = image_features(image);
   if (!features.ok()) return features.status();
   if (metadata_get(image, meta::kSavedFeatures).status().err() == ENOENT) {
@@ -39,9 +39,10 @@ Status disable_multiattach_features(rbd_image_t image) {
   }
   const uint64_t off = *features & kMultiattachForbiddenFeatures;
   if (off == 0) return Status::Ok();
-  int r = rbd_update_features(image, off, 0);
-  if (r < 0) {
-    return Status::Error(r, "cannot turn off multiattach-unsafe features: " + ceph_strerror(r));
+  Status s = image.update_features(off, false);
+  if (!s.ok()) {
+    return Status::Error(s.err(),
+                         "cannot turn off multiattach-unsafe features: " + ceph_strerror(s.err()));
   }
   return Status::Ok();
 }
@@ -55,7 +56,7 @@ Result<const config::DiskType*> disk_type_named(const config::Config& config,
   return Status::NotFound("unknown disk type '" + name + "' (known: " + name_list(known) + ")");
 }
 
-Result<const config::DiskType*> volume_disk_type(Driver& driver, rbd_image_t image,
+Result<const config::DiskType*> volume_disk_type(Driver& driver, RbdImage& image,
                                                  const std::string& volume_uuid) {
   auto name = metadata_get(image, meta::kDiskType);
   if (!name.ok()) {
@@ -73,20 +74,20 @@ Result<const config::DiskType*> volume_disk_type(Driver& driver, rbd_image_t ima
 namespace {
 
 // volume_record, reading through `io` (the volume pool of volume.cluster).
-Result<Json> volume_record_in(Driver& driver, const VolumeHandle& volume, rados_ioctx_t io) {
+Result<Json> volume_record_in(Driver& driver, const VolumeHandle& volume, Pool& io) {
   auto image = open_image(io, volume.rbd_name, true);
   if (!image.ok()) return image.status();
-  auto size = image_size(image->get());
+  auto size = image_size(**image);
   if (!size.ok()) return size.status();
-  auto features = image_features(image->get());
+  auto features = image_features(**image);
   if (!features.ok()) return features.status();
-  auto meta = metadata_list(image->get(), meta::kPrefix);
+  auto meta = metadata_list(**image, meta::kPrefix);
   if (!meta.ok()) return meta.status();
-  auto parent = parent_of(image->get());
+  auto parent = parent_of(**image);
   if (!parent.ok()) return parent.status();
-  auto snaps = list_snapshots(image->get());
+  auto snaps = list_snapshots(**image);
   if (!snaps.ok()) return snaps.status();
-  auto attachments = read_attachments(io, image->get());
+  auto attachments = read_attachments(io, **image);
   if (!attachments.ok()) return attachments.status();
 
   auto get = [&](const std::string& key) {
@@ -137,7 +138,7 @@ Result<Json> volume_record_in(Driver& driver, const VolumeHandle& volume, rados_
 }  // namespace
 
 Result<Json> volume_record(Driver& driver, const VolumeHandle& volume) {
-  return volume_record_in(driver, volume, volume.io.get());
+  return volume_record_in(driver, volume, *volume.io);
 }
 
 Json volume_directory_entry(const Json& record) {
@@ -169,7 +170,7 @@ Json volume_listing_item(Driver& driver, const Cluster& cluster, const Json& ent
   return item;
 }
 
-Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, rados_ioctx_t io) {
+Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, Pool& io) {
   auto names = list_images(io);
   if (!names.ok()) return names.status().Prefixed("backend " + cluster.id());
   std::vector<Json> entries;
@@ -177,7 +178,7 @@ Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, rad
     if (name.compare(0, kVolumePrefix.size(), kVolumePrefix) != 0) continue;
     const std::string uuid = name.substr(kVolumePrefix.size());
     if (!is_uuid(uuid)) continue;
-    VolumeHandle handle{&cluster, IoCtxPtr(), uuid, name};
+    VolumeHandle handle{&cluster, nullptr, uuid, name};
     auto record = volume_record_in(driver, handle, io);
     if (!record.ok()) {
       if (record.status().err() == ENOENT) continue;  // removed meanwhile

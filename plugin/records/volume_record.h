@@ -6,22 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "plugin/ceph/env.h"
 #include "plugin/records/catalog.h"
 
 namespace rbdvol::plugin {
 
 // RBD features a multiattach volume must not have: each writer would fight
 // for the exclusive lock they need.
-constexpr uint64_t kMultiattachForbiddenFeatures = RBD_FEATURE_EXCLUSIVE_LOCK |
-                                                   RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_FAST_DIFF |
-                                                   RBD_FEATURE_JOURNALING;
+constexpr uint64_t kMultiattachForbiddenFeatures =
+    feature::kExclusiveLock | feature::kObjectMap | feature::kFastDiff | feature::kJournaling;
 
 // "layering", "exclusive-lock", ... for the bits set in `features`.
 std::vector<std::string> feature_names(uint64_t features);
 
 // Turns the forbidden features off and records the previous set in the
 // image's metadata (kept from the first time, when it is already recorded).
-Status disable_multiattach_features(rbd_image_t image);
+Status disable_multiattach_features(RbdImage& image);
 
 // The volume's record as a JSON object (see docs/driver-abi.md, volume.show).
 Result<Json> volume_record(Driver& driver, const VolumeHandle& volume);
@@ -43,7 +43,7 @@ Json volume_listing_item(Driver& driver, const Cluster& cluster, const Json& ent
 // `cluster`), each read from its image: the slow way, one image open per
 // volume, that fills a directory on first use. A volume removed meanwhile is
 // left out.
-Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, rados_ioctx_t io);
+Result<std::vector<Json>> scan_volume_pool(Driver& driver, Cluster& cluster, Pool& io);
 
 // The disk type called `name`; ENOENT lists the known ones.
 Result<const config::DiskType*> disk_type_named(const config::Config& config,
@@ -51,7 +51,7 @@ Result<const config::DiskType*> disk_type_named(const config::Config& config,
 
 // The volume's disk type, from its metadata and the config. ENOENT when the
 // volume has none or the config no longer knows it.
-Result<const config::DiskType*> volume_disk_type(Driver& driver, rbd_image_t image,
+Result<const config::DiskType*> volume_disk_type(Driver& driver, RbdImage& image,
                                                  const std::string& volume_uuid);
 
 }  // namespace rbdvol::plugin

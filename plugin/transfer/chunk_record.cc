@@ -4,7 +4,6 @@
 
 #include <signal.h>
 #include <unistd.h>
-#include <rados/librados.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/ceph/omap_read.h"
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/records/naming.h"
 #include "plugin/transfer/sha256.h"
@@ -49,10 +49,8 @@ bool parse_hex_digest(const std::string& hex, std::array<unsigned char, 32>* out
   return true;
 }
 
-std::string where(rados_ioctx_t io, const std::string& rbd_name) {
-  char pool[256] = {0};
-  rados_ioctx_get_pool_name(io, pool, sizeof(pool) - 1);
-  return std::string(pool) + "/" + chunk_record_object(rbd_name);
+std::string where(Pool& io, const std::string& rbd_name) {
+  return io.name() + "/" + chunk_record_object(rbd_name);
 }
 
 std::string this_host() {
@@ -78,31 +76,18 @@ std::string hex_of(const std::array<unsigned char, 32>& digest) {
 
 std::string chunk_record_object(const std::string& rbd_name) { return "rbdvol_chunks." + rbd_name; }
 
-Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t io,
+Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(Pool& io,
                                                                   const std::string& rbd_name,
                                                                   uint64_t* version) {
   const std::string oid = chunk_record_object(rbd_name);
-  ReadOpPtr op(rados_create_read_op());
-  rados_omap_iter_t raw_iter = nullptr;
-  int prval = 0;
-  const char* keys[] = {kHeaderKey};
-  rados_read_op_omap_get_vals_by_keys(op.get(), keys, 1, &raw_iter, &prval);
-  int r = rados_read_op_operate(op.get(), io, oid.c_str(), 0);
-  OmapIterPtr iter(raw_iter);
-  if (r == -ENOENT) return std::optional<ChunkRecordHeader>();
-  if (r < 0 || prval < 0) {
-    r = r < 0 ? r : prval;
-    return Status::Error(r, "cannot read " + where(io, rbd_name) + ": " + ceph_strerror(r));
-  }
-  if (version) *version = rados_get_last_version(io);
-  char* key = nullptr;
-  char* val = nullptr;
-  size_t len = 0;
-  if (rados_omap_get_next(iter.get(), &key, &val, &len) < 0 || !key) {
-    return std::optional<ChunkRecordHeader>();
-  }
+  auto page = io.omap_get_keys(oid, {kHeaderKey});
+  if (!page.ok() && page.status().err() == ENOENT) return std::optional<ChunkRecordHeader>();
+  if (!page.ok()) return page.status();
+  if (version) *version = page->version;
+  const auto found = page->values.find(kHeaderKey);
+  if (found == page->values.end()) return std::optional<ChunkRecordHeader>();
   try {
-    const Json j = Json::parse(std::string(val, len));
+    const Json j = Json::parse(found->second);
     ChunkRecordHeader h;
     h.size = j.at("size").get<uint64_t>();
     h.chunk_size = j.at("chunk_size").get<uint64_t>();
@@ -121,7 +106,7 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t 
 
 namespace {
 
-Status write_header(rados_ioctx_t io, const std::string& rbd_name, const ChunkRecordHeader& header,
+Status write_header(Pool& io, const std::string& rbd_name, const ChunkRecordHeader& header,
                     bool exclusive, const uint64_t* version) {
   Json j = {{"version", 1},
             {"size", header.size},
@@ -133,65 +118,44 @@ Status write_header(rados_ioctx_t io, const std::string& rbd_name, const ChunkRe
             {"client", header.client},
             {"started_at", header.started_at}};
   if (!header.completed_at.empty()) j["completed_at"] = header.completed_at;
-  const std::string value = j.dump();
-  const char* keys[] = {kHeaderKey};
-  const char* vals[] = {value.c_str()};
-  const size_t key_lens[] = {sizeof(kHeaderKey) - 1};
-  const size_t val_lens[] = {value.size()};
-  WriteOpPtr op(rados_create_write_op());
-  if (exclusive) rados_write_op_create(op.get(), LIBRADOS_CREATE_EXCLUSIVE, nullptr);
-  if (version) rados_write_op_assert_version(op.get(), *version);
-  rados_write_op_omap_set2(op.get(), keys, vals, key_lens, val_lens, 1);
-  int r = rados_write_op_operate2(op.get(), io, chunk_record_object(rbd_name).c_str(), nullptr, 0);
-  if (version && (r == -ERANGE || r == -EOVERFLOW)) {
+  ObjectWrite op;
+  op.create_exclusive = exclusive;
+  if (version) op.assert_version = *version;
+  op.omap_set[kHeaderKey] = j.dump();
+  Status s = io.operate(chunk_record_object(rbd_name), op);
+  if (version && (s.err() == ERANGE || s.err() == EOVERFLOW)) {
     return Status::Busy("another process took over " + image_spec(io, rbd_name) +
                         " at the same time (its chunk record changed since it was read)");
   }
-  if (r < 0) {
-    return Status::Error(
-        r, "cannot write the header of " + where(io, rbd_name) + ": " + ceph_strerror(r));
-  }
+  if (!s.ok()) return s.Prefixed("the header of " + where(io, rbd_name));
   return Status::Ok();
 }
 
 }  // namespace
 
-Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
+Status write_chunk_record_header(Pool& io, const std::string& rbd_name,
                                  const ChunkRecordHeader& header, bool exclusive) {
   return write_header(io, rbd_name, header, exclusive, nullptr);
 }
 
-namespace {
+RecordWatch::~RecordWatch() = default;
 
-// A record's watch only marks it as claimed: no one notifies it.
-void ignore_notify(void*, uint64_t, uint64_t, uint64_t, void*, size_t) {}
-void ignore_watch_error(void*, uint64_t, int) {}
-
-}  // namespace
-
-RecordWatch::~RecordWatch() { rados_unwatch2(io_, cookie_); }
-
-Result<std::unique_ptr<RecordWatch>> claim_chunk_record(rados_ioctx_t io,
-                                                        const std::string& rbd_name,
+Result<std::unique_ptr<RecordWatch>> claim_chunk_record(Pool& io, const std::string& rbd_name,
                                                         ChunkRecordHeader& header,
                                                         uint64_t version) {
-  uint64_t cookie = 0;
-  int r = rados_watch2(io, chunk_record_object(rbd_name).c_str(), &cookie, ignore_notify,
-                       ignore_watch_error, nullptr);
-  if (r < 0) {
-    return Status::Error(r, "cannot watch " + where(io, rbd_name) + ": " + ceph_strerror(r));
-  }
-  auto watch = std::make_unique<RecordWatch>(io, cookie);
+  // A record's watch only marks it as claimed: no one notifies it.
+  ASSIGN_OR_RETURN(auto watched, io.watch(chunk_record_object(rbd_name)));
+  auto watch = std::make_unique<RecordWatch>(std::move(watched));
   ChunkRecordHeader claimed = header;
   claimed.owner = this_process_owner();
-  claimed.client = this_client(io);
+  claimed.client = io.client_name();
   Status s = write_header(io, rbd_name, claimed, false, &version);
   if (!s.ok()) return s;
   header = claimed;
   return watch;
 }
 
-Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
+Status record_chunk_digests(Pool& io, const std::string& rbd_name,
                             const std::vector<ChunkDigest>& digests) {
   if (digests.empty()) return Status::Ok();
   std::vector<std::string> keys, values;
@@ -206,76 +170,49 @@ Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
     keys.push_back(chunk_key(d.index));
     values.push_back(j.dump());
   }
-  std::vector<const char*> key_ptrs, val_ptrs;
-  std::vector<size_t> key_lens, val_lens;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    key_ptrs.push_back(keys[i].c_str());
-    key_lens.push_back(keys[i].size());
-    val_ptrs.push_back(values[i].c_str());
-    val_lens.push_back(values[i].size());
-  }
-  WriteOpPtr op(rados_create_write_op());
-  rados_write_op_omap_set2(op.get(), key_ptrs.data(), val_ptrs.data(), key_lens.data(),
-                           val_lens.data(), keys.size());
-  int r = rados_write_op_operate2(op.get(), io, chunk_record_object(rbd_name).c_str(), nullptr, 0);
-  if (r < 0) {
-    return Status::Error(r, "cannot record " + std::to_string(digests.size()) +
-                                " chunk digests in " + where(io, rbd_name) + ": " +
-                                ceph_strerror(r));
+  ObjectWrite op;
+  for (size_t i = 0; i < keys.size(); ++i) op.omap_set[keys[i]] = values[i];
+  Status s = io.operate(chunk_record_object(rbd_name), op);
+  if (!s.ok()) {
+    return s.Prefixed("cannot record " + std::to_string(digests.size()) + " chunk digests in " +
+                      where(io, rbd_name));
   }
   return Status::Ok();
 }
 
 Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
-    rados_ioctx_t io, const std::string& rbd_name, const ChunkRecordHeader& header) {
+    Pool& io, const std::string& rbd_name, const ChunkRecordHeader& header) {
   const std::string oid = chunk_record_object(rbd_name);
   std::vector<std::optional<ChunkDigest>> out(header.chunks());
-  std::string after;
-  for (;;) {
-    ReadOpPtr op(rados_create_read_op());
-    rados_omap_iter_t raw_iter = nullptr;
-    unsigned char more = 0;
-    int prval = 0;
-    rados_read_op_omap_get_vals2(op.get(), after.c_str(), "c.", 1024, &raw_iter, &more, &prval);
-    int r = rados_read_op_operate(op.get(), io, oid.c_str(), 0);
-    OmapIterPtr iter(raw_iter);
-    if (r < 0 || prval < 0) {
-      r = r < 0 ? r : prval;
-      return Status::Error(
-          r, "cannot read the chunk digests in " + where(io, rbd_name) + ": " + ceph_strerror(r));
-    }
-    for (;;) {
-      char* key = nullptr;
-      char* val = nullptr;
-      size_t len = 0;
-      if (rados_omap_get_next(iter.get(), &key, &val, &len) < 0 || !key) break;
-      after = key;
-      try {
-        const Json j = Json::parse(std::string(val, len));
-        ChunkDigest d;
-        d.index = std::stoull(after.substr(2), nullptr, 16);
-        d.chunks = j.value("chunks", uint64_t{1});
-        d.offset = j.at("offset").get<uint64_t>();
-        d.length = j.at("length").get<uint64_t>();
-        d.zero = j.value("zero", false);
-        if (!d.zero && !parse_hex_digest(j.at("sha256").get<std::string>(), &d.sha256)) {
-          throw std::runtime_error("bad sha256");
-        }
-        for (uint64_t i = 0; i < d.chunks && d.index + i < out.size(); ++i) {
-          ChunkDigest one = d;
-          one.index = d.index + i;
-          one.chunks = 1;
-          one.offset = one.index * header.chunk_size;
-          one.length = std::min(header.chunk_size, header.size - one.offset);
-          out[one.index] = one;
-        }
-      } catch (const std::exception& e) {
-        return Status::Error(
-            EIO, "unreadable entry " + after + " in " + where(io, rbd_name) + ": " + e.what());
+  Status unreadable;  // an entry that is not one
+  Status read = omap_visit(io, oid, "c.", [&](const std::string& key, const std::string& val) {
+    try {
+      const Json j = Json::parse(val);
+      ChunkDigest d;
+      d.index = std::stoull(key.substr(2), nullptr, 16);
+      d.chunks = j.value("chunks", uint64_t{1});
+      d.offset = j.at("offset").get<uint64_t>();
+      d.length = j.at("length").get<uint64_t>();
+      d.zero = j.value("zero", false);
+      if (!d.zero && !parse_hex_digest(j.at("sha256").get<std::string>(), &d.sha256)) {
+        throw std::runtime_error("bad sha256");
       }
+      for (uint64_t i = 0; i < d.chunks && d.index + i < out.size(); ++i) {
+        ChunkDigest one = d;
+        one.index = d.index + i;
+        one.chunks = 1;
+        one.offset = one.index * header.chunk_size;
+        one.length = std::min(header.chunk_size, header.size - one.offset);
+        out[one.index] = one;
+      }
+    } catch (const std::exception& e) {
+      unreadable = Status::Error(
+          EIO, "unreadable entry " + key + " in " + where(io, rbd_name) + ": " + e.what());
     }
-    if (!more) break;
-  }
+    return unreadable;
+  });
+  RETURN_IF_ERROR(unreadable);
+  if (!read.ok()) return read.Prefixed("the chunk digests in " + where(io, rbd_name));
   return out;
 }
 
@@ -308,7 +245,7 @@ Result<std::string> chunk_list_checksum(uint64_t size, uint64_t chunk_size,
   return "sha256-chunks-" + std::to_string(chunk_size) + ":" + hex_of(list.finish());
 }
 
-Result<std::string> recorded_checksum(rados_ioctx_t io, const std::string& rbd_name,
+Result<std::string> recorded_checksum(Pool& io, const std::string& rbd_name,
                                       const ChunkRecordHeader& header) {
   auto digests = read_chunk_digests(io, rbd_name, header);
   if (!digests.ok()) return digests.status();
@@ -317,32 +254,28 @@ Result<std::string> recorded_checksum(rados_ioctx_t io, const std::string& rbd_n
   return sum;
 }
 
-Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name) {
-  int r = rados_remove(io, chunk_record_object(rbd_name).c_str());
-  if (r < 0 && r != -ENOENT) {
-    return Status::Error(r, "cannot remove " + where(io, rbd_name) + ": " + ceph_strerror(r));
-  }
+Status remove_chunk_record(Pool& io, const std::string& rbd_name) {
+  Status s = io.remove(chunk_record_object(rbd_name));
+  if (!s.ok() && s.err() != ENOENT) return s;
   return Status::Ok();
 }
 
-Result<ChunkRecordHeader> start_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
-                                             uint64_t size, uint64_t chunk_size,
-                                             const std::string& source) {
+Result<ChunkRecordHeader> start_chunk_record(Pool& io, const std::string& rbd_name, uint64_t size,
+                                             uint64_t chunk_size, const std::string& source) {
   ChunkRecordHeader h;
   h.size = size;
   h.chunk_size = chunk_size;
   h.source = source;
   h.state = "incomplete";
   h.owner = this_process_owner();
-  h.client = this_client(io);
+  h.client = io.client_name();
   h.started_at = utc_now_iso8601();
   Status s = write_chunk_record_header(io, rbd_name, h, true);
   if (!s.ok()) return s;
   return h;
 }
 
-Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
-                             ChunkRecordHeader header) {
+Status complete_chunk_record(Pool& io, const std::string& rbd_name, ChunkRecordHeader header) {
   header.state = "complete";
   header.completed_at = utc_now_iso8601();
   return write_chunk_record_header(io, rbd_name, header, false);
@@ -355,12 +288,8 @@ bool owner_is_on_this_host(const std::string& owner) {
   return colon != std::string::npos && owner.substr(0, colon) == this_host();
 }
 
-std::string this_client(rados_ioctx_t io) {
-  return "client." + std::to_string(rados_get_instance_id(rados_ioctx_get_cluster(io)));
-}
-
-Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
-                              const std::string& owner, std::string* how) {
+Result<bool> owner_is_running(Pool& io, const std::string& rbd_name, const std::string& owner,
+                              std::string* how) {
   if (owner_is_on_this_host(owner)) {
     const long pid = std::strtol(owner.c_str() + owner.rfind(':') + 1, nullptr, 10);
     const bool running = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
@@ -374,17 +303,11 @@ Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
     return true;
   }
   // A run that has just claimed the record watches it until it holds the lock.
-  librados::IoCtx ioctx;
-  librados::IoCtx::from_rados_ioctx_t(io, ioctx);
-  std::list<obj_watch_t> watchers;
-  int r = ioctx.list_watchers(chunk_record_object(rbd_name), &watchers);
-  if (r < 0 && r != -ENOENT) {
-    return Status::Error(
-        r, "cannot list the watchers of " + where(io, rbd_name) + ": " + ceph_strerror(r));
-  }
-  if (r == 0 && !watchers.empty()) {
+  auto watchers = io.object_watchers(chunk_record_object(rbd_name));
+  if (!watchers.ok() && watchers.status().err() != ENOENT) return watchers.status();
+  if (watchers.ok() && !watchers->empty()) {
     if (how) {
-      *how = "on another host, and its client " + std::string(watchers.front().addr) +
+      *how = "on another host, and its client " + watchers->front() +
              " watches the chunk record (it took the copy over and is taking the image's lock)";
     }
     return true;

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/env.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
@@ -48,7 +48,7 @@ struct ChunkRecordHeader {
   std::string state;        // "incomplete" while the transfer runs, then "complete"
   std::string owner;        // "<hostname>:<pid>" of the process transferring
   // The librados client of that process that writes the image and so holds
-  // its exclusive lock ("client.<instance id>", this_client): what tells a
+  // its exclusive lock ("client.<instance id>", Pool::client_name): what tells a
   // lock left by the transfer's process from one held by anyone else.
   std::string client;
   std::string started_at, completed_at;
@@ -61,13 +61,13 @@ std::string chunk_record_object(const std::string& rbd_name);
 // The header, or nullopt when the image has no record. `version`, when
 // given, gets the record object's RADOS version, which every write to the
 // record changes.
-Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(rados_ioctx_t io,
+Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(Pool& io,
                                                                   const std::string& rbd_name,
                                                                   uint64_t* version = nullptr);
 
 // Writes the header; with `exclusive`, creates the object and fails with
 // EEXIST when it exists.
-Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
+Status write_chunk_record_header(Pool& io, const std::string& rbd_name,
                                  const ChunkRecordHeader& header, bool exclusive);
 
 // A watch on the RADOS object of a chunk record, held by a run that claimed
@@ -78,14 +78,13 @@ Status write_chunk_record_header(rados_ioctx_t io, const std::string& rbd_name,
 // (osd_client_watch_timeout, 30 s) or its client is blocklisted.
 class RecordWatch {
  public:
-  RecordWatch(rados_ioctx_t io, uint64_t cookie) : io_(io), cookie_(cookie) {}
+  explicit RecordWatch(std::unique_ptr<Pool::Watch> watch) : watch_(std::move(watch)) {}
   ~RecordWatch();
   RecordWatch(const RecordWatch&) = delete;
   RecordWatch& operator=(const RecordWatch&) = delete;
 
  private:
-  rados_ioctx_t io_;
-  uint64_t cookie_;
+  std::unique_ptr<Pool::Watch> watch_;
 };
 
 // Makes this process the owner of the record of a partial copy or upload
@@ -93,21 +92,20 @@ class RecordWatch {
 // object is still at `version` (read when the owner was found gone): of two
 // processes resuming the same partial image at once, one gets it, the other
 // EBUSY, before either breaks a lock or writes a byte. `header` gets the new
-// owner (and this_client(io)). The record is watched first; the watch is returned for the caller to
-// keep until it holds the image's lock or is done with it (RecordWatch).
-Result<std::unique_ptr<RecordWatch>> claim_chunk_record(rados_ioctx_t io,
-                                                        const std::string& rbd_name,
+// owner (and io.client_name()). The record is watched first; the watch is returned for the caller
+// to keep until it holds the image's lock or is done with it (RecordWatch).
+Result<std::unique_ptr<RecordWatch>> claim_chunk_record(Pool& io, const std::string& rbd_name,
                                                         ChunkRecordHeader& header,
                                                         uint64_t version);
 
 // Adds chunk entries in one RADOS write (the caller batches).
-Status record_chunk_digests(rados_ioctx_t io, const std::string& rbd_name,
+Status record_chunk_digests(Pool& io, const std::string& rbd_name,
                             const std::vector<ChunkDigest>& digests);
 
 // Every recorded chunk, one entry per chunk index up to `header.chunks()`:
 // nullopt for a chunk with no entry (not yet confirmed). Runs are expanded,
 // so memory is about 80 bytes per chunk (20 KiB per GiB at 4 MiB chunks).
-Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(rados_ioctx_t io,
+Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(Pool& io,
                                                                    const std::string& rbd_name,
                                                                    const ChunkRecordHeader& header);
 
@@ -123,30 +121,24 @@ Result<std::string> chunk_list_checksum(uint64_t size, uint64_t chunk_size,
                                         const std::vector<std::optional<ChunkDigest>>& digests);
 
 // chunk_list_checksum of the record of `rbd_name` (read_chunk_digests).
-Result<std::string> recorded_checksum(rados_ioctx_t io, const std::string& rbd_name,
+Result<std::string> recorded_checksum(Pool& io, const std::string& rbd_name,
                                       const ChunkRecordHeader& header);
 
 // Removes the record; ENOENT counts as success.
-Status remove_chunk_record(rados_ioctx_t io, const std::string& rbd_name);
+Status remove_chunk_record(Pool& io, const std::string& rbd_name);
 
 // Starts the record of a transfer into the new image `rbd_name`: a header in
 // state "incomplete" owned by this process. EEXIST when a record exists.
-Result<ChunkRecordHeader> start_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
-                                             uint64_t size, uint64_t chunk_size,
-                                             const std::string& source);
+Result<ChunkRecordHeader> start_chunk_record(Pool& io, const std::string& rbd_name, uint64_t size,
+                                             uint64_t chunk_size, const std::string& source);
 // Marks the record "complete".
-Status complete_chunk_record(rados_ioctx_t io, const std::string& rbd_name,
-                             ChunkRecordHeader header);
+Status complete_chunk_record(Pool& io, const std::string& rbd_name, ChunkRecordHeader header);
 
 // "<hostname>:<pid>" of this process.
 std::string this_process_owner();
 
 // Whether `owner` (a record's) names a process of this host.
 bool owner_is_on_this_host(const std::string& owner);
-
-// "client.<instance id>" of the librados client of `io`: the entity its
-// locks are held by (librbd's exclusive lock, `rbd lock ls`).
-std::string this_client(rados_ioctx_t io);
 
 // Whether the process `owner` (a record's) still writes the image `rbd_name`
 // in `io`'s pool, and if so `how` that is known (for messages). A process on
@@ -157,7 +149,7 @@ std::string this_client(rados_ioctx_t io);
 // in the record and keeps it until it closes the image; a run resuming one
 // watches the record and names itself first (claim_chunk_record), then takes
 // the lock.
-Result<bool> owner_is_running(rados_ioctx_t io, const std::string& rbd_name,
-                              const std::string& owner, std::string* how = nullptr);
+Result<bool> owner_is_running(Pool& io, const std::string& rbd_name, const std::string& owner,
+                              std::string* how = nullptr);
 
 }  // namespace rbdvol::plugin

@@ -3,8 +3,6 @@
 #include <signal.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
 
 #include <algorithm>
 #include <array>
@@ -40,29 +38,6 @@ using ceph::bufferlist;
 using IoDone = std::function<void(ssize_t)>;
 using Reader = std::function<void(uint64_t offset, size_t len, bufferlist* out, IoDone done)>;
 using Writer = std::function<void(uint64_t offset, bufferlist* data, IoDone done)>;
-
-// librbd calls this on one of its own threads: hand the result over and
-// return at once; the work happens on the event loop.
-void on_rbd_aio_complete(librbd::completion_t c, void* arg) {
-  std::unique_ptr<IoDone> done(static_cast<IoDone*>(arg));
-  auto* completion = static_cast<librbd::RBD::AioCompletion*>(c);
-  const ssize_t r = completion->get_return_value();
-  completion->release();
-  (*done)(r);
-}
-
-// Submits `submit(completion)`; when that fails the completion is released
-// and `done` is called with the error at once.
-void start_rbd_aio(IoDone done, const std::function<int(librbd::RBD::AioCompletion*)>& submit) {
-  auto* arg = new IoDone(std::move(done));
-  auto* c = new librbd::RBD::AioCompletion(arg, on_rbd_aio_complete);
-  const int r = submit(c);
-  if (r < 0) {
-    c->release();
-    std::unique_ptr<IoDone> owned(arg);
-    (*owned)(r);
-  }
-}
 
 // The extents cut at chunk boundaries; within one chunk, the span from the
 // first allocated byte to the last (SourcePlan). Sorted by offset.
@@ -482,45 +457,41 @@ Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
   return pipeline.run();
 }
 
-Reader rbd_reader(librbd::Image& src) {
+// The image calls done from one of librbd's own threads: the IoDone hands
+// the result over and returns at once; the work happens on the event loop.
+Reader rbd_reader(RbdImage& src) {
   return [&src](uint64_t offset, size_t len, bufferlist* out, IoDone done) {
-    start_rbd_aio(std::move(done), [&](librbd::RBD::AioCompletion* c) {
-      return src.aio_read2(offset, len, *out, c, LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
-    });
+    src.aio_read(offset, len, out, std::move(done));
   };
 }
 
-Writer rbd_writer(librbd::Image& dst) {
+Writer rbd_writer(RbdImage& dst) {
   return [&dst](uint64_t offset, bufferlist* data, IoDone done) {
-    start_rbd_aio(std::move(done), [&](librbd::RBD::AioCompletion* c) {
-      return dst.aio_write2(offset, data->length(), *data, c, 0);
-    });
+    dst.aio_write(offset, data, std::move(done));
   };
 }
 
-std::function<Status()> rbd_flusher(librbd::Image& dst, const std::string& label) {
+std::function<Status()> rbd_flusher(RbdImage& dst, const std::string& label) {
   return [&dst, label]() -> Status {
-    int r = dst.flush();
-    if (r < 0) return Status::Error(r, "flush of " + label + " failed: " + ceph_strerror(r));
+    Status s = dst.flush();
+    if (!s.ok()) return s.Prefixed(label);
     return Status::Ok();
   };
 }
 
-Result<uint64_t> image_size_of(librbd::Image& image, const std::string& label) {
-  uint64_t size = 0;
-  int r = image.size(&size);
-  if (r < 0) return Status::Error(r, "cannot read the size of " + label + ": " + ceph_strerror(r));
+Result<uint64_t> image_size_of(RbdImage& image, const std::string& label) {
+  auto size = image.size();
+  if (!size.ok()) return size.status().Prefixed(label);
   return size;
 }
 
-Result<uint64_t> object_size(librbd::Image& image, const std::string& label) {
-  librbd::image_info_t info{};
-  int r = image.stat(info, sizeof(info));
-  if (r < 0) return Status::Error(r, "cannot stat " + label + ": " + ceph_strerror(r));
-  return info.obj_size;
+Result<uint64_t> object_size(RbdImage& image, const std::string& label) {
+  auto info = image.stat();
+  if (!info.ok()) return info.status().Prefixed(label);
+  return info->object_size;
 }
 
-Status check_fits(librbd::Image& dst, const std::string& dst_label, uint64_t size) {
+Status check_fits(RbdImage& dst, const std::string& dst_label, uint64_t size) {
   auto dst_size = image_size_of(dst, dst_label);
   if (!dst_size.ok()) return dst_size.status();
   if (*dst_size < size) {
@@ -533,11 +504,11 @@ Status check_fits(librbd::Image& dst, const std::string& dst_label, uint64_t siz
 
 // The allocated objects of `image` as extents (offset, length), sorted, from
 // diff_iterate2 against no snapshot.
-Result<std::vector<Extent>> allocated_extents(librbd::Image& image, const std::string& label,
+Result<std::vector<Extent>> allocated_extents(RbdImage& image, const std::string& label,
                                               uint64_t size) {
   std::vector<Extent> extents;
-  auto cb = [](uint64_t off, size_t len, int exists, void* arg) -> int {
-    auto* out = static_cast<std::vector<Extent>*>(arg);
+  auto cb = [&extents](uint64_t off, size_t len, bool exists) -> int {
+    auto* out = &extents;
     if (!exists) return 0;
     if (!out->empty() && out->back().offset + out->back().length == off) {
       out->back().length += len;
@@ -557,11 +528,8 @@ Result<std::vector<Extent>> allocated_extents(librbd::Image& image, const std::s
   // object a discard left) is not written, and the rest loses its leading and
   // trailing zero blocks. Without fast-diff, or with its map invalid, librbd
   // takes the slow way itself.
-  int r = image.diff_iterate2(nullptr, 0, size, true, true, cb, &extents);
-  if (r < 0) {
-    return Status::Error(r,
-                         "cannot list the allocated extents of " + label + ": " + ceph_strerror(r));
-  }
+  Status s = image.diff_iterate(0, size, cb);
+  if (!s.ok()) return s.Prefixed(label);
   std::sort(extents.begin(), extents.end(),
             [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
   return extents;
@@ -573,7 +541,7 @@ Transfer rbd_source(OpenImage& src, const SourcePlan& plan) {
   t.pieces = plan.pieces;
   t.chunk = plan.chunk_size;
   t.size = plan.size;
-  t.read = rbd_reader(src.image);
+  t.read = rbd_reader(*src.image);
   t.src_label = src.label;
   return t;
 }
@@ -587,10 +555,10 @@ Result<Transfer> rbd_source(OpenImage& src, uint64_t chunk_size) {
 // Runs `t` into the open image `dst`.
 Result<CopyStats> run_into_image(Transfer t, OpenImage& dst, const Progress& progress,
                                  const CopyOptions& options) {
-  Status fits = check_fits(dst.image, dst.label, t.size);
+  Status fits = check_fits(*dst.image, dst.label, t.size);
   if (!fits.ok()) return fits;
-  t.write = rbd_writer(dst.image);
-  t.flush = rbd_flusher(dst.image, dst.label);
+  t.write = rbd_writer(*dst.image);
+  t.flush = rbd_flusher(*dst.image, dst.label);
   t.dst_label = dst.label;
   CopyStats stats;
   stats.size = t.size;
@@ -602,24 +570,25 @@ Result<CopyStats> run_into_image(Transfer t, OpenImage& dst, const Progress& pro
 Result<std::unique_ptr<OpenImage>> open_engine_image(const ImageRef& ref, bool read_only) {
   auto opened = std::make_unique<OpenImage>();
   opened->label = ref.label;
-  librados::IoCtx::from_rados_ioctx_t(ref.io, opened->io);
-  librbd::RBD rbd;
-  const char* snap = ref.snap.empty() ? nullptr : ref.snap.c_str();
-  const int r = read_only ? rbd.open_read_only(opened->io, opened->image, ref.name.c_str(), snap)
-                          : rbd.open(opened->io, opened->image, ref.name.c_str(), snap);
-  if (r < 0) return Status::Error(r, "cannot open " + ref.label + ": " + ceph_strerror(r));
+  auto image = ref.io->open_image(ref.name, ref.snap, read_only);
+  if (!image.ok()) {
+    const int r = image.status().err();
+    return Status::Error(r, "cannot open " + ref.label + ": " + ceph_strerror(r));
+  }
+  opened->image = std::move(image).value();
   return opened;
 }
 
-Result<std::unique_ptr<OpenImage>> open_image_data_for_engine(rados_ioctx_t io,
-                                                              const std::string& name,
+Result<std::unique_ptr<OpenImage>> open_image_data_for_engine(Pool& io, const std::string& name,
                                                               const std::string& label) {
-  auto opened = open_engine_image({io, name, "", label + " " + image_spec(io, name)}, true);
+  auto opened = open_engine_image({&io, name, "", label + " " + image_spec(io, name)}, true);
   if (!opened.ok()) return opened.status();
-  bool has_snap = false;
-  int r = (*opened)->image.snap_exists2(kImageSnapshot.c_str(), &has_snap);
-  if (r == 0 && has_snap) r = (*opened)->image.snap_set(kImageSnapshot.c_str());
-  if (r < 0) {
+  auto has_snap_or = (*opened)->image->snap_exists(kImageSnapshot);
+  Status s = has_snap_or.status();
+  const bool has_snap = has_snap_or.ok() && *has_snap_or;
+  if (has_snap) s = (*opened)->image->snap_set(kImageSnapshot);
+  if (!s.ok()) {
+    const int r = s.err();
     return Status::Error(
         r, "cannot open " + (*opened)->label + "@" + kImageSnapshot + ": " + ceph_strerror(r));
   }
@@ -628,12 +597,12 @@ Result<std::unique_ptr<OpenImage>> open_image_data_for_engine(rados_ioctx_t io,
 }
 
 Result<SourcePlan> plan_image_source(OpenImage& src, uint64_t chunk_size) {
-  auto size = image_size_of(src.image, src.label);
+  auto size = image_size_of(*src.image, src.label);
   if (!size.ok()) return size.status();
-  auto chunk = chunk_size ? Result<uint64_t>(chunk_size) : object_size(src.image, src.label);
+  auto chunk = chunk_size ? Result<uint64_t>(chunk_size) : object_size(*src.image, src.label);
   if (!chunk.ok()) return chunk.status();
   if (*chunk == 0) return Status::Invalid("chunk size 0 for " + src.label);
-  auto extents = allocated_extents(src.image, src.label, *size);
+  auto extents = allocated_extents(*src.image, src.label, *size);
   if (!extents.ok()) return extents.status();
   SourcePlan plan;
   plan.size = *size;
@@ -723,7 +692,7 @@ Result<CopyStats> copy_file_data(int fd, const std::string& path, uint64_t size,
   auto dst = open_engine_image(dst_ref, false);
   if (!dst.ok()) return dst.status();
   auto chunk = options.chunk_size ? Result<uint64_t>(options.chunk_size)
-                                  : object_size((*dst)->image, dst_ref.label);
+                                  : object_size(*(*dst)->image, dst_ref.label);
   if (!chunk.ok()) return chunk.status();
   return run_into_image(file_source(fd, path, size, *chunk), **dst, progress, options);
 }

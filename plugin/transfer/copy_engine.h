@@ -36,33 +36,30 @@
 #include <string>
 #include <vector>
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/cluster.h"
+#include "plugin/ceph/env.h"
 #include "plugin/driver.h"
 #include "plugin/transfer/chunk_record.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
 
-// An RBD image the engine opens itself with librbd's C++ API, whose reads
-// and writes take buffer lists: a chunk goes from the source's reply to the
-// destination's request without being copied in between.
+// An RBD image the engine opens itself, whose reads and writes take buffer
+// lists: a chunk goes from the source's reply to the destination's request
+// without being copied in between.
 struct ImageRef {
-  rados_ioctx_t io = nullptr;
+  Pool* io = nullptr;
   std::string name;
   std::string snap;   // "": the head
   std::string label;  // how messages name it: "backend fast images/image-...@snap"
 };
 
-// An image opened with the C++ API for the engine's reads or writes. A copy
-// opens each image once and uses the same handle for its metadata too: every
-// open reads the image's header, and every open for writing takes the
-// exclusive lock anew once it writes.
+// An image opened for the engine's reads or writes. A copy opens each image
+// once and uses the same handle for its metadata too: every open reads the
+// image's header, and every open for writing takes the exclusive lock anew
+// once it writes.
 struct OpenImage {
-  librados::IoCtx io;
-  librbd::Image image;
+  ImagePtr image;
   std::string label;
 };
 
@@ -70,11 +67,10 @@ struct OpenImage {
 Result<std::unique_ptr<OpenImage>> open_engine_image(const ImageRef& ref, bool read_only);
 
 // Opens an image copy's bytes read-only, as open_image_data (rbd_image.h)
-// does with the C API: at its snapshot kImageSnapshot when it has one, else
+// does: at its snapshot kImageSnapshot when it has one, else
 // at its head (the same bytes). Its label is `label`, a space, and
 // pool/image[@snap]. ENOENT when the image does not exist.
-Result<std::unique_ptr<OpenImage>> open_image_data_for_engine(rados_ioctx_t io,
-                                                              const std::string& name,
+Result<std::unique_ptr<OpenImage>> open_image_data_for_engine(Pool& io, const std::string& name,
                                                               const std::string& label);
 
 struct Extent {

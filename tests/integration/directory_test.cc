@@ -305,7 +305,7 @@ TEST_CASE("a crash between an operation and its directory update is found by che
   // and a name key left by a rename that died: never listed, both dropped.
   const std::string ghost = random_uuid();
   CephView fast("fast");
-  REQUIRE(rbdvol::plugin::directory_put(fast.pool("volumes"), DirectoryKind::kVolumes,
+  REQUIRE(rbdvol::plugin::directory_put(fast.plugin_pool("volumes"), DirectoryKind::kVolumes,
                                         {{"id", ghost}, {"name", name}, {"size", 1}})
               .ok());
   REQUIRE(listed_volume(name, ghost).is_null());

@@ -334,6 +334,23 @@ rados_ioctx_t CephView::pool(const std::string& name) {
   return io;
 }
 
+plugin::Pool& CephView::plugin_pool(const std::string& name) {
+  for (const auto& p : plugin_pools_) {
+    if (p->name() == name) return *p;
+  }
+  if (!plugin_connection_) {
+    auto connection = plugin::ceph_env().connect(*backend_, plugin::ConnectOptions{});
+    INFO(connection.status().message());
+    REQUIRE(connection.ok());
+    plugin_connection_ = std::move(connection).value();
+  }
+  auto opened = plugin_connection_->open_pool(name);
+  INFO(opened.status().message());
+  REQUIRE(opened.ok());
+  plugin_pools_.push_back(std::move(opened).value());
+  return *plugin_pools_.back();
+}
+
 ImagePtr CephView::open(const std::string& pool_name, const std::string& image) {
   rbd_image_t img = nullptr;
   const int r = rbd_open_read_only(pool(pool_name), image.c_str(), &img, nullptr);
@@ -507,7 +524,8 @@ void CephView::remove_image(const std::string& pool_name, const std::string& ima
   for (auto [prefix, kind] : {std::pair{"volume-", rbdvol::plugin::DirectoryKind::kVolumes},
                               std::pair{"image-", rbdvol::plugin::DirectoryKind::kImages}}) {
     if (image.rfind(prefix, 0) == 0) {
-      (void)rbdvol::plugin::directory_remove(io, kind, image.substr(std::strlen(prefix)));
+      (void)rbdvol::plugin::directory_remove(plugin_pool(pool_name), kind,
+                                             image.substr(std::strlen(prefix)));
     }
   }
   // The chunk digests rbdvol records with an image it wrote.

@@ -18,6 +18,11 @@
 
 #include "config/config.h"
 
+namespace rbdvol::plugin {
+class Connection;
+class Pool;
+}  // namespace rbdvol::plugin
+
 namespace rbdvol::test {
 
 // Owned librados/librbd handles: a failed REQUIRE throws, and whatever a
@@ -114,6 +119,9 @@ class CephView {
   explicit CephView(const std::string& backend_id);
   ~CephView();
   rados_ioctx_t pool(const std::string& name);
+  // The same pool through the plugin's own Env (plugin/ceph/env.h), for
+  // tests that call the plugin's record functions directly.
+  plugin::Pool& plugin_pool(const std::string& name);
   bool image_exists(const std::string& pool, const std::string& image);
   // pool/image@snap of the image's parent, or "" when it has none.
   std::string parent_of(const std::string& pool, const std::string& image);
@@ -148,6 +156,8 @@ class CephView {
   RadosPtr cluster_;
   std::vector<IoCtxPtr> pools_;  // closed before the cluster (declared after it)
   std::vector<std::string> pool_names_;
+  std::unique_ptr<plugin::Connection> plugin_connection_;
+  std::vector<std::unique_ptr<plugin::Pool>> plugin_pools_;  // closed before their connection
 };
 
 // A libvirt domain of the sandbox, seen from outside its QEMU.

@@ -21,10 +21,8 @@ std::string sha256_hex(const std::string& data) {
   return text::hex_of(md, len);
 }
 
-std::string conf_value(rados_t cluster, const char* option) {
-  std::vector<char> buf(4096);
-  if (rados_conf_get(cluster, option, buf.data(), buf.size()) < 0) return "";
-  return std::string(buf.data());
+std::string conf_value(Connection* cluster, const char* option) {
+  return cluster->conf_get(option);
 }
 
 }  // namespace

@@ -41,12 +41,12 @@ Result<std::vector<Finding>> check_directories(Driver& driver, Cluster& cluster,
   for (const Kind& k : {Kind{DirectoryKind::kVolumes, "volume", cluster.backend().volume_pool},
                         Kind{DirectoryKind::kImages, "image", cluster.backend().image_pool}}) {
     ASSIGN_OR_RETURN(auto io, cluster.open_pool(k.pool));
-    ASSIGN_OR_RETURN(bool built, directory_is_built(io.get(), k.kind));
+    ASSIGN_OR_RETURN(bool built, directory_is_built(*io, k.kind));
     if (!built) continue;  // filled from the pool by the first listing
-    ASSIGN_OR_RETURN(auto listed, directory_read_all(io.get(), k.kind));
+    ASSIGN_OR_RETURN(auto listed, directory_read_all(*io, k.kind));
     ASSIGN_OR_RETURN(auto held, k.kind == DirectoryKind::kVolumes
-                                    ? scan_volume_pool(driver, cluster, io.get())
-                                    : scan_image_pool(cluster, io.get()));
+                                    ? scan_volume_pool(driver, cluster, *io)
+                                    : scan_image_pool(cluster, *io));
     std::map<std::string, Json> in_directory, in_pool;
     // The key first: nlohmann's operator= takes its argument by value, and
     // C++17 builds that argument (moving `e` away) before the left side.
@@ -95,7 +95,7 @@ Result<std::vector<Finding>> check_directories(Driver& driver, Cluster& cluster,
       f.fix = resync(uuid);
       findings.push_back(std::move(f));
     }
-    ASSIGN_OR_RETURN(auto names, directory_name_keys(io.get(), k.kind));
+    ASSIGN_OR_RETURN(auto names, directory_name_keys(*io, k.kind));
     for (const auto& n : names) {
       auto it = in_directory.find(n.uuid);
       if (it != in_directory.end() && it->second.value("name", "") == n.name) continue;
@@ -110,7 +110,7 @@ Result<std::vector<Finding>> check_directories(Driver& driver, Cluster& cluster,
       Cluster* c = &cluster;
       f.fix = [c, pool, kind, n]() -> Status {
         ASSIGN_OR_RETURN(auto io, c->open_pool(pool));
-        return directory_remove_name_key(io.get(), kind, n);
+        return directory_remove_name_key(*io, kind, n);
       };
       findings.push_back(std::move(f));
     }

@@ -16,21 +16,21 @@ namespace {
 // moment, one wins; when the resume did, nothing is removed), then the dead
 // client's lock broken, then the image with its record.
 Status remove_dead_partial(Cluster* cluster, const PartialImage& partial) {
-  ASSIGN_OR_RETURN(IoCtxPtr io, cluster->open_pool(partial.where.pool));
+  ASSIGN_OR_RETURN(PoolPtr io, cluster->open_pool(partial.where.pool));
   std::unique_ptr<RecordWatch> claim;
   if (partial.record) {
     ChunkRecordHeader header = *partial.record;
-    ASSIGN_OR_RETURN(claim, claim_chunk_record(io.get(), partial.where.rbd_name, header,
-                                               partial.record_version));
+    ASSIGN_OR_RETURN(
+        claim, claim_chunk_record(*io, partial.where.rbd_name, header, partial.record_version));
   } else {
     // No record to claim: a writer that came back holds the lock again.
-    ASSIGN_OR_RETURN(std::string writer, live_writer(io.get(), partial.where.rbd_name));
+    ASSIGN_OR_RETURN(std::string writer, live_writer(*io, partial.where.rbd_name));
     if (!writer.empty()) return Status::Busy("client " + writer + " writes it again");
   }
-  Status s = break_exclusive_lock(io.get(), partial.where.rbd_name);
+  Status s = break_exclusive_lock(*io, partial.where.rbd_name);
   if (s.err() == ENOENT) return Status::Ok();  // removed meanwhile
   RETURN_IF_ERROR(s);
-  return remove_image_and_snapshots(io.get(), partial.where.rbd_name);
+  return remove_image_and_snapshots(*io, partial.where.rbd_name);
 }
 
 }  // namespace
@@ -57,40 +57,36 @@ Result<BackendScan> check_image_pool(Cluster& cluster, const CheckOptions& optio
     out.findings.push_back(std::move(f));
   }
 
-  ASSIGN_OR_RETURN(IoCtxPtr io, cluster.open_image_pool());
-  ASSIGN_OR_RETURN(auto names, list_images(io.get()));
+  ASSIGN_OR_RETURN(PoolPtr io, cluster.open_image_pool());
+  ASSIGN_OR_RETURN(auto names, list_images(*io));
   for (const auto& name : names) {
     // Only rbdvol's images: any other image in the pool is not ours.
     if (name.compare(0, kImagePrefix.size(), kImagePrefix) != 0) continue;
     const std::string uuid = name.substr(kImagePrefix.size());
     if (!is_uuid(uuid) || !options.wanted({uuid})) continue;
-    auto image = open_image(io.get(), name, true);
+    auto image = open_image(*io, name, true);
     if (!image.ok()) {
       if (image.status().err() == ENOENT) continue;
       return image.status().Prefixed("backend " + cluster.id());
     }
     // Partial images are the finding above; a complete copy only here.
-    auto complete = metadata_get(image->get(), meta::kComplete);
+    auto complete = metadata_get(**image, meta::kComplete);
     if (!complete.ok()) {
       if (complete.status().err() == ENOENT) continue;
       return complete.status().Prefixed("backend " + cluster.id());
     }
-    ASSIGN_OR_RETURN(auto snapshots, list_snapshots(image->get()));
+    ASSIGN_OR_RETURN(auto snapshots, list_snapshots(**image));
     for (const auto& snap : snapshots) {
       if (snap.name != kImageSnapshot) continue;
-      auto children = snapshot_children(io.get(), name, snap.name);
+      auto children = snapshot_children(*io, name, snap.name);
       if (!children.ok()) {
         if (children.status().err() == ENOENT) break;
         return children.status().Prefixed("backend " + cluster.id());
       }
       if (!children->empty()) break;
-      struct timespec made = {};
-      int r = rbd_snap_get_timestamp(image->get(), snap.id, &made);
-      if (r < 0) {
-        return Status::Error(r, "backend " + cluster.id() + ": cannot read the time of " +
-                                    image_spec(io.get(), name) + "@" + snap.name + ": " +
-                                    ceph_strerror(r));
-      }
+      auto made_or = (*image)->snap_timestamp(snap.id);
+      if (!made_or.ok()) return made_or.status().Prefixed("backend " + cluster.id());
+      const timespec made = *made_or;
       // A first volume.create makes it just before it clones.
       if (!options.old_enough(made.tv_sec)) break;
       Finding f;
@@ -100,15 +96,15 @@ Result<BackendScan> check_image_pool(Cluster& cluster, const CheckOptions& optio
       f.image = name;
       f.snapshot = kImageSnapshot;
       f.ids = {uuid};
-      f.problem = "the protected snapshot " + image_spec(io.get(), name) + "@" + kImageSnapshot +
+      f.problem = "the protected snapshot " + image_spec(*io, name) + "@" + kImageSnapshot +
                   " has no clone: a first volume.create that failed after making it left it "
                   "(or every volume cloned from it was deleted since)";
-      f.repair = "unprotect and remove " + image_spec(io.get(), name) + "@" + kImageSnapshot +
+      f.repair = "unprotect and remove " + image_spec(*io, name) + "@" + kImageSnapshot +
                  " (the next volume cloned from this copy makes it again)";
       f.fix = [c, name]() -> Status {
-        ASSIGN_OR_RETURN(IoCtxPtr pool, c->open_image_pool());
+        ASSIGN_OR_RETURN(PoolPtr pool, c->open_image_pool());
         // The unprotect refuses (EBUSY) if a volume was cloned meanwhile.
-        return remove_snapshot(pool.get(), name, kImageSnapshot);
+        return remove_snapshot(*pool, name, kImageSnapshot);
       };
       out.findings.push_back(std::move(f));
     }

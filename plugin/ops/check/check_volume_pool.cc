@@ -5,6 +5,7 @@
 #include <map>
 
 #include "plugin/ceph/clone_tree.h"
+#include "plugin/ceph/omap_read.h"
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/ops/check/check.h"
 #include "plugin/records/attachments.h"
@@ -33,46 +34,21 @@ std::string hidden_snapshot_uuid(const std::string& name) {
 }
 
 // Every entry of `io`'s snapshot directory: snapshot uuid -> volume RBD name.
-Result<std::map<std::string, std::string>> read_snapshot_directory(rados_ioctx_t io) {
-  std::map<std::string, std::string> entries;
-  std::string after;
-  for (;;) {
-    ReadOpPtr op(rados_create_read_op());
-    rados_omap_iter_t raw_iter = nullptr;
-    unsigned char more = 0;
-    int prval = 0;
-    rados_read_op_omap_get_vals2(op.get(), after.c_str(), "", 1000, &raw_iter, &more, &prval);
-    int r = rados_read_op_operate(op.get(), io, kSnapshotDirectory.c_str(), 0);
-    OmapIterPtr iter(raw_iter);
-    if (r == -ENOENT) return entries;  // no snapshot was ever recorded here
-    if (r < 0 || prval < 0) {
-      r = r < 0 ? r : prval;
-      return Status::Error(
-          r, "cannot read " + image_spec(io, kSnapshotDirectory) + ": " + ceph_strerror(r));
-    }
-    for (;;) {
-      char* key = nullptr;
-      char* val = nullptr;
-      size_t len = 0;
-      if (rados_omap_get_next(iter.get(), &key, &val, &len) < 0 || !key) break;
-      after = key;
-      entries[after] = std::string(val, len);
-    }
-    if (!more) return entries;
-  }
+Result<std::map<std::string, std::string>> read_snapshot_directory(Pool& io) {
+  auto entries = omap_read_all(io, kSnapshotDirectory, "");
+  // No snapshot recorded here.
+  if (!entries.ok() && entries.status().err() == ENOENT)
+    return std::map<std::string, std::string>();
+  return entries;
 }
 
-Result<time_t> snapshot_time(rbd_image_t image, uint64_t snap_id) {
-  struct timespec ts = {};
-  int r = rbd_snap_get_timestamp(image, snap_id, &ts);
-  if (r < 0) return Status::Error(r, "cannot read a snapshot's time: " + ceph_strerror(r));
+Result<time_t> snapshot_time(RbdImage& image, uint64_t snap_id) {
+  ASSIGN_OR_RETURN(timespec ts, image.snap_timestamp(snap_id));
   return ts.tv_sec;
 }
 
-Result<time_t> creation_time(rbd_image_t image) {
-  struct timespec ts = {};
-  int r = rbd_get_create_timestamp(image, &ts);
-  if (r < 0) return Status::Error(r, "cannot read the image's creation time: " + ceph_strerror(r));
+Result<time_t> creation_time(RbdImage& image) {
+  ASSIGN_OR_RETURN(timespec ts, image.create_timestamp());
   return ts.tv_sec;
 }
 
@@ -86,55 +62,36 @@ std::string uuid_of_volume(const std::string& rbd_name) {
 // The repair removes it when no client has it open, and gives its parent a
 // hidden snapshot of no more use back, as volume.delete does.
 Status remove_unfinished_volume(Cluster* cluster, const std::string& rbd_name) {
-  ASSIGN_OR_RETURN(IoCtxPtr io, cluster->open_volume_pool());
-  ASSIGN_OR_RETURN(std::string writer, live_writer(io.get(), rbd_name));
+  ASSIGN_OR_RETURN(PoolPtr io, cluster->open_volume_pool());
+  ASSIGN_OR_RETURN(std::string writer, live_writer(*io, rbd_name));
   if (!writer.empty()) return Status::Busy("client " + writer + " is writing it");
   ParentInfo parent;
   {
-    ASSIGN_OR_RETURN(ImagePtr image, open_image(io.get(), rbd_name, true));
-    ASSIGN_OR_RETURN(parent, parent_of(image.get()));
+    ASSIGN_OR_RETURN(ImagePtr image, open_image(*io, rbd_name, true));
+    ASSIGN_OR_RETURN(parent, parent_of(*image));
   }
-  RETURN_IF_ERROR(remove_image_and_snapshots(io.get(), rbd_name));
-  return release_clone_snapshot(io.get(), parent);
+  RETURN_IF_ERROR(remove_image_and_snapshots(*io, rbd_name));
+  return release_clone_snapshot(*io, parent);
 }
 
 // The clones of snapshot `snap_id` of `name`, whatever its namespace (a
 // snapshot in RBD's trash has no name to open it by).
-Result<size_t> clones_of_snapshot_id(rados_ioctx_t io, const std::string& name, uint64_t snap_id) {
+Result<size_t> clones_of_snapshot_id(Pool& io, const std::string& name, uint64_t snap_id) {
   ASSIGN_OR_RETURN(ImagePtr image, open_image(io, name, true));
-  int r = rbd_snap_set_by_id(image.get(), snap_id);
-  if (r < 0) {
-    return Status::Error(r, "cannot open " + image_spec(io, name) + " at snapshot id " +
-                                std::to_string(snap_id) + ": " + ceph_strerror(r));
-  }
-  size_t max = 8;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    std::vector<rbd_linked_image_spec_t> specs(max);
-    r = rbd_list_children3(image.get(), specs.data(), &max);
-    if (r == -ERANGE) continue;
-    if (r < 0) {
-      return Status::Error(r, "cannot list the clones of " + image_spec(io, name) +
-                                  " at snapshot id " + std::to_string(snap_id) + ": " +
-                                  ceph_strerror(r));
-    }
-    rbd_linked_image_spec_list_cleanup(specs.data(), max);
-    return max;
-  }
-  return Status::Error(EAGAIN, "the clones of " + image_spec(io, name) + " keep changing");
+  RETURN_IF_ERROR(image->snap_set_by_id(snap_id));
+  ASSIGN_OR_RETURN(auto children, image->children());
+  return children.size();
 }
 
 // Removes a snapshot that sits in RBD's trash namespace when it has no
 // clone left (librbd would have removed it with its last clone).
 Status remove_trashed_snapshot(Cluster* cluster, const std::string& name, uint64_t snap_id) {
-  ASSIGN_OR_RETURN(IoCtxPtr io, cluster->open_volume_pool());
-  ASSIGN_OR_RETURN(size_t clones, clones_of_snapshot_id(io.get(), name, snap_id));
+  ASSIGN_OR_RETURN(PoolPtr io, cluster->open_volume_pool());
+  ASSIGN_OR_RETURN(size_t clones, clones_of_snapshot_id(*io, name, snap_id));
   if (clones > 0) return Status::Busy("it has a clone again");
-  ASSIGN_OR_RETURN(ImagePtr image, open_image(io.get(), name, false));
-  int r = rbd_snap_remove_by_id(image.get(), snap_id);
-  if (r < 0 && r != -ENOENT) {
-    return Status::Error(r, "cannot remove snapshot id " + std::to_string(snap_id) + " of " +
-                                image_spec(io.get(), name) + ": " + ceph_strerror(r));
-  }
+  ASSIGN_OR_RETURN(ImagePtr image, open_image(*io, name, false));
+  Status s = image->snap_remove_by_id(snap_id);
+  if (!s.ok() && s.err() != ENOENT) return s;
   return Status::Ok();
 }
 
@@ -142,7 +99,7 @@ struct VolumePoolScan {
   Driver& driver;
   Cluster& cluster;
   const CheckOptions& options;
-  rados_ioctx_t io;
+  Pool& io;
   BackendScan out;
   std::map<std::string, std::string> snapshots_held;  // snapshot uuid -> volume
 
@@ -173,7 +130,7 @@ Status VolumePoolScan::scan_volume(const std::string& rbd_name) {
     // Removed since the pool was listed.
     return opened.status().err() == ENOENT ? Status::Ok() : opened.status();
   }
-  rbd_image_t image = opened->get();
+  RbdImage& image = **opened;
   ASSIGN_OR_RETURN(auto meta, metadata_list(image, meta::kPrefix));
   ASSIGN_OR_RETURN(auto snapshots, list_snapshots(image));
   ASSIGN_OR_RETURN(ParentInfo parent, parent_of(image));
@@ -203,14 +160,10 @@ Status VolumePoolScan::scan_volume(const std::string& rbd_name) {
       snapshots_held[snapshot_uuid_of(snap.name)] = rbd_name;
       continue;
     }
-    rbd_snap_namespace_type_t ns = RBD_SNAP_NAMESPACE_TYPE_USER;
-    int r = rbd_snap_get_namespace_type(image, snap.id, &ns);
-    if (r == -ENOENT) continue;
-    if (r < 0) {
-      return Status::Error(r, "cannot read the namespace of snapshot " + spec + "@" + snap.name +
-                                  ": " + ceph_strerror(r));
-    }
-    if (ns == RBD_SNAP_NAMESPACE_TYPE_TRASH) {
+    auto ns = image.snap_namespace(snap.id);
+    if (!ns.ok() && ns.status().err() == ENOENT) continue;
+    if (!ns.ok()) return ns.status();
+    if (ns->kind == SnapshotNamespace::Kind::kTrash) {
       // librbd moves a snapshot removed while it has clones to its trash,
       // and removes it with the last clone. One left there with none (a
       // volume.delete killed while it flattened) makes volume.delete fail.
@@ -218,11 +171,7 @@ Status VolumePoolScan::scan_volume(const std::string& rbd_name) {
       if (clones > 0) continue;
       // What it was called before it went to the trash: which of rbdvol's
       // snapshots it was.
-      char original[256] = {};
-      std::string was = "?";
-      if (rbd_snap_get_trash_namespace(image, snap.id, original, sizeof original) == 0) {
-        was = original;
-      }
+      const std::string was = ns->trash_original_name.empty() ? "?" : ns->trash_original_name;
       std::vector<std::string> ids = {uuid};
       if (!snapshot_uuid_of(was).empty()) ids.push_back(snapshot_uuid_of(was));
       if (is_hidden_snapshot(was) && !hidden_snapshot_uuid(was).empty()) {
@@ -260,9 +209,9 @@ Status VolumePoolScan::scan_volume(const std::string& rbd_name) {
     Cluster* c = &cluster;
     const std::string snap_name = snap.name;
     f.fix = [c, rbd_name, snap_name]() -> Status {
-      ASSIGN_OR_RETURN(IoCtxPtr pool, c->open_volume_pool());
+      ASSIGN_OR_RETURN(PoolPtr pool, c->open_volume_pool());
       // remove_snapshot's unprotect refuses (EBUSY) if a clone appeared.
-      return remove_snapshot(pool.get(), rbd_name, snap_name);
+      return remove_snapshot(*pool, rbd_name, snap_name);
     };
     add(std::move(f));
   }
@@ -289,9 +238,9 @@ Status VolumePoolScan::scan_volume(const std::string& rbd_name) {
                  " off (the previous set is kept in rbdvol.saved_features)";
       Cluster* c = &cluster;
       f.fix = [c, rbd_name]() -> Status {
-        ASSIGN_OR_RETURN(IoCtxPtr pool, c->open_volume_pool());
-        ASSIGN_OR_RETURN(ImagePtr rw, open_image(pool.get(), rbd_name, false));
-        return disable_multiattach_features(rw.get());
+        ASSIGN_OR_RETURN(PoolPtr pool, c->open_volume_pool());
+        ASSIGN_OR_RETURN(ImagePtr rw, open_image(*pool, rbd_name, false));
+        return disable_multiattach_features(*rw);
       };
       add(std::move(f));
     }
@@ -342,8 +291,8 @@ void VolumePoolScan::compare_directory(const std::map<std::string, std::string>&
     Cluster* c = &cluster;
     const std::string id = snap_uuid, holder = volume;
     f.fix = [c, id, holder]() -> Status {
-      ASSIGN_OR_RETURN(IoCtxPtr pool, c->open_volume_pool());
-      return add_snapshot_entry(pool.get(), id, holder);
+      ASSIGN_OR_RETURN(PoolPtr pool, c->open_volume_pool());
+      return add_snapshot_entry(*pool, id, holder);
     };
     add(std::move(f));
   }
@@ -362,13 +311,13 @@ void VolumePoolScan::compare_directory(const std::map<std::string, std::string>&
     Cluster* c = &cluster;
     const std::string id = snap_uuid, named = volume;
     f.fix = [c, id, named]() -> Status {
-      ASSIGN_OR_RETURN(IoCtxPtr pool, c->open_volume_pool());
+      ASSIGN_OR_RETURN(PoolPtr pool, c->open_volume_pool());
       // A snapshot.create writes its entry after the snapshot: one made
       // since the pool was scanned has it by now.
-      auto at = open_image_at(pool.get(), named, kSnapshotPrefix + id);
+      auto at = open_image_at(*pool, named, kSnapshotPrefix + id);
       if (at.ok()) return Status::Exists(named + " has the snapshot now");
       if (at.status().err() != ENOENT && at.status().err() != EINVAL) return at.status();
-      return remove_snapshot_entry(pool.get(), id);
+      return remove_snapshot_entry(*pool, id);
     };
     add(std::move(f));
   }
@@ -378,9 +327,9 @@ void VolumePoolScan::compare_directory(const std::map<std::string, std::string>&
 
 Result<BackendScan> check_volume_pool(Driver& driver, Cluster& cluster,
                                       const CheckOptions& options) {
-  ASSIGN_OR_RETURN(IoCtxPtr io, cluster.open_volume_pool());
-  ASSIGN_OR_RETURN(auto names, list_images(io.get()));
-  VolumePoolScan scan{driver, cluster, options, io.get(), {}, {}};
+  ASSIGN_OR_RETURN(PoolPtr io, cluster.open_volume_pool());
+  ASSIGN_OR_RETURN(auto names, list_images(*io));
+  VolumePoolScan scan{driver, cluster, options, *io, {}, {}};
   for (const auto& name : names) {
     // Only rbdvol's volumes: any other image in the pool is not ours.
     if (name.compare(0, kVolumePrefix.size(), kVolumePrefix) != 0 ||
@@ -394,7 +343,7 @@ Result<BackendScan> check_volume_pool(Driver& driver, Cluster& cluster,
   // Read after the volumes: a snapshot.create writes its entry after its
   // snapshot, so an entry read now for a snapshot made since is rechecked
   // before it is removed.
-  ASSIGN_OR_RETURN(auto directory, read_snapshot_directory(io.get()));
+  ASSIGN_OR_RETURN(auto directory, read_snapshot_directory(*io));
   scan.compare_directory(directory);
   return std::move(scan.out);
 }

@@ -22,7 +22,7 @@ namespace rbdvol::plugin {
 
 namespace {
 
-std::string snap_spec(rados_ioctx_t io, const std::string& name, const std::string& snap) {
+std::string snap_spec(Pool& io, const std::string& name, const std::string& snap) {
   return image_spec(io, name) + (snap.empty() ? "" : "@" + snap);
 }
 
@@ -31,7 +31,7 @@ std::string snap_spec(rados_ioctx_t io, const std::string& name, const std::stri
 // rbdvol uploaded or copied): the copy carries them over instead of hashing
 // every chunk again; `image verify` checks the copy's bytes against them.
 // Empty when there is no such record: the engine hashes.
-Result<std::vector<std::optional<ChunkDigest>>> source_chunk_digests(rados_ioctx_t src_io,
+Result<std::vector<std::optional<ChunkDigest>>> source_chunk_digests(Pool& src_io,
                                                                      const std::string& src_name,
                                                                      const SourcePlan& plan) {
   auto header = read_chunk_record_header(src_io, src_name);
@@ -45,7 +45,7 @@ Result<std::vector<std::optional<ChunkDigest>>> source_chunk_digests(rados_ioctx
 
 // Copies the rbdvol.* metadata keys of the source image onto the copy, but
 // not rbdvol.complete nor rbdvol.incomplete: the copy sets its own state.
-Status copy_image_metadata(librbd::Image& src, librbd::Image& dst) {
+Status copy_image_metadata(RbdImage& src, RbdImage& dst) {
   auto values = metadata_list(src, meta::kPrefix);
   if (!values.ok()) return values.status();
   for (const auto& [key, value] : *values) {
@@ -79,22 +79,21 @@ std::vector<std::string> split_backends(const Json& value) {
 }
 
 // The size and object size of an open image.
-Result<librbd::image_info_t> stat_image(OpenImage& image) {
-  librbd::image_info_t info{};
-  int r = image.image.stat(info, sizeof(info));
-  if (r < 0) return Status::Error(r, "cannot stat " + image.label + ": " + ceph_strerror(r));
+Result<ImageStat> stat_image(OpenImage& image) {
+  auto info = image.image->stat();
+  if (!info.ok()) {
+    const int r = info.status().err();
+    return Status::Error(r, "cannot stat " + image.label + ": " + ceph_strerror(r));
+  }
   return info;
 }
 
 // Creates `dst_name` in `dst_io`'s pool with the size and object size `like`
 // gives, the cluster's default features. EEXIST when it exists.
-Status create_image_like(const librbd::image_info_t& like, rados_ioctx_t dst_io,
-                         const std::string& dst_name) {
-  rbd_image_options_t opts;
-  rbd_image_options_create(&opts);
-  rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, static_cast<uint64_t>(like.order));
-  int r = rbd_create4(dst_io, dst_name.c_str(), like.size, opts);
-  rbd_image_options_destroy(opts);
+Status create_image_like(const ImageStat& like, Pool& dst_io, const std::string& dst_name) {
+  ImageOptions options;
+  options.order = like.order;
+  int r = as_errno(dst_io.create_image(dst_name, like.size, options));
   if (r < 0) {
     return Status::Error(r,
                          "cannot create " + image_spec(dst_io, dst_name) + ": " + ceph_strerror(r));
@@ -103,9 +102,8 @@ Status create_image_like(const librbd::image_info_t& like, rados_ioctx_t dst_io,
 }
 
 // Opens `dst_name` for the copy's writes.
-Result<std::unique_ptr<OpenImage>> open_destination(rados_ioctx_t dst_io,
-                                                    const std::string& dst_name) {
-  return open_engine_image({dst_io, dst_name, "", image_spec(dst_io, dst_name)}, false);
+Result<std::unique_ptr<OpenImage>> open_destination(Pool& dst_io, const std::string& dst_name) {
+  return open_engine_image({&dst_io, dst_name, "", image_spec(dst_io, dst_name)}, false);
 }
 
 // Takes the exclusive lock of the copy `dst` (when the image has the feature)
@@ -113,20 +111,17 @@ Result<std::unique_ptr<OpenImage>> open_destination(rados_ioctx_t dst_io,
 // processes on other hosts know the copy is being written (owner_is_running),
 // and no other client can take it over by asking for it.
 Status lock_copy(OpenImage& dst) {
-  uint64_t features = 0;
-  int r = dst.image.features(&features);
-  if (r == 0 && (features & RBD_FEATURE_EXCLUSIVE_LOCK)) {
-    r = dst.image.lock_acquire(RBD_LOCK_MODE_EXCLUSIVE);
-  }
+  auto features = dst.image->features();
+  int r = as_errno(features.status());
+  if (r == 0 && (*features & feature::kExclusiveLock)) r = as_errno(dst.image->lock_acquire());
   if (r < 0) return Status::Error(r, "cannot lock " + dst.label + ": " + ceph_strerror(r));
   return Status::Ok();
 }
 
 // Closes `dst` (its exclusive lock goes with it) and removes the image it was:
 // the undo of a copy that failed. Appended to `failed`'s message.
-Status close_and_remove(std::unique_ptr<OpenImage> dst, rados_ioctx_t dst_io,
-                        const std::string& dst_name, const Status& failed,
-                        const std::string& what = "the partial copy") {
+Status close_and_remove(std::unique_ptr<OpenImage> dst, Pool& dst_io, const std::string& dst_name,
+                        const Status& failed, const std::string& what = "the partial copy") {
   dst.reset();
   Status undo = remove_image_and_snapshots(dst_io, dst_name);
   return Status::Error(failed.err(),
@@ -137,12 +132,11 @@ Status close_and_remove(std::unique_ptr<OpenImage> dst, rados_ioctx_t dst_io,
 
 }  // namespace
 
-Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
-                      const std::string& src_snap, rados_ioctx_t dst_io,
-                      const std::string& dst_name, const Progress& progress, CopyStats* stats,
-                      std::string* checksum) {
+Status copy_rbd_image(Pool& src_io, const std::string& src_name, const std::string& src_snap,
+                      Pool& dst_io, const std::string& dst_name, const Progress& progress,
+                      CopyStats* stats, std::string* checksum) {
   auto src =
-      open_engine_image({src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)}, true);
+      open_engine_image({&src_io, src_name, src_snap, snap_spec(src_io, src_name, src_snap)}, true);
   if (!src.ok()) return src.status();
   auto info = stat_image(**src);
   if (!info.ok()) return info.status();
@@ -156,7 +150,7 @@ Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
     }
     return dst;
   });
-  auto plan = plan_image_source(**src, info->obj_size);
+  auto plan = plan_image_source(**src, info->object_size);
   auto dst = made.get();
   if (!dst.ok()) return dst.status();
   CopyStats copied;
@@ -169,7 +163,7 @@ Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
           start_chunk_record(dst_io, dst_name, plan->size, plan->chunk_size, (*src)->label);
       if (!started.ok()) return started.status();
       header = *started;
-      options.record = [dst_io, dst_name](const std::vector<ChunkDigest>& digests) {
+      options.record = [&dst_io, dst_name](const std::vector<ChunkDigest>& digests) {
         return record_chunk_digests(dst_io, dst_name, digests);
       };
     }
@@ -217,10 +211,9 @@ struct CopyDestination {
 // process is gone), makes this process the record's owner (claim_chunk_record:
 // EBUSY when another run got it first), breaks the gone process's lock and
 // takes it. On failure an image this call created is removed again.
-Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
-                                            const std::string& source_label,
-                                            const std::optional<PartialCopy>& partial,
-                                            rados_ioctx_t dst_io, const std::string& rbd_name,
+Result<CopyDestination> prepare_destination(const ImageStat& like, const std::string& source_label,
+                                            const std::optional<PartialCopy>& partial, Pool& dst_io,
+                                            const std::string& rbd_name,
                                             const std::string& backend) {
   CopyDestination dst;
   if (partial) {
@@ -254,12 +247,12 @@ Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
   }
   dst.image = std::move(opened).value();
   s = lock_copy(*dst.image);
-  auto header = s.ok()
-                    ? start_chunk_record(dst_io, rbd_name, like.size, like.obj_size, source_label)
-                    : Result<ChunkRecordHeader>(s);
+  auto header =
+      s.ok() ? start_chunk_record(dst_io, rbd_name, like.size, like.object_size, source_label)
+             : Result<ChunkRecordHeader>(s);
   if (header.ok()) {
     dst.header = *header;
-    s = metadata_set(dst.image->image, meta::kIncomplete,
+    s = metadata_set(*dst.image->image, meta::kIncomplete,
                      "copy of " + source_label + " by " + header->owner + " since " +
                          header->started_at + "; see " + chunk_record_object(rbd_name));
   } else {
@@ -280,19 +273,19 @@ Result<CopyDestination> prepare_destination(const librbd::image_info_t& like,
 // volume cloned from the copy does.
 Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
                        std::vector<std::optional<ChunkDigest>> source_digests, CopyDestination& dst,
-                       rados_ioctx_t dst_io, const std::string& rbd_name,
+                       Pool& dst_io, const std::string& rbd_name,
                        const std::vector<bool>& confirmed, const Progress& progress,
                        CopyStats* stats) {
   CopyOptions options = default_copy_options("copy");
   options.confirmed = confirmed;
   options.source_digests = std::move(source_digests);
-  options.record = [dst_io, rbd_name](const std::vector<ChunkDigest>& digests) {
+  options.record = [&dst_io, rbd_name](const std::vector<ChunkDigest>& digests) {
     return record_chunk_digests(dst_io, rbd_name, digests);
   };
   options.kill_after_chunks = fault_count("image.copy:kill-after-chunk");
   options.stop_after_chunks = fault_count("image.copy:stop-after-chunk");
   auto metadata = std::async(std::launch::async,
-                             [&] { return copy_image_metadata(src.image, dst.image->image); });
+                             [&] { return copy_image_metadata(*src.image, *dst.image->image); });
   auto copied = copy_planned_image_data(src, plan, *dst.image, progress, options);
   Status s = metadata.get();
   if (!copied.ok()) return copied.status();
@@ -300,13 +293,13 @@ Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
   if (stats) *stats = *copied;
   s = inject_fault("image.copy:after-data");
   if (!s.ok()) return s;
-  s = metadata_remove(dst.image->image, meta::kIncomplete);
+  s = metadata_remove(*dst.image->image, meta::kIncomplete);
   if (!s.ok() && s.err() != ENOENT) return s.Prefixed(image_spec(dst_io, rbd_name));
   s = complete_chunk_record(dst_io, rbd_name, dst.header);
   if (!s.ok()) return s;
   s = inject_fault("image.copy:before-complete");
   if (!s.ok()) return s;
-  s = metadata_set(dst.image->image, meta::kComplete, utc_now_iso8601());
+  s = metadata_set(*dst.image->image, meta::kComplete, utc_now_iso8601());
   if (!s.ok()) return s;
   // Complete, still open and locked: a crash here leaves the lock to a dead
   // client (what release_dead_copier_lock is for).
@@ -316,7 +309,7 @@ Status fill_image_copy(OpenImage& src, const SourcePlan& plan,
 // The partial copy `rbd_name` in dst_io's pool, left by a run that did not
 // finish: its record's header, or EBUSY when it has no record (not one of
 // ours to continue) or its owner is still running (owner_is_running).
-Result<PartialCopy> partial_copy(rados_ioctx_t dst_io, const std::string& rbd_name,
+Result<PartialCopy> partial_copy(Pool& dst_io, const std::string& rbd_name,
                                  const std::string& backend) {
   uint64_t version = 0;
   auto header = read_chunk_record_header(dst_io, rbd_name, &version);
@@ -343,11 +336,11 @@ Result<PartialCopy> partial_copy(rados_ioctx_t dst_io, const std::string& rbd_na
 // The source of an image copy: the first backend holding the image whose copy
 // opens, at its snapshot if it has one, else its head (open_image_data_for_engine).
 struct CopySource {
-  IoCtxPtr io;
+  PoolPtr io;
   ImageLocation location;
   std::string label;  // "backend fast images/image-<uuid>"
   std::unique_ptr<OpenImage> image;
-  librbd::image_info_t info{};
+  ImageStat info{};
 };
 
 Result<CopySource> open_first_source(Driver& driver, const ImageRecord& image) {
@@ -361,8 +354,8 @@ Result<CopySource> open_first_source(Driver& driver, const ImageRecord& image) {
       continue;
     }
     CopySource src;
-    src.label = "backend " + l.backend + " " + image_spec(io->get(), l.rbd_name);
-    auto opened = open_image_data_for_engine(io->get(), l.rbd_name, "backend " + l.backend);
+    src.label = "backend " + l.backend + " " + image_spec(**io, l.rbd_name);
+    auto opened = open_image_data_for_engine(**io, l.rbd_name, "backend " + l.backend);
     if (!opened.ok()) return opened.status();
     src.image = std::move(opened).value();
     auto info = stat_image(*src.image);
@@ -388,7 +381,7 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   auto opening = std::async(std::launch::async, [&] { return open_first_source(driver, image); });
   auto dst_io = target.open_image_pool();
   if (!dst_io.ok()) return dst_io.status();
-  auto state = image_copy_state(dst_io->get(), image.id);
+  auto state = image_copy_state(**dst_io, image.id);
   if (!state.ok()) return state.status().Prefixed("backend " + target.id());
   const ImageLocation copy{target.id(), target.backend().image_pool, rbd_name};
   if (*state == CopyState::kComplete) return copy;
@@ -397,10 +390,10 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   std::optional<PartialCopy> partial;
   std::vector<bool> confirmed;
   if (*state == CopyState::kPartial) {
-    auto found = partial_copy(dst_io->get(), rbd_name, target.id());
+    auto found = partial_copy(**dst_io, rbd_name, target.id());
     if (!found.ok()) return found.status();
     const ChunkRecordHeader* header = &found->header;
-    auto digests = read_chunk_digests(dst_io->get(), rbd_name, *header);
+    auto digests = read_chunk_digests(**dst_io, rbd_name, *header);
     if (!digests.ok()) return digests.status();
     uint64_t done = 0;
     for (const auto& d : *digests) {
@@ -409,7 +402,7 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
     }
     if (!resume) {
       return Status::Exists(
-          "backend " + target.id() + " has a partial copy " + image_spec(dst_io->get(), rbd_name) +
+          "backend " + target.id() + " has a partial copy " + image_spec(**dst_io, rbd_name) +
           " of image " + image.id + " left by an interrupted run (" + header->owner + ", started " +
           header->started_at + ", " + std::to_string(done) + " of " +
           std::to_string(header->chunks()) +
@@ -425,7 +418,7 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   if (!src.ok()) return src.status().Prefixed(what);
   if (partial && src->info.size != partial->header.size) {
     // A resumed copy must continue the same source: same size, same chunks.
-    return Status::Invalid("the partial copy " + image_spec(dst_io->get(), rbd_name) + " records " +
+    return Status::Invalid("the partial copy " + image_spec(**dst_io, rbd_name) + " records " +
                            std::to_string(partial->header.size) + " bytes, but the source " +
                            src->label + " has " + std::to_string(src->info.size) +
                            "; remove it with rbdvol image delete " + image.id + " --backend " +
@@ -434,12 +427,11 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
   // The destination is made (or opened) on a thread of its own while this one
   // lists the source's extents and reads its chunk record.
   auto made = std::async(std::launch::async, [&] {
-    return prepare_destination(src->info, src->label, partial, dst_io->get(), rbd_name,
-                               target.id());
+    return prepare_destination(src->info, src->label, partial, **dst_io, rbd_name, target.id());
   });
   auto plan =
-      plan_image_source(*src->image, partial ? partial->header.chunk_size : src->info.obj_size);
-  auto carried = plan.ok() ? source_chunk_digests(src->io.get(), src->location.rbd_name, *plan)
+      plan_image_source(*src->image, partial ? partial->header.chunk_size : src->info.object_size);
+  auto carried = plan.ok() ? source_chunk_digests(*src->io, src->location.rbd_name, *plan)
                            : Result<std::vector<std::optional<ChunkDigest>>>(plan.status());
   auto dst = made.get();
   if (!dst.ok()) return dst.status().Prefixed(what);
@@ -453,15 +445,15 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
       if (chunk < confirmed.size() && confirmed[chunk]) continue;
       data_bytes += piece.length;
     }
-    Status room = require_pool_space(dst_io->get(), data_bytes, "the copy of " + what);
+    Status room = require_pool_space(**dst_io, data_bytes, "the copy of " + what);
     if (!room.ok() && partial) return room;  // what it confirmed stays, to resume later
-    if (!room.ok()) return close_and_remove(std::move(dst->image), dst_io->get(), rbd_name, room);
+    if (!room.ok()) return close_and_remove(std::move(dst->image), **dst_io, rbd_name, room);
   }
   Status s = carried.ok() ? fill_image_copy(*src->image, *plan, std::move(carried).value(), *dst,
-                                            dst_io->get(), rbd_name, confirmed, progress, stats)
+                                            **dst_io, rbd_name, confirmed, progress, stats)
                           : carried.status();
   if (!s.ok()) {
-    return close_and_remove(std::move(dst->image), dst_io->get(), rbd_name,
+    return close_and_remove(std::move(dst->image), **dst_io, rbd_name,
                             s.Prefixed("image " + image.id + " from backend " +
                                        src->location.backend + " to backend " + target.id()));
   }
@@ -478,7 +470,7 @@ namespace {
 // then why) when its record (confirmed chunks, owner) stays unchanged for
 // `timeout`, and `busy` itself when there is no copy to wait for (the EBUSY
 // was about something else).
-Status await_other_copy(rados_ioctx_t io, const std::string& rbd_name, const std::string& uuid,
+Status await_other_copy(Pool& io, const std::string& rbd_name, const std::string& uuid,
                         std::chrono::seconds timeout, const Status& busy,
                         const Progress& progress) {
   using Clock = std::chrono::steady_clock;
@@ -551,7 +543,7 @@ Status await_other_copy(rados_ioctx_t io, const std::string& rbd_name, const std
 
 }  // namespace
 
-Status release_dead_copier_lock(rados_ioctx_t io, const std::string& rbd_name) {
+Status release_dead_copier_lock(Pool& io, const std::string& rbd_name) {
   ASSIGN_OR_RETURN(auto header, read_chunk_record_header(io, rbd_name));
   // A record from before clients were recorded names no client: nothing
   // proves whose lock it is.
@@ -593,8 +585,8 @@ Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& ima
     if (copied.ok() || copied.status().err() != EBUSY) return copied;
     auto io = target.open_image_pool();
     if (!io.ok()) return io.status();
-    Status s = await_other_copy(io->get(), kImagePrefix + image.id, image.id, timeout,
-                                copied.status(), progress);
+    Status s = await_other_copy(**io, kImagePrefix + image.id, image.id, timeout, copied.status(),
+                                progress);
     if (!s.ok()) return s;
     if (waited) *waited = true;
   }
@@ -661,7 +653,7 @@ Result<Json> image_copy(Driver& driver, const Json& request, const Progress& pro
     for (Cluster* c : made) {
       auto io = c->open_image_pool();
       Status undo =
-          io.ok() ? remove_image_and_snapshots(io->get(), kImagePrefix + image->id) : io.status();
+          io.ok() ? remove_image_and_snapshots(**io, kImagePrefix + image->id) : io.status();
       undone += "; " + c->id() + (undo.ok() ? " removed" : " NOT removed: " + undo.message());
     }
     return Status::Error(

@@ -43,7 +43,7 @@ Result<ImageLocation> copy_image_to_backend(Driver& driver, const ImageRecord& i
 // that process is proven gone: on this host, its pid no longer runs; on
 // another, its client no longer watches the image. Any other holder (a
 // racing volume create, a live copier) is left alone. No lock, no record: nothing to do.
-Status release_dead_copier_lock(rados_ioctx_t io, const std::string& rbd_name);
+Status release_dead_copier_lock(Pool& io, const std::string& rbd_name);
 
 Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& image, Cluster& target,
                                           const Progress& progress, bool* waited,
@@ -60,9 +60,8 @@ Result<ImageLocation> copy_or_await_image(Driver& driver, const ImageRecord& ima
 // `stats` is given, it receives what the engine did. When `checksum` is
 // given, the copy gets a chunk record as an uploaded image does (image.verify
 // checks it), and `checksum` its chunk_list_checksum (rbdvol.checksum).
-Status copy_rbd_image(rados_ioctx_t src_io, const std::string& src_name,
-                      const std::string& src_snap, rados_ioctx_t dst_io,
-                      const std::string& dst_name, const Progress& progress,
+Status copy_rbd_image(Pool& src_io, const std::string& src_name, const std::string& src_snap,
+                      Pool& dst_io, const std::string& dst_name, const Progress& progress,
                       CopyStats* stats = nullptr, std::string* checksum = nullptr);
 
 }  // namespace rbdvol::plugin

@@ -22,20 +22,20 @@ namespace rbdvol::plugin {
 namespace {
 
 // Removes snapshot `snap` of `name` (unprotecting it first); ENOENT is fine.
-Status remove_snapshot(rados_ioctx_t io, const std::string& name, const std::string& snap) {
+Status remove_snapshot(Pool& io, const std::string& name, const std::string& snap) {
   auto image = open_image(io, name, false);
   if (!image.ok()) return image.status().err() == ENOENT ? Status::Ok() : image.status();
-  int is_protected = 0;
-  int r = rbd_snap_is_protected(image->get(), snap.c_str(), &is_protected);
+  auto is_protected = (*image)->snap_is_protected(snap);
+  int r = as_errno(is_protected.status());
   if (r == -ENOENT) return Status::Ok();
-  if (r == 0 && is_protected) {
-    r = rbd_snap_unprotect(image->get(), snap.c_str());
+  if (r == 0 && *is_protected) {
+    r = as_errno((*image)->snap_unprotect(snap));
     if (r < 0 && r != -EINVAL) {
       return Status::Error(
           r, "cannot unprotect " + image_spec(io, name) + "@" + snap + ": " + ceph_strerror(r));
     }
   }
-  r = rbd_snap_remove(image->get(), snap.c_str());
+  r = as_errno((*image)->snap_remove(snap));
   if (r < 0 && r != -ENOENT) {
     return Status::Error(
         r, "cannot remove snapshot " + image_spec(io, name) + "@" + snap + ": " + ceph_strerror(r));
@@ -46,46 +46,42 @@ Status remove_snapshot(rados_ioctx_t io, const std::string& name, const std::str
 // A clone carries its parent's image metadata: the volume's keys are dropped
 // (a volume never has rbdvol.complete, so the image is not listed before this
 // ends) and the image's set. rbdvol.complete comes last.
-Status finish_image(rados_ioctx_t io, const std::string& rbd_name,
+Status finish_image(Pool& io, const std::string& rbd_name,
                     const std::vector<std::pair<std::string, std::string>>& values) {
   auto image = open_image(io, rbd_name, false);
   if (!image.ok()) return image.status();
-  auto inherited = metadata_list(image->get(), meta::kPrefix);
+  auto inherited = metadata_list(**image, meta::kPrefix);
   if (!inherited.ok()) return inherited.status();
   for (const auto& [key, value] : *inherited) {
-    int r = rbd_metadata_remove(image->get(), key.c_str());
+    int r = as_errno((*image)->metadata_remove(key));
     if (r < 0 && r != -ENOENT) {
       return Status::Error(r, "cannot remove metadata " + key + " from " +
                                   image_spec(io, rbd_name) + ": " + ceph_strerror(r));
     }
   }
   for (const auto& [key, value] : values) {
-    Status s = metadata_set(image->get(), key, value);
+    Status s = metadata_set(**image, key, value);
     if (!s.ok()) return s;
   }
   Status s = inject_fault("image.create_from_volume:before-complete");
   if (!s.ok()) return s;
-  return metadata_set(image->get(), meta::kComplete, utc_now_iso8601());
+  return metadata_set(**image, meta::kComplete, utc_now_iso8601());
 }
 
 // Clone of vol@snap into the image pool, flattened by librbd.
-Status clone_and_flatten(rados_ioctx_t vol_io, const std::string& vol_name, const std::string& snap,
-                         rados_ioctx_t img_io, const std::string& rbd_name,
-                         const Progress& progress) {
+Status clone_and_flatten(Pool& vol_io, const std::string& vol_name, const std::string& snap,
+                         Pool& img_io, const std::string& rbd_name, const Progress& progress) {
   {
     auto vol = open_image(vol_io, vol_name, false);
     if (!vol.ok()) return vol.status();
     // Clone format 1 needs a protected parent snapshot; protecting is harmless for 2.
-    int r = rbd_snap_protect(vol->get(), snap.c_str());
+    int r = as_errno((*vol)->snap_protect(snap));
     if (r < 0 && r != -EBUSY) {
       return Status::Error(r, "cannot protect " + image_spec(vol_io, vol_name) + "@" + snap + ": " +
                                   ceph_strerror(r));
     }
   }
-  rbd_image_options_t opts;
-  rbd_image_options_create(&opts);
-  int r = rbd_clone3(vol_io, vol_name.c_str(), snap.c_str(), img_io, rbd_name.c_str(), opts);
-  rbd_image_options_destroy(opts);
+  int r = as_errno(vol_io.clone_image(vol_name, snap, img_io, rbd_name, ImageOptions{}));
   if (r < 0) {
     return Status::Error(r, "cannot clone " + image_spec(vol_io, vol_name) + "@" + snap + " to " +
                                 image_spec(img_io, rbd_name) + ": " + ceph_strerror(r));
@@ -94,7 +90,7 @@ Status clone_and_flatten(rados_ioctx_t vol_io, const std::string& vol_name, cons
   if (!s.ok()) return s;
   auto image = open_image(img_io, rbd_name, false);
   if (!image.ok()) return image.status();
-  return flatten_image(image->get(), image_spec(img_io, rbd_name),
+  return flatten_image(**image, image_spec(img_io, rbd_name),
                        [&](uint64_t done, uint64_t total) { progress("flatten", done, total); });
 }
 
@@ -115,15 +111,15 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
   uint64_t size = 0;
   const config::DiskType* type = nullptr;
   {
-    auto vol = open_image(volume->io.get(), volume->rbd_name, true);
+    auto vol = open_image(*volume->io, volume->rbd_name, true);
     if (!vol.ok()) return vol.status();
-    auto s = image_size(vol->get());
+    auto s = image_size(**vol);
     if (!s.ok()) return s.status();
     size = *s;
-    auto t = volume_disk_type(driver, vol->get(), volume->uuid);
+    auto t = volume_disk_type(driver, **vol, volume->uuid);
     if (!t.ok()) return t.status();
     type = *t;
-    auto attachments = read_attachments(volume->io.get(), vol->get());
+    auto attachments = read_attachments(*volume->io, **vol);
     if (!attachments.ok()) return attachments.status();
     if (!attachments->empty() && !*force) {
       std::string domains;
@@ -149,9 +145,9 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
   const std::string snap = "rbdvol-image-" + uuid;
   const bool same_cluster = target == vol_cluster;
   {
-    auto vol = open_image(volume->io.get(), volume->rbd_name, false);
+    auto vol = open_image(*volume->io, volume->rbd_name, false);
     if (!vol.ok()) return vol.status();
-    int r = rbd_snap_create(vol->get(), snap.c_str());
+    int r = as_errno((*vol)->snap_create(snap));
     if (r < 0) {
       return Status::Error(r, "cannot snapshot volume " + volume->uuid + " on backend " +
                                   vol_cluster->id() + ": " + ceph_strerror(r));
@@ -162,10 +158,10 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
   // flattens moves its data inside the cluster: hashing it would read it all
   // through here, so it gets neither.
   std::string checksum;
-  Status s = same_cluster ? clone_and_flatten(volume->io.get(), volume->rbd_name, snap,
-                                              img_io->get(), rbd_name, progress)
-                          : copy_rbd_image(volume->io.get(), volume->rbd_name, snap, img_io->get(),
-                                           rbd_name, progress, nullptr, &checksum);
+  Status s = same_cluster ? clone_and_flatten(*volume->io, volume->rbd_name, snap, **img_io,
+                                              rbd_name, progress)
+                          : copy_rbd_image(*volume->io, volume->rbd_name, snap, **img_io, rbd_name,
+                                           progress, nullptr, &checksum);
   if (s.ok()) {
     std::vector<std::pair<std::string, std::string>> values = {
         {meta::kName, *name},
@@ -174,11 +170,11 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
         {meta::kImageSourceVolume, volume->uuid},
         {meta::kCreatedAt, utc_now_iso8601()}};
     if (!checksum.empty()) values.emplace_back(meta::kImageChecksum, checksum);
-    s = finish_image(img_io->get(), rbd_name, values);
+    s = finish_image(**img_io, rbd_name, values);
   }
   if (!s.ok()) {
-    Status undo = remove_image_and_snapshots(img_io->get(), rbd_name);
-    Status undo_snap = remove_snapshot(volume->io.get(), volume->rbd_name, snap);
+    Status undo = remove_image_and_snapshots(**img_io, rbd_name);
+    Status undo_snap = remove_snapshot(*volume->io, volume->rbd_name, snap);
     std::string note;
     if (!undo.ok()) note += " (removing the partial image failed: " + undo.message() + ")";
     if (!undo_snap.ok())
@@ -200,7 +196,7 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
                  {"source_volume", volume->uuid},
                  {"volume_backend", vol_cluster->id()},
                  {"method", same_cluster ? "clone-flatten" : "copy"}};
-  s = remove_snapshot(volume->io.get(), volume->rbd_name, snap);
+  s = remove_snapshot(*volume->io, volume->rbd_name, snap);
   if (!s.ok()) answer["warning"] = "the image is complete, but " + s.message();
   return answer;
 }

@@ -36,7 +36,7 @@ Result<Json> image_download(Driver& driver, const Json& request, const Progress&
       last = io.status();
       continue;
     }
-    auto opened = open_image_data_for_engine(io->get(), l.rbd_name, "backend " + l.backend);
+    auto opened = open_image_data_for_engine(**io, l.rbd_name, "backend " + l.backend);
     if (!opened.ok()) {
       last = opened.status();
       continue;

@@ -21,12 +21,12 @@ Result<Json> image_show(Driver& driver, const Json& request, const Progress&) {
     if (!c) continue;
     auto io = c->open_pool(l.pool);
     if (!io.ok()) continue;
-    auto rbd = open_image(io->get(), l.rbd_name, true);
+    auto rbd = open_image(**io, l.rbd_name, true);
     if (!rbd.ok()) continue;
     for (const auto& [key, field] :
          {std::pair{meta::kCreatedAt, "created_at"}, std::pair{meta::kImageSourceSize, "file_size"},
           std::pair{meta::kImageSourceVolume, "source_volume"}}) {
-      auto v = metadata_get(rbd->get(), key);
+      auto v = metadata_get(**rbd, key);
       if (v.ok() && !v->empty()) answer[field] = *v;
     }
     if (answer.contains("file_size")) {

@@ -49,8 +49,7 @@ struct PartialUpload {
 // image-<uuid> without rbdvol.complete whose chunk record names `source` and
 // whose process no longer runs (owner_is_running). Its record may be complete (the
 // run died after its data, before rbdvol.complete): then nothing is sent again.
-Result<std::optional<PartialUpload>> find_partial_upload(rados_ioctx_t io,
-                                                         const std::string& source) {
+Result<std::optional<PartialUpload>> find_partial_upload(Pool& io, const std::string& source) {
   using Found = std::optional<PartialUpload>;
   auto names = list_images(io);
   if (!names.ok()) return names.status();
@@ -71,6 +70,111 @@ Result<std::optional<PartialUpload>> find_partial_upload(rados_ioctx_t io,
   return Found();
 }
 
+// Makes this process the owner of the dead run's partial upload: claims its
+// record first (of two runs resuming it at once, the one that loses stops
+// here, before it breaks the winner's lock), then breaks the dead run's lock.
+// The returned watch is kept until the upload is done (RecordWatch).
+Result<std::unique_ptr<RecordWatch>> take_over_partial_upload(Pool& io, PartialUpload& partial,
+                                                              const std::string& what) {
+  Status s = inject_fault("image.upload:before-claim");
+  std::unique_ptr<RecordWatch> claimed;
+  if (s.ok()) {
+    auto claim = claim_chunk_record(io, partial.rbd_name, partial.header, partial.version);
+    if (claim.ok()) {
+      claimed = std::move(claim).value();
+    } else {
+      s = claim.status();
+    }
+  }
+  if (!s.ok()) return Status::Error(s.err(), "cannot resume " + what + ": " + s.message());
+  RETURN_IF_ERROR(break_exclusive_lock(io, partial.rbd_name));
+  return claimed;
+}
+
+// One upload of a raw file into image `rbd_name` of `io`'s pool (created,
+// or a dead run's partial upload being resumed).
+struct Upload {
+  Pool& io;
+  const RawImageFile& file;
+  std::string name;      // the image's name (rbdvol.name)
+  std::string source;    // file_source()
+  std::string rbd_name;  // image-<uuid>
+  std::string label;     // "backend fast images/image-<uuid>"
+  std::string path;      // as the request gave it
+  const std::optional<PartialUpload>& partial;
+  const Progress& progress;
+  CopyStats stats;
+  std::string checksum;
+};
+
+// The record of the upload: a new one, or the partial upload's, checked
+// against the file, with the chunks it confirms in `confirmed`.
+Result<ChunkRecordHeader> upload_record(Upload& up, RbdImage& image, std::vector<bool>* confirmed) {
+  ASSIGN_OR_RETURN(ImageStat info, image.stat());
+  if (!up.partial) {
+    return start_chunk_record(up.io, up.rbd_name, up.file.size, info.object_size, up.source);
+  }
+  const ChunkRecordHeader& record = up.partial->header;
+  if (record.size != up.file.size || info.size != up.file.size) {
+    return Status::Invalid("the partial upload " + up.label + " has another size than " + up.path);
+  }
+  ASSIGN_OR_RETURN(auto digests, read_chunk_digests(up.io, up.rbd_name, record));
+  for (const auto& d : digests) confirmed->push_back(d.has_value());
+  return record;
+}
+
+// The upload's last steps once its data is written: rbdvol.incomplete goes,
+// the record is completed, the image's metadata is set, and rbdvol.complete
+// comes last: an image without it is not listed, so nobody clones a
+// half-written image. No snapshot: the first volume cloned from the image
+// makes it.
+Status finish_upload(Upload& up, RbdImage& image, const ChunkRecordHeader& record) {
+  RETURN_IF_ERROR(inject_fault("image.upload:after-write"));
+  int r = as_errno(image.metadata_remove(meta::kIncomplete));
+  if (r < 0 && r != -ENOENT) {
+    return Status::Error(
+        r, "cannot remove " + meta::kIncomplete + " of " + up.label + ": " + ceph_strerror(r));
+  }
+  RETURN_IF_ERROR(complete_chunk_record(up.io, up.rbd_name, record));
+  for (const auto& [key, value] :
+       {std::pair{meta::kName, up.name}, std::pair{meta::kImageFormat, up.file.format},
+        std::pair{meta::kImageSourceSize, std::to_string(up.file.file_size)},
+        std::pair{meta::kImageChecksum, up.checksum},
+        std::pair{meta::kCreatedAt, utc_now_iso8601()}}) {
+    RETURN_IF_ERROR(metadata_set(image, key, value));
+  }
+  RETURN_IF_ERROR(inject_fault("image.upload:before-complete"));
+  return metadata_set(image, meta::kComplete, utc_now_iso8601());
+}
+
+// Writes the file's data into the image, recording chunk digests, then
+// finishes it (finish_upload).
+Status fill_upload(Upload& up) {
+  ASSIGN_OR_RETURN(ImagePtr image, open_image(up.io, up.rbd_name, false));
+  std::vector<bool> confirmed;
+  ASSIGN_OR_RETURN(ChunkRecordHeader record, upload_record(up, *image, &confirmed));
+  RETURN_IF_ERROR(metadata_set(*image, meta::kIncomplete,
+                               "upload of " + up.source + " by " + record.owner + " since " +
+                                   record.started_at + "; see " +
+                                   chunk_record_object(up.rbd_name)));
+  CopyOptions options = default_copy_options("upload");
+  options.chunk_size = record.chunk_size;
+  options.confirmed = confirmed;
+  options.kill_after_chunks = fault_count("image.upload:kill-after-chunk");
+  Pool& pool = up.io;
+  const std::string rbd_name = up.rbd_name;
+  options.record = [&pool, rbd_name](const std::vector<ChunkDigest>& digests) {
+    return record_chunk_digests(pool, rbd_name, digests);
+  };
+  ASSIGN_OR_RETURN(up.stats,
+                   copy_file_data(up.file.fd(), up.file.label, up.file.size,
+                                  {&up.io, up.rbd_name, "", up.label}, up.progress, options));
+  // The checksum comes from the digests just recorded (and, resuming, those
+  // of the run before): no second pass over the file.
+  ASSIGN_OR_RETURN(up.checksum, recorded_checksum(up.io, up.rbd_name, record));
+  return finish_upload(up, *image, record);
+}
+
 }  // namespace
 
 Result<Json> image_upload(Driver& driver, const Json& request, const Progress& progress) {
@@ -89,8 +193,6 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
 
   auto file = RawImageFile::open(*path, [&] { progress("convert", 0, 0); });
   if (!file.ok()) return file.status();
-  const int raw_fd = (*file)->fd();
-  const std::string& raw_path = (*file)->label;
   const uint64_t size = (*file)->size;
 
   auto io = cluster->open_image_pool();
@@ -101,14 +203,14 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
   // that cannot take it writes nothing.
   struct stat raw_st {};
   const uint64_t data_bytes =
-      ::fstat(raw_fd, &raw_st) == 0
+      ::fstat((*file)->fd(), &raw_st) == 0
           ? std::min<uint64_t>(size, static_cast<uint64_t>(raw_st.st_blocks) * 512)
           : size;
-  RETURN_IF_ERROR(require_pool_space(io->get(), data_bytes,
-                                     "the upload of " + *path + " into backend " + backend));
+  RETURN_IF_ERROR(
+      require_pool_space(**io, data_bytes, "the upload of " + *path + " into backend " + backend));
   std::optional<PartialUpload> partial;
   if (*resume) {
-    auto found = find_partial_upload(io->get(), source);
+    auto found = find_partial_upload(**io, source);
     if (!found.ok()) return found.status().Prefixed("backend " + backend);
     partial = *found;
   }
@@ -119,104 +221,25 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
     ASSIGN_OR_RETURN(uuid, new_unused_id(driver, kImagePrefix));
   }
   const std::string rbd_name = kImagePrefix + uuid;
-  const std::string label = "backend " + backend + " " + image_spec(io->get(), rbd_name);
+  const std::string label = "backend " + backend + " " + image_spec(**io, rbd_name);
   // A resumed upload watches its record until it is done (RecordWatch).
   std::unique_ptr<RecordWatch> claimed;
-  int r = 0;
   if (partial) {
-    // Claimed first: of two runs resuming it at once, the one that loses
-    // stops here, before it breaks the winner's lock.
-    Status s = inject_fault("image.upload:before-claim");
-    if (s.ok()) {
-      auto claim = claim_chunk_record(io->get(), rbd_name, partial->header, partial->version);
-      if (claim.ok()) {
-        claimed = std::move(claim).value();
-      } else {
-        s = claim.status();
-      }
-    }
-    if (!s.ok()) {
-      return Status::Error(s.err(), "cannot resume the upload of " + *path + " into backend " +
-                                        backend + ": " + s.message());
-    }
-    s = break_exclusive_lock(io->get(), rbd_name);
-    if (!s.ok()) return s;
+    ASSIGN_OR_RETURN(
+        claimed, take_over_partial_upload(**io, *partial,
+                                          "the upload of " + *path + " into backend " + backend));
   } else {
-    int order = 0;  // the cluster's default object size
-    r = rbd_create(io->get(), rbd_name.c_str(), size, &order);
+    // The cluster's default object size.
+    int r = as_errno((*io)->create_image(rbd_name, size, ImageOptions{}));
     if (r < 0) {
-      return Status::Error(r, "cannot create image " + image_spec(io->get(), rbd_name) +
-                                  " on backend " + backend + ": " + ceph_strerror(r));
+      return Status::Error(r, "cannot create image " + image_spec(**io, rbd_name) + " on backend " +
+                                  backend + ": " + ceph_strerror(r));
     }
   }
-  CopyStats stats;
-  std::string checksum;
-  auto fill = [&]() -> Status {
-    auto image = open_image(io->get(), rbd_name, false);
-    if (!image.ok()) return image.status();
-    rbd_image_info_t info{};
-    r = rbd_stat(image->get(), &info, sizeof(info));
-    if (r < 0) return Status::Error(r, "cannot stat " + label + ": " + ceph_strerror(r));
-    std::vector<bool> confirmed;
-    Result<ChunkRecordHeader> record =
-        partial ? Result<ChunkRecordHeader>(partial->header)
-                : start_chunk_record(io->get(), rbd_name, size, info.obj_size, source);
-    if (!record.ok()) return record.status();
-    if (partial) {
-      if (record->size != size || info.size != size) {
-        return Status::Invalid("the partial upload " + label + " has another size than " + *path);
-      }
-      auto digests = read_chunk_digests(io->get(), rbd_name, *record);
-      if (!digests.ok()) return digests.status();
-      for (const auto& d : *digests) confirmed.push_back(d.has_value());
-    }
-    Status s = metadata_set(image->get(), meta::kIncomplete,
-                            "upload of " + source + " by " + record->owner + " since " +
-                                record->started_at + "; see " + chunk_record_object(rbd_name));
-    if (!s.ok()) return s;
-    CopyOptions options = default_copy_options("upload");
-    options.chunk_size = record->chunk_size;
-    options.confirmed = confirmed;
-    options.kill_after_chunks = fault_count("image.upload:kill-after-chunk");
-    options.record = [pool = io->get(), rbd_name](const std::vector<ChunkDigest>& digests) {
-      return record_chunk_digests(pool, rbd_name, digests);
-    };
-    auto copied =
-        copy_file_data(raw_fd, raw_path, size, {io->get(), rbd_name, "", label}, progress, options);
-    if (!copied.ok()) return copied.status();
-    stats = *copied;
-    // The checksum comes from the digests just recorded (and, resuming, those
-    // of the run before): no second pass over the file.
-    auto sum = recorded_checksum(io->get(), rbd_name, *record);
-    if (!sum.ok()) return sum.status();
-    checksum = *sum;
-    s = inject_fault("image.upload:after-write");
-    if (!s.ok()) return s;
-    r = rbd_metadata_remove(image->get(), meta::kIncomplete.c_str());
-    if (r < 0 && r != -ENOENT) {
-      return Status::Error(
-          r, "cannot remove " + meta::kIncomplete + " of " + label + ": " + ceph_strerror(r));
-    }
-    s = complete_chunk_record(io->get(), rbd_name, *record);
-    if (!s.ok()) return s;
-    for (const auto& [key, value] :
-         {std::pair{meta::kName, *name}, std::pair{meta::kImageFormat, (*file)->format},
-          std::pair{meta::kImageSourceSize, std::to_string((*file)->file_size)},
-          std::pair{meta::kImageChecksum, checksum},
-          std::pair{meta::kCreatedAt, utc_now_iso8601()}}) {
-      s = metadata_set(image->get(), key, value);
-      if (!s.ok()) return s;
-    }
-    // rbdvol.complete comes last: an image without it is not listed, so
-    // nobody clones a half-written image. No snapshot: the first volume
-    // cloned from the image makes it.
-    s = inject_fault("image.upload:before-complete");
-    if (!s.ok()) return s;
-    return metadata_set(image->get(), meta::kComplete, utc_now_iso8601());
-  };
-  Status s = fill();
+  Upload up{**io, **file, *name, source, rbd_name, label, *path, partial, progress, {}, {}};
+  Status s = fill_upload(up);
   if (!s.ok()) {
-    Status undo = remove_image_and_snapshots(io->get(), rbd_name);
+    Status undo = remove_image_and_snapshots(**io, rbd_name);
     std::string note =
         undo.ok() ? "" : " (and removing the partial image failed: " + undo.message() + ")";
     return Status::Error(s.err(), "upload of " + *path + " into backend " + backend +
@@ -230,12 +253,12 @@ Result<Json> image_upload(Driver& driver, const Json& request, const Progress& p
               {"size", size},
               {"format", (*file)->format},
               {"file_size", (*file)->file_size},
-              {"checksum", checksum},
+              {"checksum", up.checksum},
               {"snapshot", kImageSnapshot},
-              {"chunks", stats.chunks},
-              {"chunks_written", stats.chunks_written},
-              {"chunks_zero", stats.chunks_zero},
-              {"chunks_skipped_confirmed", stats.chunks_skipped_confirmed},
+              {"chunks", up.stats.chunks},
+              {"chunks_written", up.stats.chunks_written},
+              {"chunks_zero", up.stats.chunks_zero},
+              {"chunks_skipped_confirmed", up.stats.chunks_skipped_confirmed},
               {"resumed", partial.has_value()}};
 }
 

@@ -26,7 +26,7 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
   auto io = cluster.open_pool(where.pool);
   if (!io.ok()) return io.status();
   Json entry = {{"backend", where.backend}, {"pool", where.pool}, {"image", where.rbd_name}};
-  auto header = read_chunk_record_header(io->get(), where.rbd_name);
+  auto header = read_chunk_record_header(**io, where.rbd_name);
   if (!header.ok()) return header.status();
   if (!*header) {
     // Images uploaded or copied before chunk records existed, and images made
@@ -36,14 +36,16 @@ Result<Json> verify_copy(Cluster& cluster, const ImageLocation& where, const Pro
     entry["mismatches"] = Json::array();
     return entry;
   }
-  auto expected = read_chunk_digests(io->get(), where.rbd_name, **header);
+  auto expected = read_chunk_digests(**io, where.rbd_name, **header);
   if (!expected.ok()) return expected.status();
 
-  auto opened = open_image_data_for_engine(io->get(), where.rbd_name, "backend " + where.backend);
+  auto opened = open_image_data_for_engine(**io, where.rbd_name, "backend " + where.backend);
   if (!opened.ok()) return opened.status();
   OpenImage& image = **opened;
   uint64_t size = 0;
-  int r = image.image.size(&size);
+  auto read_size = image.image->size();
+  int r = as_errno(read_size.status());
+  if (r == 0) size = *read_size;
   if (r < 0) {
     return Status::Error(r, "cannot read the size of " + image.label + ": " + ceph_strerror(r));
   }

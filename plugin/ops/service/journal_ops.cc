@@ -43,7 +43,7 @@ Result<Json> journal_get(Driver& driver, const Json& request, const Progress&) {
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<std::optional<std::string>> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
-    return journal_get(io->get(), key);
+    return journal_get(**io, key);
   });
   Json entries = Json::array(), unreachable = Json::array();
   for (size_t i = 0; i < clusters.size(); ++i) {
@@ -62,7 +62,7 @@ Result<Json> journal_list(Driver& driver, const Json&, const Progress&) {
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<std::map<std::string, std::string>> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
-    return journal_list(io->get());
+    return journal_list(**io);
   });
   Json entries = Json::array(), unreachable = Json::array();
   for (size_t i = 0; i < clusters.size(); ++i) {
@@ -87,13 +87,13 @@ Result<Json> journal_update(Driver& driver, const Json& request, const Progress&
   }
   Cluster* cluster = driver.cluster(backend);
   if (!cluster) return Status::NotFound("backend '" + backend + "' is not an enabled backend");
-  ASSIGN_OR_RETURN(IoCtxPtr io, cluster->open_volume_pool());
+  ASSIGN_OR_RETURN(auto io, cluster->open_volume_pool());
   const bool conditional = request.contains("expect");
   const Json expect = conditional ? request["expect"] : Json();
   const Json& value = request["value"];
   ASSIGN_OR_RETURN(
       std::optional<std::string> previous,
-      journal_update(io.get(), key, [&](std::optional<std::string>& current) -> Status {
+      journal_update(*io, key, [&](std::optional<std::string>& current) -> Status {
         if (conditional) {
           Json now = current ? parsed(*current) : Json(nullptr);
           if (now != expect) {

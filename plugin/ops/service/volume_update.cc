@@ -60,10 +60,10 @@ Result<Json> volume_update(Driver& driver, const Json& request, const Progress&)
   if (!volume.ok()) return volume.status();
   const std::string where = "volume " + volume->uuid + " on backend " + volume->cluster->id();
   {
-    auto image = open_image(volume->io.get(), volume->rbd_name, false);
+    auto image = open_image(*volume->io, volume->rbd_name, false);
     if (!image.ok()) return image.status().Prefixed(where);
     for (const auto& [key, value] : changes) {
-      Status s = metadata_set(image->get(), key, value);
+      Status s = (*image)->metadata_set(key, value);
       if (!s.ok()) return s.Prefixed(where + ": cannot set " + key);
     }
   }

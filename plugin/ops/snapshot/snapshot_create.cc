@@ -12,13 +12,13 @@ namespace rbdvol::plugin {
 
 namespace {
 
-Status record_snapshot(rbd_image_t image, const VolumeHandle& volume, const std::string& uuid,
+Status record_snapshot(RbdImage& image, const VolumeHandle& volume, const std::string& uuid,
                        const std::string& name) {
   Status s = inject_fault("snapshot.create:after-snapshot");
   if (s.ok()) s = metadata_set(image, snapshot_name_key(uuid), name);
   if (s.ok()) s = metadata_set(image, snapshot_created_key(uuid), utc_now_iso8601());
   if (s.ok()) s = inject_fault("snapshot.create:before-directory");
-  if (s.ok()) s = add_snapshot_entry(volume.io.get(), uuid, volume.rbd_name);
+  if (s.ok()) s = add_snapshot_entry(*volume.io, uuid, volume.rbd_name);
   return s;
 }
 
@@ -32,34 +32,35 @@ Result<Json> snapshot_create(Driver& driver, const Json& request, const Progress
   auto volume = locate_volume(driver, *volume_id);
   if (!volume.ok()) return volume.status();
   const std::string where = "volume " + volume->uuid + " on backend " + volume->cluster->id();
-  auto image = open_image(volume->io.get(), volume->rbd_name, false);
+  auto image = open_image(*volume->io, volume->rbd_name, false);
   if (!image.ok()) return image.status().Prefixed(where);
 
   const std::string uuid = new_uuid();
   const std::string rbd_snap = kSnapshotPrefix + uuid;
-  int r = rbd_snap_create(image->get(), rbd_snap.c_str());
-  if (r < 0) {
+  Status created = (*image)->snap_create(rbd_snap);
+  if (!created.ok()) {
+    const int r = created.err();
     return Status::Error(
         r, "cannot create snapshot " + rbd_snap + " of " + where + ": " + ceph_strerror(r));
   }
-  Status s = record_snapshot(image->get(), *volume, uuid, *name);
+  Status s = record_snapshot(**image, *volume, uuid, *name);
   if (!s.ok()) {
-    (void)remove_snapshot_entry(volume->io.get(), uuid);
+    (void)remove_snapshot_entry(*volume->io, uuid);
     for (const auto& key : {snapshot_name_key(uuid), snapshot_created_key(uuid)}) {
-      rbd_metadata_remove(image->get(), key.c_str());
+      (void)(*image)->metadata_remove(key);
     }
-    int undo = rbd_snap_remove(image->get(), rbd_snap.c_str());
+    Status undo = (*image)->snap_remove(rbd_snap);
     return Status::Error(
         s.err(), "snapshot " + uuid + " of " + where + ": " + s.message() +
-                     (undo == 0 ? " (removed again)"
-                                : " (removing it failed too: " + ceph_strerror(undo) + ")"));
+                     (undo.ok() ? " (removed again)"
+                                : " (removing it failed too: " + ceph_strerror(undo.err()) + ")"));
   }
-  auto snaps = list_snapshots(image->get());
+  auto snaps = list_snapshots(**image);
   if (!snaps.ok()) return snaps.status().Prefixed(where);
-  auto meta = metadata_list(image->get(), snapshot_meta_prefix(uuid));
+  auto meta = metadata_list(**image, snapshot_meta_prefix(uuid));
   if (!meta.ok()) return meta.status().Prefixed(where);
   for (const auto& snap : *snaps) {
-    if (snap.name == rbd_snap) return snapshot_record(image->get(), *volume, snap, *meta);
+    if (snap.name == rbd_snap) return snapshot_record(**image, *volume, snap, *meta);
   }
   return Status::NotFound("snapshot " + uuid + " of " + where + " vanished after it was created");
 }

@@ -27,23 +27,23 @@ Result<Json> snapshot_delete(Driver& driver, const Json& request, const Progress
   const VolumeHandle& volume = snapshot->volume;
   const std::string where = "snapshot " + snapshot->uuid + " of volume " + volume.uuid +
                             " on backend " + volume.cluster->id();
-  auto flattened = flatten_children(volume.io.get(), volume.rbd_name, snapshot->rbd_snap);
+  auto flattened = flatten_children(*volume.io, volume.rbd_name, snapshot->rbd_snap);
   if (!flattened.ok()) return flattened.status().Prefixed(where);
-  Status s = remove_snapshot(volume.io.get(), volume.rbd_name, snapshot->rbd_snap);
+  Status s = remove_snapshot(*volume.io, volume.rbd_name, snapshot->rbd_snap);
   if (!s.ok()) return s.Prefixed(where);
   {
-    auto image = open_image(volume.io.get(), volume.rbd_name, false);
+    auto image = open_image(*volume.io, volume.rbd_name, false);
     if (!image.ok()) return image.status().Prefixed(where);
     for (const auto& key :
          {snapshot_name_key(snapshot->uuid), snapshot_created_key(snapshot->uuid)}) {
-      int r = rbd_metadata_remove(image->get(), key.c_str());
+      int r = as_errno((*image)->metadata_remove(key));
       if (r < 0 && r != -ENOENT) {
         return Status::Error(r, where + ": removed, but cannot remove its metadata " + key + ": " +
                                     ceph_strerror(r));
       }
     }
   }
-  s = remove_snapshot_entry(volume.io.get(), snapshot->uuid);
+  s = remove_snapshot_entry(*volume.io, snapshot->uuid);
   if (!s.ok()) return Status::Error(s.err(), where + ": removed, but " + s.message());
   return Json{{"id", snapshot->uuid}, {"volume", volume.uuid}, {"backend", volume.cluster->id()},
               {"deleted", true},      {"already_gone", false}, {"flattened", *flattened}};

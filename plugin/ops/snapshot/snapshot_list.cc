@@ -13,16 +13,16 @@ Result<Json> snapshot_list(Driver& driver, const Json& request, const Progress&)
   auto volume = locate_volume(driver, *volume_id);
   if (!volume.ok()) return volume.status();
   const std::string where = "volume " + volume->uuid + " on backend " + volume->cluster->id();
-  auto image = open_image(volume->io.get(), volume->rbd_name, true);
+  auto image = open_image(*volume->io, volume->rbd_name, true);
   if (!image.ok()) return image.status().Prefixed(where);
-  auto snaps = list_snapshots(image->get());
+  auto snaps = list_snapshots(**image);
   if (!snaps.ok()) return snaps.status().Prefixed(where);
-  auto meta = metadata_list(image->get(), "rbdvol.snapshot.");
+  auto meta = metadata_list(**image, "rbdvol.snapshot.");
   if (!meta.ok()) return meta.status().Prefixed(where);
   Json snapshots = Json::array();
   for (const auto& snap : *snaps) {
     if (snapshot_uuid_of(snap.name).empty()) continue;
-    auto record = snapshot_record(image->get(), *volume, snap, *meta);
+    auto record = snapshot_record(**image, *volume, snap, *meta);
     if (!record.ok()) return record.status();
     snapshots.push_back(std::move(record).value());
   }

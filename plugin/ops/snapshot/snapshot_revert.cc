@@ -15,16 +15,16 @@ Result<Json> snapshot_revert(Driver& driver, const Json& request, const Progress
   if (!snapshot.ok()) return snapshot.status();
   const VolumeHandle& volume = snapshot->volume;
   const std::string where = "volume " + volume.uuid + " on backend " + volume.cluster->id();
-  Status idle = require_not_in_use(volume.io.get(), volume.rbd_name, where, "revert it");
+  Status idle = require_not_in_use(*volume.io, volume.rbd_name, where, "revert it");
   if (!idle.ok()) return idle;
-  auto image = open_image(volume.io.get(), volume.rbd_name, false);
+  auto image = open_image(*volume.io, volume.rbd_name, false);
   if (!image.ok()) return image.status().Prefixed(where);
-  int r = rbd_snap_rollback(image->get(), snapshot->rbd_snap.c_str());
+  int r = as_errno((*image)->snap_rollback(snapshot->rbd_snap));
   if (r < 0) {
     return Status::Error(
         r, "cannot revert " + where + " to snapshot " + snapshot->uuid + ": " + ceph_strerror(r));
   }
-  auto size = image_size(image->get());
+  auto size = image_size(**image);
   if (!size.ok()) return size.status().Prefixed(where);
   return Json{{"id", snapshot->uuid},
               {"snapshot", snapshot->uuid},

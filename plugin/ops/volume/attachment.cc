@@ -45,12 +45,12 @@ Result<Json> attachment_create(Driver& driver, const Json& request, const Progre
   if (!target.ok()) return target.status();
   auto& volume = target->volume;
   const std::string& domain = target->domain;
-  auto image = open_image(volume.io.get(), volume.rbd_name, true);
+  auto image = open_image(*volume.io, volume.rbd_name, true);
   if (!image.ok()) return image.status();
-  auto type = volume_disk_type(driver, image->get(), volume.uuid);
+  auto type = volume_disk_type(driver, **image, volume.uuid);
   if (!type.ok()) return type.status();
   const bool multiattach = (*type)->multiattach;
-  auto records = update_attachments(volume.io.get(), image->get(), [&](Json& records) -> Status {
+  auto records = update_attachments(*volume.io, **image, [&](Json& records) -> Status {
     if (find_domain(records, domain) != records.end()) {
       return Status::Exists("volume " + volume.uuid + " is already attached to domain " + domain);
     }
@@ -70,7 +70,7 @@ Result<Json> attachment_create(Driver& driver, const Json& request, const Progre
   auto connection = volume_connection_info(driver, volume);
   if (!connection.ok()) {
     // Give the reservation back: the caller cannot attach without the info.
-    auto released = update_attachments(volume.io.get(), image->get(), [&](Json& r) {
+    auto released = update_attachments(*volume.io, **image, [&](Json& r) {
       auto it = find_domain(r, domain);
       if (it != r.end()) r.erase(it);
       return Status::Ok();
@@ -95,9 +95,9 @@ Result<Json> attachment_update(Driver& driver, const Json& request, const Progre
   auto target_dev = optional_string(request, "target_dev");
   if (!target_dev.ok()) return target_dev.status();
   auto& volume = target->volume;
-  auto image = open_image(volume.io.get(), volume.rbd_name, true);
+  auto image = open_image(*volume.io, volume.rbd_name, true);
   if (!image.ok()) return image.status();
-  auto records = update_attachments(volume.io.get(), image->get(), [&](Json& records) -> Status {
+  auto records = update_attachments(*volume.io, **image, [&](Json& records) -> Status {
     auto it = find_domain(records, target->domain);
     if (it == records.end()) {
       return Status::NotFound("volume " + volume.uuid + " has no attachment to domain " +
@@ -115,10 +115,10 @@ Result<Json> attachment_delete(Driver& driver, const Json& request, const Progre
   auto target = target_of(driver, request);
   if (!target.ok()) return target.status();
   auto& volume = target->volume;
-  auto image = open_image(volume.io.get(), volume.rbd_name, true);
+  auto image = open_image(*volume.io, volume.rbd_name, true);
   if (!image.ok()) return image.status();
   bool removed = false;
-  auto records = update_attachments(volume.io.get(), image->get(), [&](Json& records) {
+  auto records = update_attachments(*volume.io, **image, [&](Json& records) {
     auto it = find_domain(records, target->domain);
     removed = it != records.end();
     if (removed) records.erase(it);

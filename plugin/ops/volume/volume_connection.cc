@@ -9,9 +9,9 @@
 namespace rbdvol::plugin {
 
 Result<Json> volume_connection_info(Driver& driver, const VolumeHandle& volume) {
-  auto image = open_image(volume.io.get(), volume.rbd_name, true);
+  auto image = open_image(*volume.io, volume.rbd_name, true);
   if (!image.ok()) return image.status();
-  auto type = volume_disk_type(driver, image->get(), volume.uuid);
+  auto type = volume_disk_type(driver, **image, volume.uuid);
   if (!type.ok()) return type.status();
   auto monitors = volume.cluster->monitors();
   if (!monitors.ok()) return monitors.status();

@@ -32,7 +32,7 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
     }
     return volume.status();
   }
-  rados_ioctx_t io = volume->io.get();
+  Pool& io = *volume->io;
   const std::string where = "volume " + volume->uuid + " on backend " + volume->cluster->id();
   Status idle = require_not_in_use(io, volume->rbd_name, where, "delete it");
   if (!idle.ok()) return idle;
@@ -42,10 +42,10 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
   {
     auto image = open_image(io, volume->rbd_name, true);
     if (!image.ok()) return image.status().Prefixed(where);
-    auto snaps = list_snapshots(image->get());
+    auto snaps = list_snapshots(**image);
     if (!snaps.ok()) return snaps.status().Prefixed(where);
     snapshots = std::move(snaps).value();
-    auto p = parent_of(image->get());
+    auto p = parent_of(**image);
     if (!p.ok()) return p.status().Prefixed(where);
     parent = std::move(p).value();
   }
@@ -79,7 +79,7 @@ Result<Json> volume_delete(Driver& driver, const Json& request, const Progress&)
     }
   }
 
-  int r = rbd_remove(io, volume->rbd_name.c_str());
+  int r = as_errno(io.remove_image(volume->rbd_name));
   if (r == -EBUSY) {
     return Status::Busy(where +
                         " is still open by a client (a guest or another process); "

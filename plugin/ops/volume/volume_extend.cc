@@ -19,9 +19,9 @@ Result<Json> volume_extend(Driver& driver, const Json& request, const Progress&)
   auto volume = locate_volume(driver, *id);
   if (!volume.ok()) return volume.status();
   const std::string where = "volume " + volume->uuid + " on backend " + volume->cluster->id();
-  auto image = open_image(volume->io.get(), volume->rbd_name, false);
+  auto image = open_image(*volume->io, volume->rbd_name, false);
   if (!image.ok()) return image.status().Prefixed(where);
-  auto old_size = image_size(image->get());
+  auto old_size = image_size(**image);
   if (!old_size.ok()) return old_size.status().Prefixed(where);
   auto refuse = [&](uint64_t current) {
     return Status::Invalid(where + " is already " + std::to_string(current) + " bytes; " +
@@ -32,9 +32,9 @@ Result<Json> volume_extend(Driver& driver, const Json& request, const Progress&)
   // allow_shrink = false: librbd itself refuses to shrink should another
   // extend have grown the image since its size was read; say so with the size
   // it has now, not the stale one.
-  int r = rbd_resize2(image->get(), new_size, false, nullptr, nullptr);
+  int r = as_errno((*image)->resize(new_size, false));
   if (r < 0) {
-    auto now = image_size(image->get());
+    auto now = image_size(**image);
     if (r == -EINVAL && now.ok() && *now >= new_size) return refuse(*now);
     return Status::Error(r, "cannot grow " + where + " to " + std::to_string(new_size) +
                                 " bytes: " + ceph_strerror(r));
@@ -42,7 +42,7 @@ Result<Json> volume_extend(Driver& driver, const Json& request, const Progress&)
   // The size it has now, read back: another extend may have grown it further
   // meanwhile, and whoever announces the size to guests must never tell them
   // less than the image holds.
-  auto grown = image_size(image->get());
+  auto grown = image_size(**image);
   if (!grown.ok()) {
     return grown.status().Prefixed(where + ": grown, but its size cannot be read back");
   }

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "plugin/ceph/ceph_handles.h"
+#include "plugin/ceph/env.h"
 #include "status/status.h"
 
 namespace rbdvol::plugin {
@@ -14,7 +14,7 @@ namespace rbdvol::plugin {
 // header, such as a guest's QEMU), with "`where` ... detach it first before
 // you `action`". Call it before opening the image read-write: such an open
 // is a watcher too.
-Status require_not_in_use(rados_ioctx_t io, const std::string& rbd_name, const std::string& where,
+Status require_not_in_use(Pool& io, const std::string& rbd_name, const std::string& where,
                           const std::string& action);
 
 }  // namespace rbdvol::plugin

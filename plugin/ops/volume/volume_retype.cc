@@ -19,30 +19,29 @@ namespace {
 // Turns back on the features multiattach turned off, in the order librbd
 // needs (exclusive-lock before object-map/fast-diff and journaling), and
 // rebuilds the object map, which was not kept up to date while it was off.
-Status restore_saved_features(rbd_image_t image) {
+Status restore_saved_features(RbdImage& image) {
   auto saved = metadata_get(image, meta::kSavedFeatures);
   if (!saved.ok()) return saved.status().err() == ENOENT ? Status::Ok() : saved.status();
   auto current = image_features(image);
   if (!current.ok()) return current.status();
   const uint64_t wanted =
       std::strtoull(saved->c_str(), nullptr, 10) & kMultiattachForbiddenFeatures & ~*current;
-  const uint64_t steps[] = {RBD_FEATURE_EXCLUSIVE_LOCK,
-                            RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_FAST_DIFF, RBD_FEATURE_JOURNALING};
+  const uint64_t steps[] = {feature::kExclusiveLock, feature::kObjectMap | feature::kFastDiff,
+                            feature::kJournaling};
   for (uint64_t step : steps) {
     const uint64_t on = wanted & step;
     if (on == 0) continue;
-    int r = rbd_update_features(image, on, 1);
+    int r = as_errno(image.update_features(on, true));
     if (r < 0) {
       return Status::Error(
           r, "cannot turn on " + name_list(feature_names(on)) + ": " + ceph_strerror(r));
     }
   }
-  if (wanted & RBD_FEATURE_OBJECT_MAP) {
-    int r = rbd_rebuild_object_map(
-        image, [](uint64_t, uint64_t, void*) { return 0; }, nullptr);
+  if (wanted & feature::kObjectMap) {
+    int r = as_errno(image.rebuild_object_map());
     if (r < 0) return Status::Error(r, "cannot rebuild the object map: " + ceph_strerror(r));
   }
-  int r = rbd_metadata_remove(image, meta::kSavedFeatures.c_str());
+  int r = as_errno(image.metadata_remove(meta::kSavedFeatures));
   if (r < 0 && r != -ENOENT) {
     return Status::Error(
         r, "cannot remove metadata " + meta::kSavedFeatures + ": " + ceph_strerror(r));
@@ -70,20 +69,20 @@ Result<Json> volume_retype(Driver& driver, const Json& request, const Progress&)
                            name_list(backend.tags) +
                            "; retype does not move volumes between backends");
   }
-  Status idle = require_not_in_use(volume->io.get(), volume->rbd_name, where, "retype it");
+  Status idle = require_not_in_use(*volume->io, volume->rbd_name, where, "retype it");
   if (!idle.ok()) return idle;
 
-  auto image = open_image(volume->io.get(), volume->rbd_name, false);
+  auto image = open_image(*volume->io, volume->rbd_name, false);
   if (!image.ok()) return image.status().Prefixed(where);
-  auto old_type = metadata_get(image->get(), meta::kDiskType);
+  auto old_type = metadata_get(**image, meta::kDiskType);
   if (!old_type.ok() && old_type.status().err() != ENOENT) return old_type.status().Prefixed(where);
-  auto before = image_features(image->get());
+  auto before = image_features(**image);
   if (!before.ok()) return before.status().Prefixed(where);
-  Status s = type->multiattach ? disable_multiattach_features(image->get())
-                               : restore_saved_features(image->get());
-  if (s.ok()) s = metadata_set(image->get(), meta::kDiskType, type->name);
+  Status s =
+      type->multiattach ? disable_multiattach_features(**image) : restore_saved_features(**image);
+  if (s.ok()) s = metadata_set(**image, meta::kDiskType, type->name);
   if (!s.ok()) return s.Prefixed(where);
-  auto after = image_features(image->get());
+  auto after = image_features(**image);
   if (!after.ok()) return after.status().Prefixed(where);
   return Json{{"id", volume->uuid},
               {"backend", backend.id},
