@@ -82,8 +82,7 @@ Result<std::optional<std::string>> journal_update(
     }
     Status s = io.operate(kJournalObject, op);
     if (s.ok()) return current.value;
-    if (s.err() != ERANGE && s.err() != EOVERFLOW && s.err() != EEXIST &&
-        s.err() != ECANCELED) {
+    if (s.err() != ERANGE && s.err() != EOVERFLOW && s.err() != EEXIST && s.err() != ECANCELED) {
       return s.Prefixed("cannot write " + kJournalObject + " key " + key);
     }
     if (std::chrono::steady_clock::now() > deadline) {

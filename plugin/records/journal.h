@@ -7,7 +7,6 @@
 // hosts never both win, and a crashed one leaves no lock behind.
 #pragma once
 
-
 #include <functional>
 #include <map>
 #include <optional>

@@ -91,23 +91,22 @@ Result<Json> journal_update(Driver& driver, const Json& request, const Progress&
   const bool conditional = request.contains("expect");
   const Json expect = conditional ? request["expect"] : Json();
   const Json& value = request["value"];
-  ASSIGN_OR_RETURN(
-      std::optional<std::string> previous,
-      journal_update(*io, key, [&](std::optional<std::string>& current) -> Status {
-        if (conditional) {
-          Json now = current ? parsed(*current) : Json(nullptr);
-          if (now != expect) {
-            return Status::Busy("journal entry " + key + " on backend " + backend +
-                                " is not what was expected: it changed");
-          }
-        }
-        if (value.is_null()) {
-          current.reset();
-        } else {
-          current = value.dump();
-        }
-        return Status::Ok();
-      }));
+  ASSIGN_OR_RETURN(std::optional<std::string> previous,
+                   journal_update(*io, key, [&](std::optional<std::string>& current) -> Status {
+                     if (conditional) {
+                       Json now = current ? parsed(*current) : Json(nullptr);
+                       if (now != expect) {
+                         return Status::Busy("journal entry " + key + " on backend " + backend +
+                                             " is not what was expected: it changed");
+                       }
+                     }
+                     if (value.is_null()) {
+                       current.reset();
+                     } else {
+                       current = value.dump();
+                     }
+                     return Status::Ok();
+                   }));
   return Json{{"backend", backend},
               {"key", key},
               {"value", value},
