@@ -54,5 +54,33 @@ if grep -q "verification failed" <<<"$out" || ! grep -q "read 65536/65536" <<<"$
 fi
 echo
 echo "vm2 read the bytes vm1 wrote: one RBD volume, shared by two guests."
+
+step "7. The same clusters through rbdvold and Debian's own cinder command"
+# rbdvold on a free loopback port, noauth (the default, loopback only).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$root/build/lib/rbdvold" --config "$RBDVOL_CONFIG" --listen "127.0.0.1:$port" >/tmp/rbdvold-quickstart.log 2>&1 &
+rbdvold_pid=$!
+trap 'kill "$rbdvold_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+  sleep 0.2
+done
+cinder() { command cinder --os-auth-type noauth --os-endpoint "http://127.0.0.1:$port/v3" \
+  --os-user-id quickstart --os-project-id quickstart --os-volume-api-version 3.50 "$@"; }
+cinder create 1 --name quickstart-api --volume-type ssd >/dev/null
+cinder_id=$(cinder list --name quickstart-api | awk '/quickstart-api/ {print $2; exit}')
+for _ in $(seq 60); do
+  status=$(cinder show "$cinder_id" | awk '$2 == "status" {print $4}')
+  [ "$status" = creating ] || break
+  sleep 1
+done
+cinder list --name quickstart-api
+echo "rbdvol sees the same volume:"
+rbdvol volume show "$cinder_id" | head -4
+cinder delete "$cinder_id"
+echo "rbdvold's log (one line per request): /tmp/rbdvold-quickstart.log"
+kill "$rbdvold_pid"
+wait "$rbdvold_pid" 2>/dev/null || true
+trap - EXIT
 echo "Volume $volume stays attached; 'build/lib/rbdvol detach $volume' detaches it,"
 echo "'scripts/sandbox down' removes the whole sandbox."
