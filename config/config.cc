@@ -35,9 +35,9 @@ const std::vector<std::string> kBackendKeys = {"ceph_conf",   "rbd_user",       
                                                "weight",      "libvirt_secret_uuid"};
 const std::vector<std::string> kDiskTypeKeys = {"tags", "multiattach", "cache", "image_store"};
 const std::vector<std::string> kServiceKeys = {
-    "listen",           "auth_strategy",   "token_file",   "max_body_bytes",
-    "max_header_bytes", "max_connections", "idle_timeout", "request_timeout",
-    "shutdown_grace",   "workers",         "tls_cert",     "tls_key"};
+    "listen",          "auth_strategy", "token_file",      "max_body_bytes", "max_header_bytes",
+    "max_connections", "idle_timeout",  "request_timeout", "shutdown_grace", "workers",
+    "tls_cert",        "tls_key",       "image_listen",    "image_size_cap", "image_staging_dir"};
 const std::vector<std::string> kAuthStrategies = {"noauth", "token"};
 const std::vector<std::string> kCacheModes = {"none", "directsync", "writethrough", "writeback",
                                               "unsafe"};
@@ -484,6 +484,21 @@ Status read_service(const SectionReader& r, Service* service) {
   if (service->tls_cert.empty() != service->tls_key.empty()) {
     const char* missing = service->tls_cert.empty() ? "tls_cert" : "tls_key";
     return r.error(missing, "missing: tls_cert and tls_key go together");
+  }
+  RETURN_IF_ERROR(r.string("image_listen", false, &service->image_listen));
+  if (service->image_listen != "off" && !is_valid_listen(service->image_listen)) {
+    return r.error("image_listen",
+                   "must be HOST:PORT (an IPv6 address as [ADDR]:PORT) or off, got " +
+                       quoted(service->image_listen));
+  }
+  if (service->image_listen != "off" && service->image_listen == service->listen) {
+    return r.error("image_listen", "must differ from listen (" + service->listen + ")");
+  }
+  RETURN_IF_ERROR(r.positive_u64("image_size_cap", uint64_t{1} << 50, &service->image_size_cap));
+  RETURN_IF_ERROR(r.string("image_staging_dir", false, &service->image_staging_dir));
+  if (service->image_staging_dir.empty() || service->image_staging_dir.front() != '/') {
+    return r.error("image_staging_dir",
+                   "must be an absolute path, got " + quoted(service->image_staging_dir));
   }
   return Status::Ok();
 }

@@ -54,6 +54,12 @@ struct Service {
   int workers = 8;                        // threads that run plugin calls
   std::string tls_cert;                   // PEM; with tls_key, HTTPS only
   std::string tls_key;
+  // The image API (Glance v2): its own address ("off": not served), the
+  // largest image an upload may send, and where a qcow2 upload or a staged
+  // image waits before it is converted or imported.
+  std::string image_listen = "127.0.0.1:9292";
+  uint64_t image_size_cap = uint64_t{1} << 40;
+  std::string image_staging_dir = "/var/tmp/rbdvold";
   int line = 0;  // of the section header; 0 when the file has none
 };
 

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -72,11 +74,8 @@ std::string printable(const std::string& text, size_t max) {
 // sessions its pending handlers hold, while what they use still exists.
 struct HttpServer::Impl {
   config::Service config;
-  RequestHandler handler;
   std::optional<ssl::context> tls;
   asio::thread_pool workers;
-  std::string scheme_host;  // "http://127.0.0.1:8776"
-  bool loopback = false;
 
   std::atomic<bool> stopping{false};
   std::atomic<size_t> connections{0};
@@ -88,12 +87,19 @@ struct HttpServer::Impl {
   std::map<uint64_t, std::function<void()>> idle_closers;
 
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
 
-  Impl(const config::Service& c, RequestHandler h)
-      : config(c), handler(std::move(h)), workers(static_cast<size_t>(c.workers)) {}
+  // One listening address and what answers there.
+  struct Endpoint {
+    Listener listener;
+    tcp::acceptor acceptor;
+    std::string scheme_host;  // "http://127.0.0.1:8776"
+    bool loopback = false;
+  };
+  std::deque<Endpoint> endpoints;
 
-  void accept();
+  explicit Impl(const config::Service& c) : config(c), workers(static_cast<size_t>(c.workers)) {}
+
+  void accept(Endpoint& endpoint);
   void close_idle() {
     std::map<uint64_t, std::function<void()>> closers;
     {
@@ -109,8 +115,11 @@ namespace {
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(HttpServer::Impl& server, Stream stream)
-      : server_(server), stream_(std::move(stream)), request_timer_(lowest().get_executor()) {
+  Session(HttpServer::Impl& server, HttpServer::Impl::Endpoint& endpoint, Stream stream)
+      : server_(server),
+        endpoint_(endpoint),
+        stream_(std::move(stream)),
+        request_timer_(lowest().get_executor()) {
     ++server_.connections;
     std::lock_guard<std::mutex> lock(server_.idle_mutex);
     id_ = server_.next_session++;
@@ -171,6 +180,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // client that is too slow still gets its 408.
   void read_header() {
     started_ = Clock::now();
+    stream_parser_.reset();
+    body_done_ = false;
+    body_broken_ = false;
     parser_.emplace();
     parser_->header_limit(server_.config.max_header_bytes);
     parser_->body_limit(server_.config.max_body_bytes);
@@ -192,23 +204,79 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void on_header() {
     auto& req = parser_->get();
+    const bool streamed = streams_body();
+    const uint64_t limit =
+        streamed ? endpoint_.listener.stream_limit : server_.config.max_body_bytes;
+    auto length = parser_->content_length();
+    if (length && *length > limit) {
+      return answer_error(413, "overLimit",
+                          "the request body is larger than " + std::to_string(limit) + " bytes (" +
+                              (streamed ? "the size cap" : "max_body_bytes") + ")");
+    }
     if (beast::iequals(req[http::field::expect], "100-continue")) {
-      auto length = parser_->content_length();
-      if (length && *length > server_.config.max_body_bytes) {
-        return answer_error(413, "overLimit",
-                            "the request body is larger than " +
-                                std::to_string(server_.config.max_body_bytes) +
-                                " bytes (max_body_bytes)");
-      }
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *cont,
-                        [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
-                          if (ec) return self->close();
-                          self->read_body();
-                        });
+      http::async_write(
+          stream_, *cont,
+          [self = this->shared_from_this(), cont, streamed](beast::error_code ec, size_t) {
+            if (ec) return self->close();
+            streamed ? self->dispatch_streamed() : self->read_body();
+          });
       return;
     }
-    read_body();
+    streamed ? dispatch_streamed() : read_body();
+  }
+
+  bool streams_body() {
+    if (!endpoint_.listener.streams) return false;
+    auto& req = parser_->get();
+    std::string target(req.target());
+    std::string path = target.substr(0, target.find('?'));
+    return endpoint_.listener.streams(std::string(req.method_string()), path);
+  }
+
+  // The body is left on the connection; the handler reads it through
+  // read_body, each read with request_timeout to bring a byte.
+  void dispatch_streamed() {
+    request_timer_.cancel();
+    if (timed_out_) return read_failed(beast::error::timeout);
+    stream_parser_.emplace(std::move(*parser_));
+    stream_parser_->body_limit(endpoint_.listener.stream_limit);
+    body_done_ = stream_parser_->is_done();
+    auto request = make_request(stream_parser_->get());
+    if (auto length = stream_parser_->content_length()) request->content_length = *length;
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    request->read_body = [weak](char* buf, size_t len) -> int64_t {
+      auto self = weak.lock();
+      return self ? self->read_some(buf, len) : -ECONNRESET;
+    };
+    run_handler(request);
+  }
+
+  // Runs on a worker thread: waits for one read on the connection's strand.
+  int64_t read_some(char* buf, size_t len) {
+    if (body_done_ || len == 0) return 0;
+    if (body_broken_) return -ECONNRESET;
+    std::promise<std::pair<beast::error_code, size_t>> done;
+    auto result = done.get_future();
+    asio::post(lowest().get_executor(), [this, buf, len, &done] {
+      auto& body = stream_parser_->get().body();
+      body.data = buf;
+      body.size = len;
+      body.more = true;
+      lowest().expires_after(std::chrono::seconds(server_.config.request_timeout));
+      http::async_read(stream_, buffer_, *stream_parser_,
+                       [this, len, &done](beast::error_code ec, size_t) {
+                         if (ec == http::error::need_buffer) ec = {};
+                         done.set_value({ec, len - stream_parser_->get().body().size});
+                       });
+    });
+    auto [ec, n] = result.get();
+    if (stream_parser_->is_done()) body_done_ = true;
+    if (!ec) return static_cast<int64_t>(n);
+    body_broken_ = true;
+    if (ec == beast::error::timeout) return -ETIMEDOUT;
+    if (ec == http::error::body_limit) return -EMSGSIZE;
+    return -ECONNRESET;
   }
 
   void read_body() {
@@ -274,7 +342,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void dispatch() {
-    auto& req = parser_->get();
+    auto request = make_request(parser_->get());
+    request->body = std::move(parser_->get().body());
+    run_handler(request);
+  }
+
+  template <class Body>
+  std::shared_ptr<ApiRequest> make_request(http::request<Body>& req) {
     auto request = std::make_shared<ApiRequest>();
     request->method = std::string(req.method_string());
     request->request_id = new_request_id();
@@ -287,8 +361,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       request->headers[name] = std::string(field.value());
     }
-    request->body = std::move(req.body());
-    request->base_url = server_.scheme_host;
+    request->base_url = endpoint_.scheme_host;
     std::string host = request->header("host");
     if (!host.empty() && host.find_first_of(" /\\\"<>") == std::string::npos) {
       request->base_url = (server_.tls ? "https://" : "http://") + host;
@@ -298,20 +371,92 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       request->segments.clear();
       request->path = "\x01";  // the router answers 400 for it
     }
+    return request;
+  }
+
+  void run_handler(std::shared_ptr<ApiRequest> request) {
     ++server_.in_flight;
     asio::post(server_.workers, [self = this->shared_from_this(), request] {
       ApiResponse response;
       try {
-        response = self->server_.handler(*request);
+        response = self->endpoint_.listener.handler(*request);
       } catch (const std::exception& e) {
         log_line(request->request_id + " internal error: " + printable(e.what()));
+        response = ApiResponse();
         response.status = 500;
         response.body = "{\"computeFault\": {\"message\": \"internal error\", \"code\": 500}}";
       }
+      // A streamed body the handler did not read to its end leaves the
+      // connection in an unknown place: it is closed after the answer.
+      if (self->stream_parser_ && !self->body_done_) self->keep_alive_ = false;
+      if (response.stream) return self->write_streamed(std::move(response));
       asio::post(self->lowest().get_executor(), [self, response = std::move(response)]() mutable {
         self->write(std::move(response));
       });
     });
+  }
+
+  // Runs `start(handler)` on the strand and waits for the handler's error.
+  beast::error_code on_strand(
+      const std::function<void(std::function<void(beast::error_code)>)>& start) {
+    std::promise<beast::error_code> done;
+    auto result = done.get_future();
+    asio::post(lowest().get_executor(), [&] {
+      lowest().expires_after(std::chrono::seconds(server_.config.request_timeout));
+      start([&done](beast::error_code ec) { done.set_value(ec); });
+    });
+    return result.get();
+  }
+
+  // On the worker thread: the header, then the handler's bytes as it makes
+  // them, each write with request_timeout to leave.
+  void write_streamed(ApiResponse response) {
+    auto self = this->shared_from_this();
+    http::response<http::empty_body> res;
+    res.version(11);
+    res.result(static_cast<unsigned>(response.status));
+    res.set(http::field::server, "rbdvold");
+    res.set(http::field::content_type, "application/octet-stream");
+    for (const auto& [name, value] : response.headers) res.set(name, value);
+    res.set("x-openstack-request-id", request_id_);
+    keep_alive_ = keep_alive_ && !server_.stopping;
+    res.keep_alive(keep_alive_);
+    res.content_length(response.stream_length);
+    status_ = response.status;
+    http::response_serializer<http::empty_body> serializer(res);
+    beast::error_code ec = on_strand([&](std::function<void(beast::error_code)> done) {
+      http::async_write_header(stream_, serializer,
+                               [done](beast::error_code e, size_t) { done(e); });
+    });
+    uint64_t sent = 0;
+    std::string failure;
+    if (!ec) {
+      Status s = response.stream([&](const char* data, size_t len) {
+        if (len == 0) return true;
+        if (sent + len > response.stream_length) {
+          failure = "the answer grew past its announced length";
+          return false;
+        }
+        ec = on_strand([&](std::function<void(beast::error_code)> done) {
+          asio::async_write(stream_, asio::buffer(data, len),
+                            [done](beast::error_code e, size_t) { done(e); });
+        });
+        if (ec) return false;
+        sent += len;
+        return true;
+      });
+      if (!s.ok() && failure.empty()) failure = s.message();
+      if (failure.empty() && !ec && sent != response.stream_length) {
+        failure = "the answer ended after " + std::to_string(sent) + " of " +
+                  std::to_string(response.stream_length) + " bytes";
+      }
+    }
+    if (!failure.empty()) {
+      log_line(request_id_ + " streamed answer cut: " + printable(failure));
+      keep_alive_ = false;
+      if (!ec) ec = asio::error::connection_aborted;
+    }
+    asio::post(lowest().get_executor(), [self, ec] { self->finished(ec); });
   }
 
   void write(ApiResponse response) {
@@ -356,12 +501,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   HttpServer::Impl& server_;
+  HttpServer::Impl::Endpoint& endpoint_;
   Stream stream_;
   asio::steady_timer request_timer_;
   bool timed_out_ = false;
   uint64_t id_ = 0;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::atomic<bool> body_done_{false}, body_broken_{false};
   Clock::time_point started_ = Clock::now();
   std::string request_id_, method_, target_;
   bool keep_alive_ = false;
@@ -370,49 +518,52 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
-void HttpServer::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || stopping) return;
-      log_line("accept failed: " + ec.message());
-      return accept();
-    }
-    if (stopping) return;
-    if (connections >= static_cast<size_t>(config.max_connections)) {
-      // Over the limit: a short answer, then the connection is closed.
-      auto sock = std::make_shared<tcp::socket>(std::move(socket));
-      if (!tls) {
-        const std::string body =
-            "{\"overLimit\": {\"message\": \"too many connections (max_connections); try "
-            "again later\", \"code\": 503}}";
-        auto busy = std::make_shared<std::string>(
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\nRetry-After: 1\r\nx-openstack-request-id: " +
-            new_request_id() + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-            body);
-        asio::async_write(*sock, asio::buffer(*busy), [sock, busy](beast::error_code, size_t) {
-          beast::error_code ignored;
-          sock->shutdown(tcp::socket::shutdown_both, ignored);
-          sock->close(ignored);
-        });
-      } else {
-        beast::error_code ignored;
-        sock->close(ignored);
-      }
-      log_line("connection refused: max_connections (" + std::to_string(config.max_connections) +
-               ") reached");
-      return accept();
-    }
-    if (tls) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls))
-          ->start();
-    } else {
-      std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)))
-          ->start();
-    }
-    accept();
-  });
+void HttpServer::Impl::accept(Endpoint& endpoint) {
+  endpoint.acceptor.async_accept(
+      asio::make_strand(ioc), [this, &endpoint](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || stopping) return;
+          log_line("accept failed: " + ec.message());
+          return accept(endpoint);
+        }
+        if (stopping) return;
+        if (connections >= static_cast<size_t>(config.max_connections)) {
+          // Over the limit: a short answer, then the connection is closed.
+          auto sock = std::make_shared<tcp::socket>(std::move(socket));
+          if (!tls) {
+            const std::string body =
+                "{\"overLimit\": {\"message\": \"too many connections (max_connections); try "
+                "again later\", \"code\": 503}}";
+            auto busy = std::make_shared<std::string>(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                "Connection: close\r\nRetry-After: 1\r\nx-openstack-request-id: " +
+                new_request_id() + "\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n\r\n" + body);
+            asio::async_write(*sock, asio::buffer(*busy), [sock, busy](beast::error_code, size_t) {
+              beast::error_code ignored;
+              sock->shutdown(tcp::socket::shutdown_both, ignored);
+              sock->close(ignored);
+            });
+          } else {
+            beast::error_code ignored;
+            sock->close(ignored);
+          }
+          log_line("connection refused: max_connections (" +
+                   std::to_string(config.max_connections) + ") reached");
+          return accept(endpoint);
+        }
+        if (tls) {
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              *this, endpoint,
+              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls))
+              ->start();
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(*this, endpoint,
+                                                       beast::tcp_stream(std::move(socket)))
+              ->start();
+        }
+        accept(endpoint);
+      });
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -422,11 +573,13 @@ HttpServer::~HttpServer() {
   impl_->workers.join();
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::make(const config::Service& service,
-                                                     RequestHandler handler) {
-  auto impl = std::make_unique<Impl>(service, std::move(handler));
-  const std::string& listen = service.listen;
+namespace {
+
+// Binds `listen` for `endpoint`.
+Status bind_endpoint(HttpServer::Impl::Endpoint& endpoint, bool tls) {
+  const std::string& listen = endpoint.listener.listen;
   size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return Status::Invalid("listen " + listen + ": no port");
   std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -443,7 +596,36 @@ Result<std::unique_ptr<HttpServer>> HttpServer::make(const config::Service& serv
     return Status::Invalid("listen " + listen + ": '" + host + "' is not an IP address (" +
                            ec.message() + ")");
   }
-  impl->loopback = address.is_loopback();
+  endpoint.loopback = address.is_loopback();
+  tcp::endpoint where(address, port);
+  endpoint.acceptor.open(where.protocol(), ec);
+  if (!ec) endpoint.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) endpoint.acceptor.bind(where, ec);
+  if (!ec) endpoint.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Error(ec.value(), "cannot listen on " + listen + ": " + ec.message());
+  }
+  uint16_t bound = endpoint.acceptor.local_endpoint().port();
+  std::string shown = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  endpoint.scheme_host =
+      std::string(tls ? "https://" : "http://") + shown + ":" + std::to_string(bound);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> HttpServer::make(const config::Service& service,
+                                                     RequestHandler handler) {
+  std::vector<Listener> one(1);
+  one[0].listen = service.listen;
+  one[0].handler = std::move(handler);
+  return make(service, std::move(one));
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::make(const config::Service& service,
+                                                     std::vector<Listener> listeners) {
+  auto impl = std::make_unique<Impl>(service);
+  beast::error_code ec;
   if (!service.tls_cert.empty()) {
     impl->tls.emplace(ssl::context::tls_server);
     impl->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -454,23 +636,23 @@ Result<std::unique_ptr<HttpServer>> HttpServer::make(const config::Service& serv
     impl->tls->use_private_key_file(service.tls_key, ssl::context::pem, ec);
     if (ec) return Status::Invalid("tls_key " + service.tls_key + ": " + ec.message());
   }
-  tcp::endpoint endpoint(address, port);
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Error(ec.value(), "cannot listen on " + listen + ": " + ec.message());
+  for (auto& listener : listeners) {
+    impl->endpoints.push_back(
+        Impl::Endpoint{std::move(listener), tcp::acceptor(impl->ioc), "", false});
+    RETURN_IF_ERROR(bind_endpoint(impl->endpoints.back(), impl->tls.has_value()));
   }
-  uint16_t bound = impl->acceptor.local_endpoint().port();
-  std::string shown = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  impl->scheme_host =
-      std::string(impl->tls ? "https://" : "http://") + shown + ":" + std::to_string(bound);
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
-bool HttpServer::loopback() const { return impl_->loopback; }
+uint16_t HttpServer::port(size_t i) const {
+  return impl_->endpoints.at(i).acceptor.local_endpoint().port();
+}
+bool HttpServer::loopback() const {
+  for (const auto& e : impl_->endpoints) {
+    if (!e.loopback) return false;
+  }
+  return true;
+}
 bool HttpServer::tls() const { return impl_->tls.has_value(); }
 
 size_t HttpServer::run(const BusyCount& busy) {
@@ -497,11 +679,11 @@ size_t HttpServer::run(const BusyCount& busy) {
              " s for work in flight");
     impl.stopping = true;
     beast::error_code ignored;
-    impl.acceptor.close(ignored);
+    for (auto& e : impl.endpoints) e.acceptor.close(ignored);
     deadline = Clock::now() + std::chrono::seconds(impl.config.shutdown_grace);
     wait_for_work();
   });
-  impl.accept();
+  for (auto& e : impl.endpoints) impl.accept(e);
   std::vector<std::thread> io_threads;
   for (int i = 0; i < 2; ++i) {
     io_threads.emplace_back([&impl] { impl.ioc.run(); });

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "service/api_request.h"
@@ -23,18 +24,33 @@ using RequestHandler = std::function<ApiResponse(ApiRequest&)>;
 // for them within the grace.
 using BusyCount = std::function<size_t()>;
 
+// Whether a request's body is streamed to its handler (ApiRequest::read_body)
+// rather than read whole first; asked once its headers are in.
+using StreamsBody = std::function<bool(const std::string& method, const std::string& path)>;
+
+// One address the server listens on, and what answers there.
+struct Listener {
+  std::string listen;  // "HOST:PORT"
+  RequestHandler handler;
+  StreamsBody streams;        // empty: every body is read whole (max_body_bytes)
+  uint64_t stream_limit = 0;  // the largest streamed body (413 beyond)
+};
+
 class HttpServer {
  public:
-  // Binds `service.listen` (or `listen_override` when not empty). Loads the
-  // TLS certificate and key when configured. EADDRINUSE and friends, or
-  // EINVAL naming a bad address or certificate.
+  // Binds every listener's address, sharing the workers, limits, TLS and log.
+  // Loads the TLS certificate and key when configured. EADDRINUSE and
+  // friends, or EINVAL naming a bad address or certificate.
+  static Result<std::unique_ptr<HttpServer>> make(const config::Service& service,
+                                                  std::vector<Listener> listeners);
+  // One listener on `service.listen`, bodies read whole.
   static Result<std::unique_ptr<HttpServer>> make(const config::Service& service,
                                                   RequestHandler handler);
   ~HttpServer();
 
-  // The port bound (useful with port 0).
-  uint16_t port() const;
-  // True when the bound address is a loopback one.
+  // The port listener `i` bound (useful with port 0).
+  uint16_t port(size_t i = 0) const;
+  // True when every bound address is a loopback one.
   bool loopback() const;
   bool tls() const;
 

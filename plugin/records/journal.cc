@@ -20,21 +20,21 @@ struct Versioned {
 // Until then there is nothing to read: whether it exists is asked first (an
 // omap read of a missing object made librados 16.2 throw in its messenger
 // thread).
-Result<bool> journal_exists(Pool& io) {
-  auto size = io.object_size(kJournalObject);
+Result<bool> journal_exists(Pool& io, const std::string& object) {
+  auto size = io.object_size(object);
   if (size.ok()) return true;
   if (size.status().err() == ENOENT) return false;
-  return size.status().Prefixed("cannot stat " + kJournalObject);
+  return size.status().Prefixed("cannot stat " + object);
 }
 
-Result<Versioned> read_key(Pool& io, const std::string& key) {
-  ASSIGN_OR_RETURN(bool exists, journal_exists(io));
+Result<Versioned> read_key(Pool& io, const std::string& object, const std::string& key) {
+  ASSIGN_OR_RETURN(bool exists, journal_exists(io, object));
   if (!exists) return Versioned{};
-  auto page = io.omap_get_keys(kJournalObject, {key});
+  auto page = io.omap_get_keys(object, {key});
   Versioned out;
   if (!page.ok()) {
     if (page.status().err() == ENOENT) return out;
-    return page.status().Prefixed("cannot read " + kJournalObject);
+    return page.status().Prefixed("cannot read " + object);
   }
   out.exists = true;
   out.version = page->version;
@@ -45,27 +45,29 @@ Result<Versioned> read_key(Pool& io, const std::string& key) {
 
 }  // namespace
 
-Result<std::optional<std::string>> journal_get(Pool& io, const std::string& key) {
-  ASSIGN_OR_RETURN(Versioned v, read_key(io, key));
+Result<std::optional<std::string>> journal_get(Pool& io, const std::string& key,
+                                               const std::string& object) {
+  ASSIGN_OR_RETURN(Versioned v, read_key(io, object, key));
   return v.value;
 }
 
-Result<std::map<std::string, std::string>> journal_list(Pool& io) {
-  ASSIGN_OR_RETURN(bool exists, journal_exists(io));
+Result<std::map<std::string, std::string>> journal_list(Pool& io, const std::string& object) {
+  ASSIGN_OR_RETURN(bool exists, journal_exists(io, object));
   if (!exists) return std::map<std::string, std::string>();
-  auto all = omap_read_all(io, kJournalObject, "");
+  auto all = omap_read_all(io, object, "");
   if (!all.ok() && all.status().err() == ENOENT) return std::map<std::string, std::string>();
-  if (!all.ok()) return all.status().Prefixed("cannot list " + kJournalObject);
+  if (!all.ok()) return all.status().Prefixed("cannot list " + object);
   return all;
 }
 
 Result<std::optional<std::string>> journal_update(
     Pool& io, const std::string& key,
-    const std::function<Status(std::optional<std::string>& value)>& change) {
+    const std::function<Status(std::optional<std::string>& value)>& change,
+    const std::string& object) {
   std::mt19937 rng{std::random_device{}()};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
-    ASSIGN_OR_RETURN(Versioned current, read_key(io, key));
+    ASSIGN_OR_RETURN(Versioned current, read_key(io, object, key));
     std::optional<std::string> value = current.value;
     RETURN_IF_ERROR(change(value));
     if (value == current.value) return current.value;
@@ -80,13 +82,13 @@ Result<std::optional<std::string>> journal_update(
     } else {
       op.omap_remove.insert(key);
     }
-    Status s = io.operate(kJournalObject, op);
+    Status s = io.operate(object, op);
     if (s.ok()) return current.value;
     if (s.err() != ERANGE && s.err() != EOVERFLOW && s.err() != EEXIST && s.err() != ECANCELED) {
-      return s.Prefixed("cannot write " + kJournalObject + " key " + key);
+      return s.Prefixed("cannot write " + object + " key " + key);
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return Status::Error(EAGAIN, kJournalObject + " kept changing; gave up after 10 s");
+      return Status::Error(EAGAIN, object + " kept changing; gave up after 10 s");
     }
     // Another host changed the journal between our read and our write.
     std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 20));

@@ -18,12 +18,17 @@
 namespace rbdvol::plugin {
 
 inline const std::string kJournalObject = "rbdvol_service_journal";
+// The same, for an image service's records (Glance's images): its own
+// object, so that image and volume changes do not contend for one version.
+inline const std::string kImageJournalObject = "rbdvol_image_journal";
 
 // The value of `key`; nullopt when neither it nor the object exists.
-Result<std::optional<std::string>> journal_get(Pool& io, const std::string& key);
+Result<std::optional<std::string>> journal_get(Pool& io, const std::string& key,
+                                               const std::string& object = kJournalObject);
 
 // Every key and value.
-Result<std::map<std::string, std::string>> journal_list(Pool& io);
+Result<std::map<std::string, std::string>> journal_list(Pool& io,
+                                                        const std::string& object = kJournalObject);
 
 // Reads `key`'s value (nullopt: absent), lets `change` alter it (nullopt:
 // remove the key), and writes it only if the object did not change in
@@ -32,6 +37,7 @@ Result<std::map<std::string, std::string>> journal_list(Pool& io);
 // value before the change.
 Result<std::optional<std::string>> journal_update(
     Pool& io, const std::string& key,
-    const std::function<Status(std::optional<std::string>& value)>& change);
+    const std::function<Status(std::optional<std::string>& value)>& change,
+    const std::string& object = kJournalObject);
 
 }  // namespace rbdvol::plugin

@@ -104,6 +104,10 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
   if (!name.ok()) return name.status();
   auto force = optional_bool(request, "force", false);
   if (!force.ok()) return force.status();
+  ASSIGN_OR_RETURN(std::string chosen_id, optional_string(request, "id"));
+  if (!chosen_id.empty()) {
+    ASSIGN_OR_RETURN(chosen_id, uuid_from_id(chosen_id, kImagePrefix, "image"));
+  }
 
   auto volume = locate_volume(driver, *volume_id);
   if (!volume.ok()) return volume.status();
@@ -140,7 +144,7 @@ Result<Json> image_create_from_volume(Driver& driver, const Json& request,
   auto img_io = target->open_image_pool();
   if (!img_io.ok()) return img_io.status();
 
-  ASSIGN_OR_RETURN(const std::string uuid, new_unused_id(driver, kImagePrefix));
+  ASSIGN_OR_RETURN(const std::string uuid, new_unused_id(driver, kImagePrefix, chosen_id));
   const std::string rbd_name = kImagePrefix + uuid;
   const std::string snap = "rbdvol-image-" + uuid;
   const bool same_cluster = target == vol_cluster;

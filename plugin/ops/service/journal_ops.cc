@@ -28,6 +28,16 @@ Json parsed(const std::string& text) {
   return j.is_discarded() ? Json(text) : j;
 }
 
+// The request's "journal": "service" (the default) or "images".
+Result<std::string> journal_object(const Json& request) {
+  if (!request.contains("journal")) return kJournalObject;
+  const Json& j = request["journal"];
+  if (j == "service") return kJournalObject;
+  if (j == "images") return kImageJournalObject;
+  return Status::Invalid("request field 'journal' must be \"service\" or \"images\", got " +
+                         j.dump());
+}
+
 std::vector<Cluster*> clusters_of(Driver& driver) {
   std::vector<Cluster*> out;
   for (auto& c : driver.clusters()) out.push_back(c.get());
@@ -39,11 +49,12 @@ std::vector<Cluster*> clusters_of(Driver& driver) {
 Result<Json> journal_get(Driver& driver, const Json& request, const Progress&) {
   ASSIGN_OR_RETURN(std::string key, required_string(request, "key"));
   RETURN_IF_ERROR(check_key(key));
+  ASSIGN_OR_RETURN(std::string object, journal_object(request));
   auto clusters = clusters_of(driver);
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<std::optional<std::string>> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
-    return journal_get(**io, key);
+    return journal_get(**io, key, object);
   });
   Json entries = Json::array(), unreachable = Json::array();
   for (size_t i = 0; i < clusters.size(); ++i) {
@@ -57,12 +68,13 @@ Result<Json> journal_get(Driver& driver, const Json& request, const Progress&) {
   return Json{{"key", key}, {"entries", entries}, {"unreachable", unreachable}};
 }
 
-Result<Json> journal_list(Driver& driver, const Json&, const Progress&) {
+Result<Json> journal_list(Driver& driver, const Json& request, const Progress&) {
+  ASSIGN_OR_RETURN(std::string object, journal_object(request));
   auto clusters = clusters_of(driver);
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<std::map<std::string, std::string>> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
-    return journal_list(**io);
+    return journal_list(**io, object);
   });
   Json entries = Json::array(), unreachable = Json::array();
   for (size_t i = 0; i < clusters.size(); ++i) {
@@ -82,6 +94,7 @@ Result<Json> journal_update(Driver& driver, const Json& request, const Progress&
   ASSIGN_OR_RETURN(std::string backend, required_string(request, "backend"));
   ASSIGN_OR_RETURN(std::string key, required_string(request, "key"));
   RETURN_IF_ERROR(check_key(key));
+  ASSIGN_OR_RETURN(std::string object, journal_object(request));
   if (!request.contains("value")) {
     return Status::Invalid("request field 'value' is required (null removes the key)");
   }
@@ -92,21 +105,24 @@ Result<Json> journal_update(Driver& driver, const Json& request, const Progress&
   const Json expect = conditional ? request["expect"] : Json();
   const Json& value = request["value"];
   ASSIGN_OR_RETURN(std::optional<std::string> previous,
-                   journal_update(*io, key, [&](std::optional<std::string>& current) -> Status {
-                     if (conditional) {
-                       Json now = current ? parsed(*current) : Json(nullptr);
-                       if (now != expect) {
-                         return Status::Busy("journal entry " + key + " on backend " + backend +
-                                             " is not what was expected: it changed");
-                       }
-                     }
-                     if (value.is_null()) {
-                       current.reset();
-                     } else {
-                       current = value.dump();
-                     }
-                     return Status::Ok();
-                   }));
+                   journal_update(
+                       *io, key,
+                       [&](std::optional<std::string>& current) -> Status {
+                         if (conditional) {
+                           Json now = current ? parsed(*current) : Json(nullptr);
+                           if (now != expect) {
+                             return Status::Busy("journal entry " + key + " on backend " + backend +
+                                                 " is not what was expected: it changed");
+                           }
+                         }
+                         if (value.is_null()) {
+                           current.reset();
+                         } else {
+                           current = value.dump();
+                         }
+                         return Status::Ok();
+                       },
+                       object));
   return Json{{"backend", backend},
               {"key", key},
               {"value", value},
