@@ -135,14 +135,34 @@ Result<ParentInfo> parent_of(RbdImage& image) { return image.parent(); }
 
 Result<std::vector<std::string>> list_images(Pool& io) { return io.list_images(); }
 
-Status break_exclusive_lock(Pool& io, const std::string& rbd_name) {
+namespace {
+
+Status live_holder(Pool& io, const std::string& rbd_name, const ImageLocker& holder) {
+  return Status::Busy("image " + image_spec(io, rbd_name) + " is being written by " +
+                      holder.client + " (" + holder.address + "); not breaking its lock");
+}
+
+}  // namespace
+
+Status break_dead_writer_lock(Pool& io, const std::string& rbd_name,
+                              const std::vector<std::string>& dead_clients) {
   ASSIGN_OR_RETURN(auto image, open_image(io, rbd_name, false));
-  ASSIGN_OR_RETURN(auto owners, image->lock_owners());
-  for (const auto& owner : owners) {
-    Status s = image->lock_break(owner);
-    if (!s.ok() && s.err() != ENOENT) return s;
+  ASSIGN_OR_RETURN(auto lockers, image->lockers());
+  if (lockers.empty()) return Status::Ok();
+  const ImageLocker holder = lockers.front();
+  if (holder.client == io.client_name()) return Status::Ok();
+  if (std::find(dead_clients.begin(), dead_clients.end(), holder.client) == dead_clients.end()) {
+    return live_holder(io, rbd_name, holder);
   }
-  return Status::Ok();
+  // librbd names the owner by its client's address, and breaks the lock only
+  // while that owner still holds it.
+  Status s = image->lock_break(holder.address);
+  if (s.ok() || s.err() == ENOENT) return Status::Ok();  // ENOENT: released meanwhile
+  if (s.err() != EBUSY) return s;
+  // It changed hands since it was read: the new holder is not the dead writer.
+  ASSIGN_OR_RETURN(lockers, image->lockers());
+  if (lockers.empty() || lockers.front().client == io.client_name()) return Status::Ok();
+  return live_holder(io, rbd_name, lockers.front());
 }
 
 Result<std::string> live_writer(Pool& io, const std::string& name) {

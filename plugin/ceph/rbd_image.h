@@ -75,11 +75,21 @@ Result<ParentInfo> parent_of(RbdImage& image);
 // Names of the images in `io`'s pool.
 Result<std::vector<std::string>> list_images(Pool& io);
 
-// Breaks the exclusive lock on an image (librbd blocklists the holder's
-// client). For a lock left by a process known to be dead: librbd would wait
-// for the dead client's watch to expire (30 s) before letting anyone write.
-// No lock is success.
-Status break_exclusive_lock(Pool& io, const std::string& name);
+// Breaks image `name`'s exclusive lock when, and only when, its holder is one
+// of `dead_clients` ("client.<instance id>"): the clients a chunk record
+// names as the image's writers, whose process the caller found gone
+// (recorded_writer_clients, owner_is_running). librbd blocklists the
+// holder's client first; without the break, librbd would wait for the dead
+// client's watch to expire (30 s) before letting anyone write.
+// Between that finding and this call another run may have taken the image
+// over: a lock held by any other client (a live writer) is left alone, EBUSY
+// naming it ("image P/N is being written by client.4711 (ADDR); not
+// breaking its lock"), and so is one that changes hands during the call
+// (librbd breaks a lock only while the owner it was given holds it). No
+// lock, or one held by this connection's own client, is success (nothing to
+// break). ENOENT when the image does not exist.
+Status break_dead_writer_lock(Pool& io, const std::string& name,
+                              const std::vector<std::string>& dead_clients);
 
 // The client address of a live writer of the image: the holder of its
 // exclusive lock while that client still watches the image (librbd's own

@@ -255,11 +255,29 @@ Result<std::optional<PartialImage>> read_partial_image(Pool& io, const std::stri
     p.running = !writer->empty();
     p.how = "no chunk record; " + (writer->empty() ? std::string("no client holds its lock")
                                                    : "client " + *writer + " holds its lock");
+    if (!p.running) {
+      auto holder = exclusive_lock_holder(io, where.rbd_name);
+      if (!holder.ok()) {
+        if (holder.status().err() == ENOENT) return Found();
+        return holder.status();
+      }
+      if (*holder && !(*holder)->watching) {
+        p.dead_lock_holder = (*holder)->entity;
+        p.how =
+            "no chunk record; " + p.dead_lock_holder + " holds its lock and no longer watches it";
+      }
+    }
   }
   return Found(std::move(p));
 }
 
 }  // namespace
+
+std::vector<std::string> dead_writer_clients(const PartialImage& partial) {
+  if (partial.record) return recorded_writer_clients(*partial.record);
+  if (partial.dead_lock_holder.empty()) return {};
+  return {partial.dead_lock_holder};
+}
 
 Result<std::vector<PartialImage>> list_partial_images(Cluster& cluster,
                                                       const std::string& only_uuid) {

@@ -120,7 +120,15 @@ struct PartialImage {
   // it. `how` says how that is known.
   bool running = true;
   std::string how;
+  // Without a record, and not running: the client that held its lock then,
+  // no longer watching it ("client.<instance id>"; "" when none held it).
+  std::string dead_lock_holder;
 };
+
+// The clients whose lock on a partial image that is not running may be
+// broken (break_dead_writer_lock): those its record names as its writers
+// (recorded_writer_clients), or without a record its dead lock holder.
+std::vector<std::string> dead_writer_clients(const PartialImage& partial);
 
 // The partial images in `cluster`'s image pool (with `only_uuid`, just
 // image-<only_uuid>), sorted by id. An image removed or completed while it

@@ -74,6 +74,12 @@ std::string hex_of(const std::array<unsigned char, 32>& digest) {
   return text::hex_of(digest.data(), digest.size());
 }
 
+std::vector<std::string> recorded_writer_clients(const ChunkRecordHeader& header) {
+  std::vector<std::string> clients = header.previous_clients;
+  if (!header.client.empty()) clients.push_back(header.client);
+  return clients;
+}
+
 std::string chunk_record_object(const std::string& rbd_name) { return "rbdvol_chunks." + rbd_name; }
 
 Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(Pool& io,
@@ -95,6 +101,9 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(Pool& io,
     h.state = j.value("state", "");
     h.owner = j.value("owner", "");
     h.client = j.value("client", "");
+    if (j.contains("previous_clients")) {
+      h.previous_clients = j.at("previous_clients").get<std::vector<std::string>>();
+    }
     h.started_at = j.value("started_at", "");
     h.completed_at = j.value("completed_at", "");
     if (h.chunk_size == 0) throw std::runtime_error("chunk_size is 0");
@@ -118,6 +127,7 @@ Status write_header(Pool& io, const std::string& rbd_name, const ChunkRecordHead
             {"client", header.client},
             {"started_at", header.started_at}};
   if (!header.completed_at.empty()) j["completed_at"] = header.completed_at;
+  if (!header.previous_clients.empty()) j["previous_clients"] = header.previous_clients;
   ObjectWrite op;
   op.create_exclusive = exclusive;
   if (version) op.assert_version = *version;
@@ -149,6 +159,15 @@ Result<std::unique_ptr<RecordWatch>> claim_chunk_record(Pool& io, const std::str
   ChunkRecordHeader claimed = header;
   claimed.owner = this_process_owner();
   claimed.client = io.client_name();
+  // The replaced client is the dead writer whose lock the caller breaks next.
+  auto& previous = claimed.previous_clients;
+  if (!header.client.empty() && header.client != claimed.client &&
+      std::find(previous.begin(), previous.end(), header.client) == previous.end()) {
+    previous.push_back(header.client);
+  }
+  if (previous.size() > kMaxPreviousClients) {
+    previous.erase(previous.begin(), previous.end() - kMaxPreviousClients);
+  }
   Status s = write_header(io, rbd_name, claimed, false, &version);
   if (!s.ok()) return s;
   header = claimed;

@@ -51,9 +51,23 @@ struct ChunkRecordHeader {
   // its exclusive lock ("client.<instance id>", Pool::client_name): what tells a
   // lock left by the transfer's process from one held by anyone else.
   std::string client;
+  // The clients of earlier runs that wrote the image and were found gone: a
+  // run that takes the record over (claim_chunk_record) appends the `client`
+  // it replaces, oldest first, at most kMaxPreviousClients (the newest).
+  // With `client`, the only holders of the image's lock that a take-over may
+  // break (break_dead_writer_lock): any other holder is a live writer that
+  // took the image over meanwhile.
+  std::vector<std::string> previous_clients;
   std::string started_at, completed_at;
   uint64_t chunks() const { return chunk_size ? (size + chunk_size - 1) / chunk_size : 0; }
 };
+
+inline constexpr size_t kMaxPreviousClients = 16;
+
+// The clients the record names as writers of its image: `client` and
+// previous_clients. Once this process claimed the record, `client` is its
+// own, which break_dead_writer_lock never breaks.
+std::vector<std::string> recorded_writer_clients(const ChunkRecordHeader& header);
 
 // "rbdvol_chunks.<rbd_name>".
 std::string chunk_record_object(const std::string& rbd_name);
@@ -92,8 +106,10 @@ class RecordWatch {
 // object is still at `version` (read when the owner was found gone): of two
 // processes resuming the same partial image at once, one gets it, the other
 // EBUSY, before either breaks a lock or writes a byte. `header` gets the new
-// owner (and io.client_name()). The record is watched first; the watch is returned for the caller
-// to keep until it holds the image's lock or is done with it (RecordWatch).
+// owner and io.client_name() as its client; the client it replaces is
+// appended to its previous_clients. The record is watched first; the watch
+// is returned for the caller to keep until it holds the image's lock or is
+// done with it (RecordWatch).
 Result<std::unique_ptr<RecordWatch>> claim_chunk_record(Pool& io, const std::string& rbd_name,
                                                         ChunkRecordHeader& header,
                                                         uint64_t version);

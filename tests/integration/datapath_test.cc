@@ -548,25 +548,14 @@ TEST_CASE("an upload killed half way resumes into the same image with --resume",
   ImageCleanup cleanup;
   TempFile file(48 << 20);  // random: 12 chunks of data
   CephView fast("fast");
-  auto images_in_pool = [&] {
-    size_t max = 256;
-    std::vector<rbd_image_spec_t> specs(max);
-    REQUIRE(rbd_list2(fast.pool("images"), specs.data(), &max) == 0);
-    std::vector<std::string> names;
-    for (size_t i = 0; i < max; ++i) names.emplace_back(specs[i].name);
-    rbd_image_spec_list_cleanup(specs.data(), max);
-    return names;
-  };
-  const auto before = images_in_pool();
-  setenv("RBDVOL_FAULT", "image.upload:kill-after-chunk=3", 1);
-  auto killed = run_rbdvol({"image", "upload", file.path(), "--name", "dp-upload-resume"});
-  unsetenv("RBDVOL_FAULT");
+  // The partial image gets the id chosen here (others may upload too).
+  const std::string chosen = random_uuid();
+  auto killed =
+      run_rbdvol_with_faults("image.upload:kill-after-chunk=3,new-id=" + chosen,
+                             {"image", "upload", file.path(), "--name", "dp-upload-resume"});
   REQUIRE(killed.exit_code == 128 + SIGKILL);
-  std::string partial;
-  for (const auto& n : images_in_pool()) {
-    if (std::find(before.begin(), before.end(), n) == before.end()) partial = n;
-  }
-  REQUIRE_FALSE(partial.empty());
+  const std::string partial = "image-" + chosen;
+  REQUIRE(images_of(fast, "images", {chosen}) == std::vector<std::string>{partial});
   cleanup.add("fast", "images", partial);
   const size_t confirmed = chunks_of(chunk_record(fast, partial)).size();
   CHECK(confirmed >= 3);

@@ -215,7 +215,8 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
 
   SECTION("a broken qcow2 file is refused with qemu-img's reason and leaves nothing") {
     CephView fast("fast");
-    const size_t before = count_images(fast, "images");
+    // Were it made, the image would have the id chosen here.
+    const std::string chosen = random_uuid();
     TempFile bad(1 << 20);
     {
       FILE* f = fopen(bad.path().c_str(), "r+b");
@@ -223,10 +224,11 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
       fwrite("QFI\xfb", 1, 4, f);
       fclose(f);
     }
-    auto r = run_rbdvol({"image", "upload", bad.path(), "--name", "bad"});
+    auto r = run_rbdvol_with_faults("new-id=" + chosen,
+                                    {"image", "upload", bad.path(), "--name", "bad"});
     CHECK(r.exit_code != 0);
     CHECK(r.err.find("qcow2") != std::string::npos);
-    CHECK(count_images(fast, "images") == before);
+    CHECK(images_of(fast, "images", {chosen}).empty());
   }
 }
 
@@ -287,16 +289,14 @@ TEST_CASE("an image copy that fails half way leaves nothing in the target backen
   cleanup.add("fast", "images", "image-" + id);
   cleanup.add("capacity", "images", "image-" + id);
   CephView capacity("capacity");
-  const size_t before = count_images(capacity, "images");
   for (const char* point : {"image.copy:after-data", "image.copy:before-complete"}) {
     INFO(point);
-    setenv("RBDVOL_FAULT", point, 1);
-    auto r = run_rbdvol({"image", "copy", id, "--to", "capacity"});
-    unsetenv("RBDVOL_FAULT");
+    auto r = run_rbdvol_with_faults(point, {"image", "copy", id, "--to", "capacity"});
     CHECK(r.exit_code != 0);
     CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
     CHECK(r.err.find("capacity") != std::string::npos);
-    CHECK(count_images(capacity, "images") == before);
+    // The copy is image-<id> in capacity: gone again.
+    CHECK(images_of(capacity, "images", {id}).empty());
   }
   CHECK(location_backends(rbdvol_json({"image", "show", id})) == std::vector<std::string>{"fast"});
 }
@@ -445,7 +445,9 @@ TEST_CASE("an image from an attached volume is refused unless forced, and a fail
   const std::string vol_image = volume.at("image");
   cleanup.add("fast", "volumes", vol_image);
   CephView fast("fast");
-  const size_t images_before = count_images(fast, "images");
+  // The id an image made from the volume gets (new-id), so that the test
+  // looks for that image alone.
+  const std::string chosen = random_uuid();
 
   SECTION("attached") {
     rbd_image_t img = nullptr;
@@ -453,12 +455,14 @@ TEST_CASE("an image from an attached volume is refused unless forced, and a fail
     REQUIRE(rbd_metadata_set(img, "rbdvol.attachments",
                              R"([{"domain":"vm-image-test","state":"attached"}])") == 0);
     rbd_close(img);
+    setenv("RBDVOL_FAULT", ("new-id=" + chosen).c_str(), 1);
     auto refused = call_through_c_abi("image.create_from_volume",
                                       {{"volume", volume.at("id")}, {"name", "attached"}});
+    unsetenv("RBDVOL_FAULT");
     CHECK(refused.exit_code != 0);
     CHECK(refused.err.find("(Device or resource busy)") != std::string::npos);
     CHECK(refused.err.find("vm-image-test") != std::string::npos);
-    CHECK(count_images(fast, "images") == images_before);
+    CHECK(images_of(fast, "images", {chosen}).empty());
 
     auto forced = rbdvol_json(
         {"image", "create-from-volume", volume.at("id"), "--name", "attached", "--force"});
@@ -473,13 +477,13 @@ TEST_CASE("an image from an attached volume is refused unless forced, and a fail
     for (const char* point :
          {"image.create_from_volume:after-clone", "image.create_from_volume:before-complete"}) {
       INFO(point);
-      setenv("RBDVOL_FAULT", point, 1);
-      auto r = run_rbdvol({"image", "create-from-volume", volume.at("id"), "--name", "fails"});
-      unsetenv("RBDVOL_FAULT");
+      auto r = run_rbdvol_with_faults(
+          std::string(point) + ",new-id=" + chosen,
+          {"image", "create-from-volume", volume.at("id"), "--name", "fails"});
       CHECK(r.exit_code != 0);
       CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
       CHECK(r.err.find("nothing was left behind") != std::string::npos);
-      CHECK(count_images(fast, "images") == images_before);
+      CHECK(images_of(fast, "images", {chosen}).empty());
       CHECK(fast.snapshots("volumes", vol_image).empty());
     }
   }

@@ -215,27 +215,16 @@ TEST_CASE("an upload killed just before it is complete is not listed, and --resu
   ImageCleanup cleanup;
   TempFile file(8 << 20);  // random: 2 chunks of data
   const std::string name = "snap-upload-killed-" + std::to_string(getpid());
-  setenv("RBDVOL_FAULT", "image.upload:before-complete=kill", 1);
-  auto killed = run_rbdvol({"image", "upload", file.path(), "--name", name, "--backend", "fast"});
-  unsetenv("RBDVOL_FAULT");
+  // The partial image gets the id chosen here (others may upload too).
+  const std::string chosen = random_uuid();
+  auto killed =
+      run_rbdvol_with_faults("image.upload:before-complete=kill,new-id=" + chosen,
+                             {"image", "upload", file.path(), "--name", name, "--backend", "fast"});
   REQUIRE(killed.exit_code == 128 + SIGKILL);
 
-  // The partial image is the one whose name is ours (others may upload too).
   CephView fast("fast");
-  std::string partial;
-  {
-    size_t max = 1024;
-    std::vector<rbd_image_spec_t> specs(max);
-    REQUIRE(rbd_list2(fast.pool("images"), specs.data(), &max) == 0);
-    for (size_t i = 0; i < max; ++i) {
-      const std::string n = specs[i].name;
-      if (n.rfind("image-", 0) == 0 && fast.metadata("images", n, "rbdvol.name") == name) {
-        partial = n;
-      }
-    }
-    rbd_image_spec_list_cleanup(specs.data(), max);
-  }
-  REQUIRE_FALSE(partial.empty());
+  const std::string partial = "image-" + chosen;
+  REQUIRE(images_of(fast, "images", {chosen}) == std::vector<std::string>{partial});
   cleanup.add("fast", "images", partial);
   CHECK(fast.metadata("images", partial, "rbdvol.complete").empty());
   CHECK_FALSE(listed(partial.substr(6)));
@@ -256,10 +245,11 @@ TEST_CASE("image delete leaves nothing in the pool, with or without the snapshot
           "[integration][images]") {
   ImageCleanup cleanup;
   CephView fast("fast");
-  const size_t images_before = count_images(fast, "images");
+  std::vector<std::string> made;  // the ids of the images this test made
 
   SECTION("an image no volume was ever made from") {
     const std::string id = upload_random_image(4 << 20, "fast", "snap-delete-never");
+    made.push_back(id);
     const std::string image = "image-" + id;
     cleanup.add("fast", "images", image);
     REQUIRE(fast.snapshots("images", image).empty());
@@ -271,6 +261,7 @@ TEST_CASE("image delete leaves nothing in the pool, with or without the snapshot
   }
   SECTION("an image a volume was made from, after the volume was deleted") {
     const std::string id = upload_random_image(4 << 20, "fast", "snap-delete-cloned");
+    made.push_back(id);
     const std::string image = "image-" + id;
     cleanup.add("fast", "images", image);
     auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", id});
@@ -283,5 +274,5 @@ TEST_CASE("image delete leaves nothing in the pool, with or without the snapshot
     CHECK_FALSE(fast.image_exists("images", image));
     CHECK_FALSE(fast.object_exists("images", "rbdvol_chunks." + image));
   }
-  CHECK(count_images(fast, "images") == images_before);
+  CHECK(images_of(fast, "images", made).empty());
 }

@@ -6,14 +6,12 @@
 
 #include "tests/integration/sandbox.h"
 
+using rbdvol::test::CephView;
+using rbdvol::test::images_of;
+using rbdvol::test::random_uuid;
 using rbdvol::test::rbdvol_json;
 using rbdvol::test::run_rbdvol;
-
-namespace {
-
-size_t volume_count() { return rbdvol_json({"volume", "list"}).at("volumes").size(); }
-
-}  // namespace
+using rbdvol::test::run_rbdvol_with_faults;
 
 TEST_CASE("volume sizes that no disk can have are refused with the rule they break",
           "[integration]") {
@@ -29,14 +27,17 @@ TEST_CASE("volume sizes that no disk can have are refused with the rule they bre
       {"513B", "is not a multiple of 512"},
       {"0", "must be larger than zero"},
   };
-  const size_t before = volume_count();
+  // Were one made, it would have this id (new-id), and be in fast (ssd).
+  const std::string chosen = random_uuid();
+  CephView fast("fast");
   for (const auto& c : cases) {
     INFO("--size " << c.size);
-    auto created = run_rbdvol({"volume", "create", "--type", "ssd", "--size", c.size});
+    auto created = run_rbdvol_with_faults("new-id=" + chosen,
+                                          {"volume", "create", "--type", "ssd", "--size", c.size});
     CHECK(created.exit_code == 5);  // invalid input
     CHECK(created.err.find(c.says) != std::string::npos);
   }
-  CHECK(volume_count() == before);
+  CHECK(images_of(fast, "volumes", {chosen}).empty());
 
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   const std::string id = volume.at("id");
@@ -48,7 +49,8 @@ TEST_CASE("volume sizes that no disk can have are refused with the rule they bre
 }
 
 TEST_CASE("names with control characters, too long or empty are refused", "[integration]") {
-  const size_t before = volume_count();
+  const std::string chosen = random_uuid();  // the id a volume made here would have
+  CephView fast("fast");
   struct Case {
     std::string name;
     const char* says;
@@ -62,12 +64,12 @@ TEST_CASE("names with control characters, too long or empty are refused", "[inte
   };
   for (const auto& c : cases) {
     INFO("--name " << c.name);
-    auto created =
-        run_rbdvol({"volume", "create", "--type", "ssd", "--size", "4M", "--name", c.name});
+    auto created = run_rbdvol_with_faults("new-id=" + chosen, {"volume", "create", "--type", "ssd",
+                                                               "--size", "4M", "--name", c.name});
     CHECK(created.exit_code == 5);  // invalid input
     CHECK(created.err.find(c.says) != std::string::npos);
   }
-  CHECK(volume_count() == before);
+  CHECK(images_of(fast, "volumes", {chosen}).empty());
 
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   const std::string id = volume.at("id");
@@ -116,14 +118,15 @@ TEST_CASE("a new id that already names a volume or an image in any backend is re
   auto existing = rbdvol_json({"volume", "create", "--type", "hdd", "--size", "4M"});
   cleanup.add(existing);
   const std::string volume_id = existing.at("id");
-  const size_t volumes_before = volume_count();
   setenv("RBDVOL_FAULT", ("new-id=" + volume_id).c_str(), 1);
   auto twin = run_rbdvol({"volume", "create", "--type", "ssd", "--size", "4M"});
   unsetenv("RBDVOL_FAULT");
   CHECK(twin.exit_code == 4);  // conflict
   CHECK_THAT(twin.err, Catch::Contains("the new volume id " + volume_id + " already names volume-" +
                                        volume_id + " on backend capacity"));
-  CHECK(volume_count() == volumes_before);
+  // Nothing was made in fast, where the ssd volume would have gone.
+  CephView fast("fast");
+  CHECK(images_of(fast, "volumes", {volume_id}).empty());
 
   // The same for images: an upload and an image made from a volume.
   rbdvol::test::TempFile file(1 << 20);

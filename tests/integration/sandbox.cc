@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -72,13 +73,23 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-size_t count_images(CephView& ceph, const std::string& pool) {
-  size_t max = 0;
-  rbd_image_spec_t specs[1];
-  int r = rbd_list2(ceph.pool(pool), specs, &max);
-  REQUIRE((r == 0 || r == -ERANGE));
-  if (r == 0) rbd_image_spec_list_cleanup(specs, max);
-  return max;
+std::vector<std::string> images_of(CephView& ceph, const std::string& pool,
+                                   const std::vector<std::string>& ids) {
+  std::vector<rbd_image_spec_t> specs(16);
+  size_t max = specs.size();
+  int r;
+  while ((r = rbd_list2(ceph.pool(pool), specs.data(), &max)) == -ERANGE) specs.resize(max);
+  REQUIRE(r == 0);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < max; ++i) {
+    const std::string name = specs[i].name;
+    const auto dash = name.find('-');
+    const std::string id = dash == std::string::npos ? "" : name.substr(dash + 1);
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) out.push_back(name);
+  }
+  rbd_image_spec_list_cleanup(specs.data(), max);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 PatternFile::PatternFile(uint64_t size_, const std::string& suffix) : size(size_) {
@@ -274,6 +285,14 @@ void run_killed(const std::vector<std::string>& args, const std::string& fault) 
   unsetenv("RBDVOL_FAULT");
   INFO(r.err);
   REQUIRE(r.exit_code == 128 + SIGKILL);
+}
+
+CommandResult run_rbdvol_with_faults(const std::string& faults,
+                                     const std::vector<std::string>& args) {
+  setenv("RBDVOL_FAULT", faults.c_str(), 1);
+  auto r = run_rbdvol(args);
+  unsetenv("RBDVOL_FAULT");
+  return r;
 }
 
 nlohmann::json rbdvol_json(const std::vector<std::string>& args) {

@@ -211,8 +211,18 @@ std::string random_uuid();
 // SIGKILL there.
 void run_killed(const std::vector<std::string>& args, const std::string& fault);
 
-// Every RBD image in a pool, whatever its name or state.
-size_t count_images(CephView& ceph, const std::string& pool);
+// Runs rbdvol ARGS with RBDVOL_FAULT=`faults` (a fault list, docs/testing.md:
+// "volume.create:after-create,new-id=<uuid>" fails there, and makes the new
+// volume's id the one the test chose).
+CommandResult run_rbdvol_with_faults(const std::string& faults,
+                                     const std::vector<std::string>& args);
+
+// The images of `pool` that belong to `ids` (volume or image ids a test
+// made, or chose with new-id=<uuid>): those named "<prefix><id>", sorted.
+// What a test counts instead of the whole pool, which the tests running
+// beside it fill and empty.
+std::vector<std::string> images_of(CephView& ceph, const std::string& pool,
+                                   const std::vector<std::string>& ids);
 
 // A sparse file of `size` bytes (at least 12 MiB) with three known runs of
 // data and holes between them: 1 MiB of 0xab at 0, 64 KiB of a counting

@@ -294,18 +294,18 @@ TEST_CASE("a create from a volume that fails half way leaves no image and no sna
   auto source = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "4M"});
   cleanup.add(source);
   auto snap = rbdvol_json({"snapshot", "create", source.at("id")});
-  const size_t volumes_before = count_images(fast, "volumes");
   const auto snapshots_before = rbd_snapshots(fast, source.at("image"));
+  // The id the failing create gives its volume (new-id): only that volume
+  // is looked for, not the pool's count, which other tests change.
+  const std::string chosen = random_uuid();
 
   auto fail_at = [&](const char* point, std::vector<std::string> args) {
-    setenv("RBDVOL_FAULT", point, 1);
-    auto r = run_rbdvol(args);
-    unsetenv("RBDVOL_FAULT");
+    auto r = run_rbdvol_with_faults(std::string(point) + ",new-id=" + chosen, args);
     INFO(r.err);
     CHECK(r.exit_code != 0);
     CHECK(r.err.find(std::string("injected fault at ") + point) != std::string::npos);
     CHECK(r.err.find("(removed again)") != std::string::npos);
-    CHECK(count_images(fast, "volumes") == volumes_before);
+    CHECK(images_of(fast, "volumes", {chosen}).empty());
     CHECK(rbd_snapshots(fast, source.at("image")) == snapshots_before);
   };
   const std::vector<std::string> from_volume = {"volume", "create",          "--type",
@@ -319,14 +319,13 @@ TEST_CASE("a create from a volume that fails half way leaves no image and no sna
     auto middle =
         rbdvol_json({"volume", "create", "--type", "ssd", "--source-volume", source.at("id")});
     cleanup.add(middle);
-    const size_t with_middle = count_images(fast, "volumes");
-    setenv("RBDVOL_FAULT", "volume.create:before-flatten", 1);
-    auto r = run_rbdvol({"--config", config.path(), "volume", "create", "--type", "ssd",
-                         "--source-volume", middle.at("id")});
-    unsetenv("RBDVOL_FAULT");
+    auto r = run_rbdvol_with_faults("volume.create:before-flatten,new-id=" + chosen,
+                                    {"--config", config.path(), "volume", "create", "--type", "ssd",
+                                     "--source-volume", middle.at("id")});
     CHECK(r.exit_code != 0);
     CHECK(r.err.find("(removed again)") != std::string::npos);
-    CHECK(count_images(fast, "volumes") == with_middle);
+    CHECK(images_of(fast, "volumes", {chosen}).empty());
+    CHECK(fast.image_exists("volumes", middle.at("image")));
     CHECK(rbd_snapshots(fast, middle.at("image")).empty());
   }
   SECTION("a snapshot protected for the clone is unprotected again") {

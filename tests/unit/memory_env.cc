@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,17 @@ struct Snap {
   Data data;
 };
 
+// librbd's exclusive lock on an image: held by one image handle of one
+// client ("client.<client>", at its address), taken by a write or by
+// lock_acquire (`explicit_lock`: then not handed to another client that
+// asks for it).
+struct ExclusiveLock {
+  uint64_t client = 0;
+  uint64_t handle = 0;  // the MemoryImage; 0 for one a test planted
+  std::string address;
+  bool explicit_lock = false;
+};
+
 struct ParentRef {
   std::string pool;
   std::string image_id;
@@ -67,6 +79,10 @@ struct Image {
   std::vector<Snap> snaps;
   std::optional<ParentRef> parent;
   std::map<uint64_t, std::string> writers;  // open read-write: handle -> address
+  // Watches on the header of clients that died with it open: the OSDs keep
+  // them until osd_client_watch_timeout, or until the client is blocklisted.
+  std::map<uint64_t, std::string> stale_watches;  // watch id -> address
+  std::optional<ExclusiveLock> lock;
 };
 
 struct PoolState {
@@ -82,6 +98,13 @@ struct MemoryCluster {
   bool reachable = true;
   std::map<std::string, PoolState> pools;
   uint64_t next_id = 1;
+  std::set<uint64_t> blocklisted;  // client ids
+  // MemoryEnv::before_next_write
+  struct WriteHook {
+    std::string pool, oid_prefix;
+    std::function<void()> run;
+  };
+  std::optional<WriteHook> write_hook;
 
   PoolState* pool(const std::string& name) {
     auto it = pools.find(name);
@@ -95,7 +118,29 @@ struct MemoryCluster {
     }
     return {"", nullptr};
   }
-  std::string address(uint64_t handle) { return "127.0.0.1:0/" + std::to_string(handle); }
+  // A client's address: one per connection, as librados' nonce is.
+  std::string address(uint64_t client) { return "127.0.0.1:0/" + std::to_string(client); }
+  // Blocklists `client`, as a lock break does: the OSDs drop its watches and
+  // refuse its writes from then on.
+  void blocklist(uint64_t client) {
+    blocklisted.insert(client);
+    const std::string addr = address(client);
+    for (auto& [pname, p] : pools) {
+      for (auto& [oid, o] : p.objects) {
+        for (auto it = o.watchers.begin(); it != o.watchers.end();) {
+          it = it->second == addr ? o.watchers.erase(it) : std::next(it);
+        }
+      }
+      for (auto& [iname, img] : p.images) {
+        for (auto* watches : {&img->writers, &img->stale_watches}) {
+          for (auto it = watches->begin(); it != watches->end();) {
+            it = it->second == addr ? watches->erase(it) : std::next(it);
+          }
+        }
+        if (img->lock && img->lock->client == client) img->lock.reset();
+      }
+    }
+  }
 };
 
 namespace {
@@ -148,19 +193,23 @@ class MemoryWatch : public Pool::Watch {
 
 class MemoryImage : public RbdImage {
  public:
+  // `client`: the instance id of the connection it was opened through.
   MemoryImage(std::shared_ptr<MemoryCluster> c, std::string pool, std::shared_ptr<Image> image,
-              std::optional<uint64_t> snap_id, bool read_only, uint64_t handle)
+              std::optional<uint64_t> snap_id, bool read_only, uint64_t handle, uint64_t client)
       : c_(std::move(c)),
         pool_(std::move(pool)),
         image_(std::move(image)),
         snap_id_(snap_id),
         read_only_(read_only),
-        handle_(handle) {
-    if (!read_only_) image_->writers[handle_] = c_->address(handle_);
+        handle_(handle),
+        client_(client) {
+    if (!read_only_) image_->writers[handle_] = c_->address(client_);
   }
+  // Closing releases the lock this handle holds, and its watch.
   ~MemoryImage() override {
     std::lock_guard<std::mutex> lock(c_->mu);
     image_->writers.erase(handle_);
+    if (image_->lock && image_->lock->handle == handle_) image_->lock.reset();
   }
 
   std::string spec() const override { return pool_ + "/" + image_->name; }
@@ -389,21 +438,51 @@ class MemoryImage : public RbdImage {
     return Status::Ok();
   }
 
-  Result<std::vector<std::string>> lock_owners() override { return std::vector<std::string>(); }
-  Status lock_break(const std::string&) override { return Status::Ok(); }
-  Status lock_acquire() override { return Status::Ok(); }
-  // Every writer holds the exclusive lock, as librbd's do one at a time.
+  // The exclusive lock as librbd keeps it: its owner named by address.
+  Result<std::vector<std::string>> lock_owners() override {
+    std::lock_guard<std::mutex> lock(c_->mu);
+    RETURN_IF_ERROR(check());
+    if (!(image_->features & feature::kExclusiveLock)) {
+      return err(-EINVAL, "exclusive-lock feature is not enabled on " + spec());
+    }
+    if (!image_->lock) return std::vector<std::string>();
+    return std::vector<std::string>{image_->lock->address};
+  }
+  // As rbd_lock_break: EBUSY when `owner` no longer holds it (someone else
+  // does), ENOENT when no one does; the owner's client is blocklisted first.
+  Status lock_break(const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(c_->mu);
+    RETURN_IF_ERROR(writable());
+    if (!image_->lock) return err(-ENOENT, "no lock on " + spec());
+    if (image_->lock->address != owner) return err(-EBUSY, "the lock of " + spec());
+    c_->blocklist(image_->lock->client);
+    return Status::Ok();
+  }
+  Status lock_acquire() override {
+    std::lock_guard<std::mutex> lock(c_->mu);
+    RETURN_IF_ERROR(writable());
+    if (!(image_->features & feature::kExclusiveLock)) {
+      return err(-EINVAL, "exclusive-lock feature is not enabled on " + spec());
+    }
+    return take_lock(true);
+  }
   Result<std::vector<ImageLocker>> lockers() override {
     std::lock_guard<std::mutex> lock(c_->mu);
+    RETURN_IF_ERROR(check());
     std::vector<ImageLocker> out;
-    for (const auto& [h, a] : image_->writers) out.push_back({"client." + std::to_string(h), a});
+    if (image_->lock) {
+      out.push_back({"client." + std::to_string(image_->lock->client), image_->lock->address});
+    }
     return out;
   }
+  // Every client that has the image open read-write watches its header, and
+  // so do dead ones until the OSDs drop their watch.
   Result<std::vector<std::string>> watchers() override {
     std::lock_guard<std::mutex> lock(c_->mu);
     RETURN_IF_ERROR(check());
     std::vector<std::string> out;
     for (const auto& [h, a] : image_->writers) out.push_back(a);
+    for (const auto& [h, a] : image_->stale_watches) out.push_back(a);
     return out;
   }
 
@@ -431,6 +510,7 @@ class MemoryImage : public RbdImage {
     {
       std::lock_guard<std::mutex> lock(c_->mu);
       Status s = writable();
+      if (s.ok() && (image_->features & feature::kExclusiveLock)) s = take_lock(false);
       if (!s.ok()) return done(-s.err());
       if (image_->parent) image_->data = resolved_head();  // copy-up, whole image
       for (uint64_t at = offset; at < offset + bytes.size();) {
@@ -478,6 +558,35 @@ class MemoryImage : public RbdImage {
   Status writable() {
     RETURN_IF_ERROR(check());
     if (read_only_ || snap_id_) return err(-EROFS, spec() + " is open read-only");
+    if (c_->blocklisted.count(client_)) {
+      return err(-ESHUTDOWN, "client." + std::to_string(client_) + " is blocklisted; " + spec());
+    }
+    return Status::Ok();
+  }
+  // Takes the exclusive lock for this handle, as librbd does before a write
+  // (or explicitly, lock_acquire). A holder whose client no longer watches
+  // the image is dead: librbd blocklists it and breaks its lock. A live
+  // holder hands the lock over when asked, unless it took it explicitly:
+  // then EROFS, as librbd answers.
+  Status take_lock(bool explicit_lock) {
+    auto& held = image_->lock;
+    if (held && held->handle == handle_) {
+      held->explicit_lock = held->explicit_lock || explicit_lock;
+      return Status::Ok();
+    }
+    if (held) {
+      bool watching = false;
+      for (const auto* watches : {&image_->writers, &image_->stale_watches}) {
+        for (const auto& [h, a] : *watches) watching = watching || a == held->address;
+      }
+      if (!watching) {
+        c_->blocklist(held->client);
+      } else if (held->explicit_lock) {
+        return err(-EROFS, "client." + std::to_string(held->client) + " holds the lock of " +
+                               spec() + " and keeps it");
+      }
+    }
+    held = ExclusiveLock{client_, handle_, c_->address(client_), explicit_lock};
     return Status::Ok();
   }
   uint64_t current_size() {
@@ -533,6 +642,7 @@ class MemoryImage : public RbdImage {
   std::optional<uint64_t> snap_id_;
   bool read_only_;
   uint64_t handle_;
+  uint64_t client_;
 };
 
 class MemoryPool : public Pool {
@@ -558,6 +668,7 @@ class MemoryPool : public Pool {
   Result<std::string> mon_command(const std::string& command) override;
 
   Status operate(const std::string& oid, const ObjectWrite& op) override {
+    run_write_hook(oid);
     std::lock_guard<std::mutex> lock(c_->mu);
     PoolState& p = state();
     auto it = p.objects.find(oid);
@@ -654,7 +765,7 @@ class MemoryPool : public Pool {
     auto it = state().objects.find(oid);
     if (it == state().objects.end()) return err(-ENOENT, "cannot watch " + name_ + "/" + oid);
     const uint64_t handle = c_->next_id++;
-    it->second.watchers[handle] = c_->address(handle);
+    it->second.watchers[handle] = c_->address(client_);
     return std::unique_ptr<Watch>(new MemoryWatch(c_, name_, oid, handle));
   }
   Result<std::vector<std::string>> object_watchers(const std::string& oid) override {
@@ -698,10 +809,15 @@ class MemoryPool : public Pool {
     auto it = state().images.find(name);
     if (it == state().images.end()) return err(-ENOENT, "image " + name_ + "/" + name);
     Image& img = *it->second;
-    if (!img.writers.empty()) return err(-EBUSY, "image " + name_ + "/" + name + " is open");
+    if (!img.writers.empty() || !img.stale_watches.empty()) {
+      return err(-EBUSY, "image " + name_ + "/" + name + " has watchers");
+    }
     if (!img.snaps.empty())
       return err(-ENOTEMPTY, "image " + name_ + "/" + name + " has snapshots");
     state().objects.erase("rbd_header." + img.id);
+    Object& directory = state().objects["rbd_directory"];
+    directory.omap.erase("name_" + name);
+    ++directory.version;
     std::shared_ptr<Image> removed = it->second;
     state().images.erase(it);
     // Its parent's trashed snapshot goes with its last clone.
@@ -730,15 +846,15 @@ class MemoryPool : public Pool {
       if (!s) return err(-ENOENT, "cannot open image " + name_ + "/" + name + "@" + snap);
       snap_id = s->id;
     }
-    return std::unique_ptr<RbdImage>(
-        new MemoryImage(c_, name_, it->second, snap_id, read_only || snap_id, c_->next_id++));
+    return std::unique_ptr<RbdImage>(new MemoryImage(c_, name_, it->second, snap_id,
+                                                     read_only || snap_id, c_->next_id++, client_));
   }
   Result<std::unique_ptr<RbdImage>> open_image_by_id(const std::string& id) override {
     std::lock_guard<std::mutex> lock(c_->mu);
     for (auto& [name, img] : state().images) {
       if (img->id == id) {
         return std::unique_ptr<RbdImage>(
-            new MemoryImage(c_, name_, img, std::nullopt, false, c_->next_id++));
+            new MemoryImage(c_, name_, img, std::nullopt, false, c_->next_id++, client_));
       }
     }
     return err(-ENOENT, "cannot open image id " + id + " in " + name_);
@@ -746,6 +862,20 @@ class MemoryPool : public Pool {
 
  private:
   PoolState& state() { return c_->pools[name_]; }
+  // The hook set for a write to `oid`, taken (it runs once) and run without
+  // the cluster's lock: it may run whole operations.
+  void run_write_hook(const std::string& oid) {
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(c_->mu);
+      auto& h = c_->write_hook;
+      if (h && h->pool == name_ && oid.compare(0, h->oid_prefix.size(), h->oid_prefix) == 0) {
+        hook = std::move(h->run);
+        h.reset();
+      }
+    }
+    if (hook) hook();
+  }
   Result<std::shared_ptr<Image>> create_locked(const std::string& name, uint64_t size,
                                                const ImageOptions& options,
                                                std::optional<ParentRef> parent) {
@@ -759,6 +889,10 @@ class MemoryPool : public Pool {
     img->made = now();
     img->parent = std::move(parent);
     state().objects["rbd_header." + img->id];
+    // librbd's directory of the pool's images (rbd_directory_holds reads it).
+    Object& directory = state().objects["rbd_directory"];
+    directory.omap["name_" + name] = img->id;
+    ++directory.version;
     state().images[name] = img;
     return img;
   }
@@ -908,7 +1042,7 @@ std::vector<std::string> MemoryEnv::objects(const std::string& ceph_conf, const 
   std::lock_guard<std::mutex> lock(c->mu);
   std::vector<std::string> out;
   for (const auto& [oid, o] : c->pools[pool].objects) {
-    if (oid.compare(0, 11, "rbd_header.") != 0) out.push_back(oid);
+    if (oid.compare(0, 11, "rbd_header.") != 0 && oid != "rbd_directory") out.push_back(oid);
   }
   return out;
 }
@@ -929,6 +1063,43 @@ size_t MemoryEnv::open_writers(const std::string& ceph_conf, const std::string& 
   std::lock_guard<std::mutex> lock(c->mu);
   auto it = c->pools[pool].images.find(image);
   return it == c->pools[pool].images.end() ? 0 : it->second->writers.size();
+}
+
+std::string MemoryEnv::leave_dead_lock(const std::string& ceph_conf, const std::string& pool,
+                                       const std::string& image, bool watching) {
+  auto c = cluster(ceph_conf);
+  std::lock_guard<std::mutex> lock(c->mu);
+  auto it = c->pools[pool].images.find(image);
+  if (it == c->pools[pool].images.end()) return "";
+  const uint64_t client = c->next_id++;
+  it->second->lock = ExclusiveLock{client, 0, c->address(client), true};
+  if (watching) it->second->stale_watches[c->next_id++] = c->address(client);
+  return "client." + std::to_string(client);
+}
+
+void MemoryEnv::before_next_write(const std::string& ceph_conf, const std::string& pool,
+                                  const std::string& oid_prefix, std::function<void()> hook) {
+  auto c = cluster(ceph_conf);
+  std::lock_guard<std::mutex> lock(c->mu);
+  c->write_hook = MemoryCluster::WriteHook{pool, oid_prefix, std::move(hook)};
+}
+
+std::string MemoryEnv::lock_holder(const std::string& ceph_conf, const std::string& pool,
+                                   const std::string& image) {
+  auto c = cluster(ceph_conf);
+  std::lock_guard<std::mutex> lock(c->mu);
+  auto it = c->pools[pool].images.find(image);
+  if (it == c->pools[pool].images.end() || !it->second->lock) return "";
+  return "client." + std::to_string(it->second->lock->client);
+}
+
+bool MemoryEnv::blocklisted(const std::string& ceph_conf, const std::string& client) {
+  auto c = cluster(ceph_conf);
+  std::lock_guard<std::mutex> lock(c->mu);
+  for (uint64_t id : c->blocklisted) {
+    if ("client." + std::to_string(id) == client) return true;
+  }
+  return false;
 }
 
 }  // namespace rbdvol::plugin::testing

@@ -55,13 +55,18 @@ PluginTest::PluginTest(const std::string& defaults) {
   const std::string text =
       "[DEFAULT]\nenabled_backends = fast, capacity\ndefault_backend = fast\n" + defaults + "\n" +
       kConfig;
-  auto config = config::parse_config(text, "memory.conf");
-  INFO((config.ok() ? std::string() : config.status().message()));
-  REQUIRE(config.ok());
-  driver = Driver::open_with_env(std::move(config).value(), env);
+  config_text_ = text;
+  driver = another_process();
   char dir[] = "/tmp/rbdvol-plugin-test-XXXXXX";
   REQUIRE(::mkdtemp(dir) != nullptr);
   dir_ = dir;
+}
+
+std::unique_ptr<Driver> PluginTest::another_process() {
+  auto config = config::parse_config(config_text_, "memory.conf");
+  INFO((config.ok() ? std::string() : config.status().message()));
+  REQUIRE(config.ok());
+  return Driver::open_with_env(std::move(config).value(), env);
 }
 
 PluginTest::~PluginTest() {
@@ -141,9 +146,12 @@ void PluginTest::make_dead_partial(const std::string& backend, const std::string
   ChunkRecordHeader h = **header;
   h.state = "incomplete";
   h.completed_at.clear();
-  // This host, a pid no process has (above any pid_max).
+  // This host, a pid no process has (above any pid_max), whose client still
+  // holds the image's lock, as a kill leaves it.
   const std::string self = this_process_owner();
   h.owner = self.substr(0, self.rfind(':')) + ":2147483647";
+  h.client = env.leave_dead_lock(backend == "fast" ? kFast : kCapacity, "images", rbd);
+  REQUIRE(!h.client.empty());
   REQUIRE(write_chunk_record_header(**io, rbd, h, false).ok());
 }
 

@@ -32,6 +32,9 @@ class PluginTest {
   // it (abi/operation_table.h): with its directory update after it.
   Result<Json> call(const std::string& op, const Json& request);
   Json call_ok(const std::string& op, const Json& request);
+  // A driver with the same config over the same clusters, whose connections
+  // are clients of their own: what another rbdvol process is.
+  std::unique_ptr<Driver> another_process();
 
   // A blank volume of `disk_type` (ssd: fast, hdd: capacity); its id.
   std::string volume(const std::string& disk_type = "ssd", const std::string& size = "8M");
@@ -43,7 +46,8 @@ class PluginTest {
 
   // Turns the complete image copy `image` (uuid) in `backend` into the
   // partial copy a killed upload or copy leaves: no rbdvol.complete, its
-  // chunk record "incomplete" and owned by a process that is gone.
+  // chunk record "incomplete" and owned by a process that is gone, whose
+  // client (the record's `client`) still holds the image's lock.
   void make_dead_partial(const std::string& backend, const std::string& image);
   // The owner named in the chunk record of image `image` (uuid) in `backend`.
   std::string record_owner(const std::string& backend, const std::string& image);
@@ -65,6 +69,7 @@ class PluginTest {
 
  private:
   std::string dir_;
+  std::string config_text_;
 };
 
 }  // namespace rbdvol::plugin::testing

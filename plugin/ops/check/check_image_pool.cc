@@ -18,16 +18,20 @@ namespace {
 Status remove_dead_partial(Cluster* cluster, const PartialImage& partial) {
   ASSIGN_OR_RETURN(PoolPtr io, cluster->open_pool(partial.where.pool));
   std::unique_ptr<RecordWatch> claim;
+  std::vector<std::string> dead_clients = dead_writer_clients(partial);
   if (partial.record) {
     ChunkRecordHeader header = *partial.record;
     ASSIGN_OR_RETURN(
         claim, claim_chunk_record(*io, partial.where.rbd_name, header, partial.record_version));
+    dead_clients = recorded_writer_clients(header);
   } else {
     // No record to claim: a writer that came back holds the lock again.
     ASSIGN_OR_RETURN(std::string writer, live_writer(*io, partial.where.rbd_name));
     if (!writer.empty()) return Status::Busy("client " + writer + " writes it again");
   }
-  Status s = break_exclusive_lock(*io, partial.where.rbd_name);
+  // Only the dead writer's lock: a client that took the image over since the
+  // scan keeps its lock, and the image (EBUSY).
+  Status s = break_dead_writer_lock(*io, partial.where.rbd_name, dead_clients);
   if (s.err() == ENOENT) return Status::Ok();  // removed meanwhile
   RETURN_IF_ERROR(s);
   return remove_image_and_snapshots(*io, partial.where.rbd_name);

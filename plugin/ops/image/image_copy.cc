@@ -209,7 +209,8 @@ struct CopyDestination {
 // Creates the copy `rbd_name` like the source `like`, locks it and starts its
 // chunk record and rbdvol.incomplete; or, resuming `partial` (a copy whose
 // process is gone), makes this process the record's owner (claim_chunk_record:
-// EBUSY when another run got it first), breaks the gone process's lock and
+// EBUSY when another run got it first), breaks the gone process's lock (only
+// while a client the record names holds it: break_dead_writer_lock) and
 // takes it. On failure an image this call created is removed again.
 Result<CopyDestination> prepare_destination(const ImageStat& like, const std::string& source_label,
                                             const std::optional<PartialCopy>& partial, Pool& dst_io,
@@ -226,7 +227,9 @@ Result<CopyDestination> prepare_destination(const ImageStat& like, const std::st
     if (!claim.ok()) return claim.status();
     dst.claim = std::move(claim).value();
     s = inject_fault("image.copy:after-claim");
-    if (s.ok()) s = break_exclusive_lock(dst_io, rbd_name);
+    // Only the lock of a client the record names as the dead writer: one
+    // that took the copy over meanwhile keeps its lock (EBUSY).
+    if (s.ok()) s = break_dead_writer_lock(dst_io, rbd_name, recorded_writer_clients(dst.header));
     if (!s.ok()) return s;
     auto opened = open_destination(dst_io, rbd_name);
     if (!opened.ok()) return opened.status();

@@ -173,11 +173,14 @@ Status remove_target(Target& t, const std::string& image, const Progress& progre
 
 // Removes a partial copy whose writer is gone: its lock, still held by the
 // dead client (whose watch the OSD keeps for a while), is broken first, as a
-// resuming run does after its claim. False when it was removed meanwhile.
+// resuming run does after its claim; a lock any other client holds is a
+// live writer's (EBUSY, nothing removed). False when it was removed
+// meanwhile.
 Result<bool> remove_partial(Driver& driver, const PartialImage& p, const std::string& image) {
   Cluster* c = driver.cluster(p.where.backend);
   auto io = c->open_pool(p.where.pool);
-  Status s = io.ok() ? break_exclusive_lock(**io, p.where.rbd_name) : io.status();
+  Status s = io.ok() ? break_dead_writer_lock(**io, p.where.rbd_name, dead_writer_clients(p))
+                     : io.status();
   if (s.err() == ENOENT) return false;
   if (s.ok()) s = remove_image_and_snapshots(**io, p.where.rbd_name);
   if (!s.ok()) return s.Prefixed("image " + image + ": partial copy on backend " + p.where.backend);

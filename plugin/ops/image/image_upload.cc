@@ -72,7 +72,8 @@ Result<std::optional<PartialUpload>> find_partial_upload(Pool& io, const std::st
 
 // Makes this process the owner of the dead run's partial upload: claims its
 // record first (of two runs resuming it at once, the one that loses stops
-// here, before it breaks the winner's lock), then breaks the dead run's lock.
+// here, before it breaks the winner's lock), then breaks the dead run's lock
+// (break_dead_writer_lock: only while a client the record names holds it).
 // The returned watch is kept until the upload is done (RecordWatch).
 Result<std::unique_ptr<RecordWatch>> take_over_partial_upload(Pool& io, PartialUpload& partial,
                                                               const std::string& what) {
@@ -87,7 +88,13 @@ Result<std::unique_ptr<RecordWatch>> take_over_partial_upload(Pool& io, PartialU
     }
   }
   if (!s.ok()) return Status::Error(s.err(), "cannot resume " + what + ": " + s.message());
-  RETURN_IF_ERROR(break_exclusive_lock(io, partial.rbd_name));
+  // The claim named the dead run's client among the record's writers: a lock
+  // held by anyone else is a live writer's, and stays (EBUSY).
+  Status broken =
+      break_dead_writer_lock(io, partial.rbd_name, recorded_writer_clients(partial.header));
+  if (!broken.ok()) {
+    return Status::Error(broken.err(), "cannot resume " + what + ": " + broken.message());
+  }
   return claimed;
 }
 
