@@ -9,7 +9,9 @@ Command image_partials_command() {
   Command c;
   c.words = "image partials";
   c.usage = "[--backend ID]";
-  c.summary = "List partial images: uploads and copies being written, or left by runs that died.";
+  c.summary =
+      "List partial images: uploads, copies and streamed transfers being written, or left by runs "
+      "that died.";
   c.options = {{"backend", true, "only this backend", "ID"}};
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     nlohmann::json request = nlohmann::json::object();
@@ -38,7 +40,9 @@ Command image_partials_command() {
       if (dead) {
         std::printf(
             "A dead run's copy continues with 'rbdvol image copy ID --to BACKEND --resume', its "
-            "upload with 'rbdvol image upload FILE --name NAME --backend BACKEND --resume'; "
+            "upload with 'rbdvol image upload FILE --name NAME --backend BACKEND --resume', a "
+            "transfer (kind transfer) with its host's writes and finish (image.write, "
+            "image.transfer_finish); "
             "'rbdvol image delete ID [--backend BACKEND]' removes it.\n");
       }
       for (const auto& u : a.at("unreachable")) {

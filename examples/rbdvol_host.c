@@ -11,6 +11,9 @@
  * opens the driver with CONFIG, runs OP (default "backend.list") with
  * REQUEST_JSON (default "{}") and prints the answer on stdout. For
  * backend.list it also prints one line per backend: "backend <id> <state>".
+ * The streaming operations go through call_stream, when the plugin's table
+ * has it (RBDVOL_DRIVER_OPS_HAS): "image.write" reads the image's data from
+ * stdin; "image.read" writes it to stdout, and the answer goes to stderr.
  *
  * Exit status: 0 on success, 1 when open or the operation fails, 2 for a bad
  * command line or a plugin that cannot be loaded or has another ABI.
@@ -28,6 +31,19 @@ static void report_progress(void* ctx, const char* stage, uint64_t done, uint64_
   (void)ctx;
   fprintf(stderr, "rbdvol_host: %s: %llu of %llu bytes\n", stage, (unsigned long long)done,
           (unsigned long long)total);
+}
+
+/* call_stream's data: stdin in, stdout out. */
+static int64_t read_stdin(void* ctx, void* buf, uint64_t len) {
+  (void)ctx;
+  size_t n = fread(buf, 1, (size_t)len, stdin);
+  if (n == 0 && ferror(stdin)) return -5; /* EIO */
+  return (int64_t)n;
+}
+
+static int write_stdout(void* ctx, const void* buf, uint64_t len) {
+  (void)ctx;
+  return fwrite(buf, 1, (size_t)len, stdout) == (size_t)len ? 0 : -5; /* EIO */
 }
 
 /*
@@ -157,12 +173,29 @@ int main(int argc, char** argv) {
   }
 
   char* answer = NULL;
-  rc = ops->call(driver, op, request, report_progress, NULL, &answer, &errmsg);
+  const int stream_in = strcmp(op, "image.write") == 0;
+  const int stream_out = strcmp(op, "image.read") == 0;
+  if ((stream_in || stream_out) && !(RBDVOL_DRIVER_OPS_HAS(ops, call_stream) && ops->call_stream)) {
+    fprintf(stderr, "rbdvol_host: %s has no call_stream, which %s needs\n", plugin_path, op);
+    ops->close(driver);
+    dlclose(library);
+    return 1;
+  }
+  if (stream_in || stream_out) {
+    rc = ops->call_stream(driver, op, request, stream_in ? read_stdin : NULL, NULL,
+                          stream_out ? write_stdout : NULL, NULL, report_progress, NULL, &answer,
+                          &errmsg);
+    if (stream_out) fflush(stdout);
+  } else {
+    rc = ops->call(driver, op, request, report_progress, NULL, &answer, &errmsg);
+  }
   int status = 0;
   if (rc < 0) {
     fprintf(stderr, "rbdvol_host: %s: %s (%s)\n", op, errmsg ? errmsg : "no message",
             strerror(-rc));
     status = 1;
+  } else if (stream_out) {
+    fprintf(stderr, "%s\n", answer);
   } else {
     printf("%s\n", answer);
     if (strcmp(op, "backend.list") == 0) print_backend_lines(answer);

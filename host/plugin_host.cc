@@ -74,6 +74,24 @@ void progress_trampoline(void* ctx, const char* stage, uint64_t done, uint64_t t
   (*static_cast<const PluginHost::ProgressFn*>(ctx))(stage, done, total);
 }
 
+// No exception may cross into the plugin: one from the host's function
+// fails the read or write with EIO.
+int64_t read_trampoline(void* ctx, void* buf, uint64_t len) {
+  try {
+    return (*static_cast<const PluginHost::ReadFn*>(ctx))(buf, len);
+  } catch (...) {
+    return -EIO;
+  }
+}
+
+int write_trampoline(void* ctx, const void* buf, uint64_t len) {
+  try {
+    return (*static_cast<const PluginHost::WriteFn*>(ctx))(buf, len);
+  } catch (...) {
+    return -EIO;
+  }
+}
+
 }  // namespace
 
 Result<nlohmann::json> PluginHost::call(const std::string& op, const nlohmann::json& request,
@@ -90,6 +108,40 @@ Result<nlohmann::json> PluginHost::call(const std::string& op, const nlohmann::j
   }
   int r = ops_->call(driver_, op.c_str(), body.c_str(), progress ? progress_trampoline : nullptr,
                      progress ? const_cast<ProgressFn*>(&progress) : nullptr, &answer, &err);
+  return answer_of(op, r, answer, err);
+}
+
+bool PluginHost::has_call_stream() const {
+  return RBDVOL_DRIVER_OPS_HAS(ops_, call_stream) && ops_->call_stream != nullptr;
+}
+
+Result<nlohmann::json> PluginHost::call_stream(const std::string& op, const nlohmann::json& request,
+                                               const ReadFn& read, const WriteFn& write,
+                                               const ProgressFn& progress) {
+  if (!has_call_stream()) {
+    return Status::Error(EOPNOTSUPP, "plugin " + path_ + " has no call_stream (its table of " +
+                                         std::to_string(ops_->struct_size) +
+                                         " bytes predates it): cannot run " + op);
+  }
+  if (!driver_) return Status::Error(EINVAL, "the driver is not open");
+  std::string body;
+  try {
+    body = request.dump();
+  } catch (const nlohmann::json::type_error& e) {
+    return Status::Invalid(op + ": an argument is not valid UTF-8 text (" + e.what() + ")");
+  }
+  char* answer = nullptr;
+  char* err = nullptr;
+  int r = ops_->call_stream(
+      driver_, op.c_str(), body.c_str(), read ? read_trampoline : nullptr,
+      read ? const_cast<ReadFn*>(&read) : nullptr, write ? write_trampoline : nullptr,
+      write ? const_cast<WriteFn*>(&write) : nullptr, progress ? progress_trampoline : nullptr,
+      progress ? const_cast<ProgressFn*>(&progress) : nullptr, &answer, &err);
+  return answer_of(op, r, answer, err);
+}
+
+Result<nlohmann::json> PluginHost::answer_of(const std::string& op, int r, char* answer,
+                                             char* err) {
   std::string answer_text = answer ? answer : "";
   std::string message = err ? err : "";
   ops_->free_string(answer);

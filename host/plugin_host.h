@@ -17,6 +17,12 @@ namespace rbdvol::host {
 class PluginHost {
  public:
   using ProgressFn = std::function<void(const char* stage, uint64_t done, uint64_t total)>;
+  // The data of a streaming call (the ABI's rbdvol_read_fn and
+  // rbdvol_write_fn): ReadFn fills up to `len` bytes of `buf` and returns the
+  // count, 0 at the end, or -errno; WriteFn takes `len` bytes and returns 0
+  // or -errno. Called on the calling thread, one call at a time.
+  using ReadFn = std::function<int64_t(void* buf, uint64_t len)>;
+  using WriteFn = std::function<int(const void* buf, uint64_t len)>;
 
   // Loads the plugin at `path` and checks its ABI version and table size. A
   // version mismatch is refused (EPROTO) with a message naming both versions;
@@ -36,10 +42,23 @@ class PluginHost {
   Result<nlohmann::json> call(const std::string& op, const nlohmann::json& request,
                               const ProgressFn& progress = nullptr);
 
+  // Runs `op` through the table's call_stream with `read` and/or `write`
+  // (either may be empty when the operation does not use it). EOPNOTSUPP,
+  // naming the plugin, when its table is too short to have call_stream (a
+  // plugin built before it). An exception thrown by `read` or `write` is
+  // caught at the ABI's edge and fails the call with EIO.
+  Result<nlohmann::json> call_stream(const std::string& op, const nlohmann::json& request,
+                                     const ReadFn& read, const WriteFn& write,
+                                     const ProgressFn& progress = nullptr);
+  // Whether the plugin's table has call_stream.
+  bool has_call_stream() const;
+
   const std::string& path() const { return path_; }
 
  private:
   Status open_driver(const char* config_path);  // nullptr: without a config
+  // The answer of a call: the driver's return value, answer and message.
+  Result<nlohmann::json> answer_of(const std::string& op, int r, char* answer, char* err);
   PluginHost(void* handle, const rbdvol_driver_ops* ops, std::string path)
       : handle_(handle), ops_(ops), path_(std::move(path)) {}
 

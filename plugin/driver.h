@@ -33,6 +33,34 @@ class Progress {
   void* ctx_ = nullptr;
 };
 
+// The data of a streaming call (the ABI's call_stream): the host's read and
+// write callbacks, with the shapes of rbdvol_read_fn and rbdvol_write_fn,
+// which the core does not include. Either may be absent.
+class DataStream {
+ public:
+  using ReadCallback = int64_t (*)(void* ctx, void* buf, uint64_t len);
+  using WriteCallback = int (*)(void* ctx, const void* buf, uint64_t len);
+  DataStream() = default;
+  DataStream(ReadCallback read, void* read_ctx, WriteCallback write, void* write_ctx)
+      : read_(read), read_ctx_(read_ctx), write_(write), write_ctx_(write_ctx) {}
+
+  bool can_read() const { return read_ != nullptr; }
+  bool can_write() const { return write_ != nullptr; }
+  // Fills `buf` with up to `len` bytes, calling the host's read until `len`
+  // bytes came or it says the data ended: the bytes read (fewer than `len`
+  // only at the end). The host's errno as it gave it; EINVAL for a count it
+  // could not have read.
+  Result<uint64_t> read_full(void* buf, uint64_t len);
+  // Hands `len` bytes to the host's write; its errno as it gave it.
+  Status write(const void* buf, uint64_t len);
+
+ private:
+  ReadCallback read_ = nullptr;
+  void* read_ctx_ = nullptr;
+  WriteCallback write_ = nullptr;
+  void* write_ctx_ = nullptr;
+};
+
 class Driver {
  public:
   // Loads and validates the config; connects to no cluster yet. Reaches the

@@ -56,6 +56,23 @@ typedef struct rbdvol_driver rbdvol_driver;
  */
 typedef void (*rbdvol_progress_fn)(void* ctx, const char* stage, uint64_t done, uint64_t total);
 
+/*
+ * The data of a streaming call (call_stream). The driver pulls the request's
+ * data through a read function and pushes the answer's data through a write
+ * function, on the thread that made the call, one call at a time, in order.
+ * Neither may call back into the driver.
+ *
+ * Reads up to `len` bytes of the request's data into `buf`: returns the bytes
+ * read (fewer than `len` is fine; the driver reads again), 0 at the end of
+ * the data, or -errno on error (the driver stops and fails with that errno).
+ */
+typedef int64_t (*rbdvol_read_fn)(void* ctx, void* buf, uint64_t len);
+/*
+ * Writes all `len` bytes of the answer's data: 0, or -errno (the driver stops
+ * and fails with that errno).
+ */
+typedef int (*rbdvol_write_fn)(void* ctx, const void* buf, uint64_t len);
+
 typedef struct rbdvol_driver_ops {
   /* RBDVOL_DRIVER_ABI_VERSION of the plugin. */
   uint32_t abi_version;
@@ -90,6 +107,22 @@ typedef struct rbdvol_driver_ops {
 
   /* Members added later go here, at the end, and only here. A host checks
      RBDVOL_DRIVER_OPS_HAS(ops, member) before it uses one of them. */
+
+  /*
+   * Added after the first ABI-1 table (check RBDVOL_DRIVER_OPS_HAS(ops,
+   * call_stream)). Runs operation `op` as call() does, with a stream of data
+   * in and/or out: an operation that takes data ("image.write") reads it with
+   * `read` until it returns 0; one that gives data ("image.read") hands it to
+   * `write` in pieces of at most a few MiB. The driver holds at most a few
+   * chunks of the data at a time, whatever its length. `read` or `write` may
+   * be NULL when the operation does not use it (EINVAL if it does). Any
+   * operation may be called this way (the callbacks are then unused); the
+   * streaming operations may only be called this way (call() refuses them
+   * with EINVAL). The answer and errors are as for call().
+   */
+  int (*call_stream)(rbdvol_driver* driver, const char* op, const char* request,
+                     rbdvol_read_fn read, void* read_ctx, rbdvol_write_fn write, void* write_ctx,
+                     rbdvol_progress_fn progress, void* progress_ctx, char** answer, char** errmsg);
 } rbdvol_driver_ops;
 
 /*

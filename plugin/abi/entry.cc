@@ -50,8 +50,10 @@ int driver_open(const char* config_path, rbdvol_driver** out, char** errmsg) {
 
 void driver_close(rbdvol_driver* driver) { delete driver; }
 
-int driver_call(rbdvol_driver* driver, const char* op, const char* request,
-                rbdvol_progress_fn progress, void* progress_ctx, char** answer, char** errmsg) {
+// call and call_stream: `stream` is null for call.
+int run_call(rbdvol_driver* driver, const char* op, const char* request,
+             rbdvol::plugin::DataStream* stream, rbdvol_progress_fn progress, void* progress_ctx,
+             char** answer, char** errmsg) {
   if (errmsg) *errmsg = nullptr;
   if (answer) *answer = nullptr;
   if (!driver || !op || !answer)
@@ -68,8 +70,8 @@ int driver_call(rbdvol_driver* driver, const char* op, const char* request,
                     std::string(op) + ": the request is not valid JSON: " + e.what());
       }
     }
-    auto result = rbdvol::plugin::call_operation(*driver->impl, op, req,
-                                                 rbdvol::plugin::Progress(progress, progress_ctx));
+    auto result = rbdvol::plugin::call_operation(
+        *driver->impl, op, req, rbdvol::plugin::Progress(progress, progress_ctx), stream);
     if (!result.ok()) return fail(errmsg, result.status());
     *answer = copy_string(result->dump());
     if (!*answer) return fail(errmsg, ENOMEM, "call: out of memory");
@@ -81,11 +83,24 @@ int driver_call(rbdvol_driver* driver, const char* op, const char* request,
   }
 }
 
+int driver_call(rbdvol_driver* driver, const char* op, const char* request,
+                rbdvol_progress_fn progress, void* progress_ctx, char** answer, char** errmsg) {
+  return run_call(driver, op, request, nullptr, progress, progress_ctx, answer, errmsg);
+}
+
+int driver_call_stream(rbdvol_driver* driver, const char* op, const char* request,
+                       rbdvol_read_fn read, void* read_ctx, rbdvol_write_fn write, void* write_ctx,
+                       rbdvol_progress_fn progress, void* progress_ctx, char** answer,
+                       char** errmsg) {
+  rbdvol::plugin::DataStream stream(read, read_ctx, write, write_ctx);
+  return run_call(driver, op, request, &stream, progress, progress_ctx, answer, errmsg);
+}
+
 void driver_free_string(char* s) { std::free(s); }
 
 const rbdvol_driver_ops kOps = {
     RBDVOL_DRIVER_ABI_VERSION, sizeof(rbdvol_driver_ops), driver_open, driver_close, driver_call,
-    driver_free_string,
+    driver_free_string,        driver_call_stream,
 };
 
 }  // namespace

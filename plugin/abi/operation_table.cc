@@ -9,12 +9,17 @@
 namespace rbdvol::plugin {
 
 Result<Json> call_operation(Driver& driver, const std::string& op, const Json& request,
-                            const Progress& progress) {
+                            const Progress& progress, DataStream* stream) {
   // Each operation, and what it changes of the volume and image directories
-  // (ops/directory_sync.h).
+  // (ops/directory_sync.h). A streaming operation has `streams` in place of
+  // `fn`; none changes a directory (image.transfer_finish, which completes
+  // the image, is not one).
   struct Entry {
-    Operation fn;
-    Touches touches;
+    Entry(Operation f, Touches t) : fn(f), touches(t) {}
+    explicit Entry(StreamOperation s) : streams(s) {}
+    Operation fn = nullptr;
+    Touches touches = Touches::kNothing;
+    StreamOperation streams = nullptr;
   };
   static const std::map<std::string, Entry> operations = {
       {"backend.list", {backend_list, Touches::kNothing}},
@@ -49,6 +54,12 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
       {"journal.get", {journal_get, Touches::kNothing}},
       {"journal.list", {journal_list, Touches::kNothing}},
       {"journal.update", {journal_update, Touches::kNothing}},
+      {"image.transfer_begin", {image_transfer_begin, Touches::kNothing}},
+      {"image.write", Entry(image_write)},
+      {"image.transfer_zero", {image_transfer_zero, Touches::kNothing}},
+      {"image.transfer_status", {image_transfer_status, Touches::kNothing}},
+      {"image.transfer_finish", {image_transfer_finish, Touches::kImageFromAnswer}},
+      {"image.read", Entry(image_read)},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {
@@ -63,6 +74,12 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
   }
   if (!request.is_object()) {
     return Status::Invalid("the request of " + op + " must be a JSON object");
+  }
+  if (it->second.streams) {
+    if (!stream) {
+      return Status::Invalid(op + " streams data: call it through call_stream, not call");
+    }
+    return it->second.streams(driver, request, *stream, progress);
   }
   if (it->second.touches == Touches::kNothing) return it->second.fn(driver, request, progress);
   return with_directory(it->second.touches, it->second.fn, driver, request, progress);

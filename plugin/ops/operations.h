@@ -7,6 +7,9 @@
 namespace rbdvol::plugin {
 
 using Operation = Result<Json> (*)(Driver&, const Json& request, const Progress&);
+// An operation that streams data in or out (the ABI's call_stream).
+using StreamOperation = Result<Json> (*)(Driver&, const Json& request, DataStream&,
+                                         const Progress&);
 
 Result<Json> backend_list(Driver&, const Json& request, const Progress&);
 Result<Json> image_upload(Driver&, const Json& request, const Progress&);
@@ -36,6 +39,14 @@ Result<Json> image_verify(Driver&, const Json& request, const Progress&);
 Result<Json> image_download(Driver&, const Json& request, const Progress&);
 Result<Json> image_checksum(Driver&, const Json& request, const Progress&);
 Result<Json> backend_check(Driver&, const Json& request, const Progress&);
+// Streaming transfers into and out of an image (ops/image/image_transfer_*.cc,
+// image_write.cc, image_read.cc).
+Result<Json> image_transfer_begin(Driver&, const Json& request, const Progress&);
+Result<Json> image_write(Driver&, const Json& request, DataStream&, const Progress&);
+Result<Json> image_transfer_zero(Driver&, const Json& request, const Progress&);
+Result<Json> image_transfer_status(Driver&, const Json& request, const Progress&);
+Result<Json> image_transfer_finish(Driver&, const Json& request, const Progress&);
+Result<Json> image_read(Driver&, const Json& request, DataStream&, const Progress&);
 // ops/service/: what a volume service (rbdvold) needs beyond the command's.
 Result<Json> volume_update(Driver&, const Json& request, const Progress&);
 Result<Json> journal_get(Driver&, const Json& request, const Progress&);

@@ -34,6 +34,26 @@ Result<bool> optional_bool(const nlohmann::json& request, const char* key, bool 
   return it->get<bool>();
 }
 
+Result<std::optional<uint64_t>> optional_offset(const nlohmann::json& request, const char* key) {
+  auto it = request.find(key);
+  if (it == request.end() || it->is_null()) return std::optional<uint64_t>();
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<int64_t>() >= 0)) {
+    return Status::Invalid(std::string("request field '") + key +
+                           "' must be a byte count: an integer of 0 or more");
+  }
+  return std::optional<uint64_t>(it->get<uint64_t>());
+}
+
+Result<uint64_t> required_offset(const nlohmann::json& request, const char* key) {
+  auto value = optional_offset(request, key);
+  if (!value.ok()) return value.status();
+  if (!*value) {
+    return Status::Invalid(std::string("request field '") + key +
+                           "' is required: a byte count, an integer of 0 or more");
+  }
+  return **value;
+}
+
 Result<uint64_t> parse_size(const std::string& text) {
   size_t i = 0;
   uint64_t value = 0;

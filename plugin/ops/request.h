@@ -16,6 +16,11 @@ Result<std::string> required_string(const nlohmann::json& request, const char* k
 // Empty when missing; EINVAL when present but not a string.
 Result<std::string> optional_string(const nlohmann::json& request, const char* key);
 Result<bool> optional_bool(const nlohmann::json& request, const char* key, bool fallback);
+// A byte offset or count that may be 0: a JSON unsigned integer. nullopt
+// when missing or null; EINVAL naming the field for anything else.
+Result<std::optional<uint64_t>> optional_offset(const nlohmann::json& request, const char* key);
+// The same, and EINVAL when missing.
+Result<uint64_t> required_offset(const nlohmann::json& request, const char* key);
 // A byte count: a JSON number, or a text with a unit ("10G", "512M", "4096").
 Result<std::optional<uint64_t>> optional_size(const nlohmann::json& request, const char* key);
 

@@ -237,7 +237,24 @@ Result<std::optional<PartialImage>> read_partial_image(Pool& io, const std::stri
 
   auto header = read_chunk_record_header(io, where.rbd_name, &p.record_version);
   if (!header.ok()) return header.status();
-  if (*header) {
+  if (*header && (*header)->source == kTransferSource) {
+    // A streamed transfer (transfer/image_transfer.h) is written by any
+    // number of calls, each with the image open while it writes: it is
+    // running while one is, idle (and may be removed) between them.
+    p.record = **header;
+    p.kind = "transfer";
+    auto digests = read_chunk_digests(io, where.rbd_name, *p.record);
+    if (!digests.ok()) return digests.status();
+    for (const auto& d : *digests) p.chunks_confirmed += d.has_value();
+    auto writer = live_writer(io, where.rbd_name);
+    if (!writer.ok()) {
+      if (writer.status().err() == ENOENT) return Found();
+      return writer.status();
+    }
+    p.running = !writer->empty();
+    p.how = writer->empty() ? std::string("transfer: no client writes it now (idle)")
+                            : "transfer: client " + *writer + " writes it";
+  } else if (*header) {
     p.record = **header;
     auto digests = read_chunk_digests(io, where.rbd_name, *p.record);
     if (!digests.ok()) return digests.status();

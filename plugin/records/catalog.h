@@ -111,13 +111,15 @@ struct PartialImage {
   ImageLocation where;
   uint64_t size = 0;
   std::string incomplete;  // rbdvol.incomplete: what, by whom, since when; "" unset
-  std::string kind;        // "upload" or "copy" (from rbdvol.incomplete), "" when unknown
+  // "upload" or "copy" (from rbdvol.incomplete), "transfer" (its record's
+  // source: transfer/image_transfer.h), "" when unknown.
+  std::string kind;
   std::optional<ChunkRecordHeader> record;  // none: its writer died (or is) before writing one
   uint64_t record_version = 0;              // of the record object, when read (claim_chunk_record)
   uint64_t chunks_confirmed = 0;            // chunks the record holds
   // Whether its writer still runs: the record's owner (owner_is_running);
-  // without a record, whether a client holds the image's lock and watches
-  // it. `how` says how that is known.
+  // of a transfer, whether a client has it open for writing now; without a
+  // record, whether a client holds the image's lock and watches it. `how` says how that is known.
   bool running = true;
   std::string how;
   // Without a record, and not running: the client that held its lock then,

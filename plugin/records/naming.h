@@ -74,6 +74,13 @@ inline const std::string kIncomplete = "rbdvol.incomplete";
 // the keys a clone inherits), so an image cloned from a volume is not listed
 // before it is finished either.
 inline const std::string kComplete = "rbdvol.complete";
+// The features a streamed transfer's image had before its begin turned the
+// lock features off (decimal), put back by its finish
+// (transfer/image_transfer.h).
+inline const std::string kTransferFeatures = "rbdvol.transfer_features";
+// "<64 hex digits>": the SHA-256 of the image's whole content, when the
+// transfer's finish was asked for it (hash "sha256").
+inline const std::string kSha256 = "rbdvol.sha256";
 }  // namespace meta
 
 // "a, b, c" (or "(none)"): how messages list names, tags and features.

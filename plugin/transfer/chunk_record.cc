@@ -106,6 +106,7 @@ Result<std::optional<ChunkRecordHeader>> read_chunk_record_header(Pool& io,
     }
     h.started_at = j.value("started_at", "");
     h.completed_at = j.value("completed_at", "");
+    h.transfer_size = j.value("transfer_size", uint64_t{0});
     if (h.chunk_size == 0) throw std::runtime_error("chunk_size is 0");
     return std::optional<ChunkRecordHeader>(h);
   } catch (const std::exception& e) {
@@ -128,6 +129,7 @@ Status write_header(Pool& io, const std::string& rbd_name, const ChunkRecordHead
             {"started_at", header.started_at}};
   if (!header.completed_at.empty()) j["completed_at"] = header.completed_at;
   if (!header.previous_clients.empty()) j["previous_clients"] = header.previous_clients;
+  if (header.transfer_size) j["transfer_size"] = header.transfer_size;
   ObjectWrite op;
   op.create_exclusive = exclusive;
   if (version) op.assert_version = *version;
@@ -199,8 +201,10 @@ Status record_chunk_digests(Pool& io, const std::string& rbd_name,
   return Status::Ok();
 }
 
-Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
-    Pool& io, const std::string& rbd_name, const ChunkRecordHeader& header) {
+Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(Pool& io,
+                                                                   const std::string& rbd_name,
+                                                                   const ChunkRecordHeader& header,
+                                                                   bool stored_lengths) {
   const std::string oid = chunk_record_object(rbd_name);
   std::vector<std::optional<ChunkDigest>> out(header.chunks());
   Status unreadable;  // an entry that is not one
@@ -221,7 +225,12 @@ Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(
         one.index = d.index + i;
         one.chunks = 1;
         one.offset = one.index * header.chunk_size;
-        one.length = std::min(header.chunk_size, header.size - one.offset);
+        if (stored_lengths) {
+          const uint64_t run_end = d.offset + d.length;
+          one.length = run_end > one.offset ? std::min(header.chunk_size, run_end - one.offset) : 0;
+        } else {
+          one.length = std::min(header.chunk_size, header.size - one.offset);
+        }
         out[one.index] = one;
       }
     } catch (const std::exception& e) {

@@ -41,6 +41,9 @@ ChunkDigest zero_chunk(uint64_t index, uint64_t chunk_size, uint64_t size);
 // "sha256 hex" of a digest.
 std::string hex_of(const std::array<unsigned char, 32>& digest);
 
+// The source in the record of a streamed transfer (image_transfer.h).
+inline const std::string kTransferSource = "transfer";
+
 struct ChunkRecordHeader {
   uint64_t size = 0;        // the image's size
   uint64_t chunk_size = 0;  // bytes per chunk
@@ -59,6 +62,10 @@ struct ChunkRecordHeader {
   // took the image over meanwhile.
   std::vector<std::string> previous_clients;
   std::string started_at, completed_at;
+  // Only a streamed transfer's (transfer/image_transfer.h): the image's size
+  // as its begin declared it; 0 when not declared (`size` then is the image's
+  // size so far, grown as writes go past it).
+  uint64_t transfer_size = 0;
   uint64_t chunks() const { return chunk_size ? (size + chunk_size - 1) / chunk_size : 0; }
 };
 
@@ -121,9 +128,13 @@ Status record_chunk_digests(Pool& io, const std::string& rbd_name,
 // Every recorded chunk, one entry per chunk index up to `header.chunks()`:
 // nullopt for a chunk with no entry (not yet confirmed). Runs are expanded,
 // so memory is about 80 bytes per chunk (20 KiB per GiB at 4 MiB chunks).
+// With `stored_lengths`, each entry's length is the one recorded (a streamed
+// transfer records a short chunk before the image's size is known), not the
+// one header.size gives it.
 Result<std::vector<std::optional<ChunkDigest>>> read_chunk_digests(Pool& io,
                                                                    const std::string& rbd_name,
-                                                                   const ChunkRecordHeader& header);
+                                                                   const ChunkRecordHeader& header,
+                                                                   bool stored_lengths = false);
 
 // The checksum rbdvol records for an image (rbdvol.checksum) from its chunk
 // digests, one per chunk index up to the image's last (as read_chunk_digests

@@ -114,3 +114,48 @@ TEST_CASE("a driver opened without a config checksums a file and refuses what ne
           std::string(op) + " needs a config: the driver was opened without one");
   }
 }
+
+TEST_CASE("call_stream on a plugin whose table predates it is EOPNOTSUPP naming the plugin",
+          "[abi]") {
+  auto host = PluginHost::load(RBDVOL_EXACT_V1_TABLE_PLUGIN);
+  REQUIRE(host.ok());
+  CHECK_FALSE((*host)->has_call_stream());
+  auto r = (*host)->call_stream("image.write", nlohmann::json::object(), nullptr, nullptr);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().err() == EOPNOTSUPP);
+  CHECK(r.status().message().find(RBDVOL_EXACT_V1_TABLE_PLUGIN) != std::string::npos);
+  // A longer table has it.
+  auto longer = PluginHost::load(RBDVOL_LONG_TABLE_PLUGIN);
+  REQUIRE(longer.ok());
+  CHECK((*longer)->has_call_stream());
+}
+
+TEST_CASE("call_stream runs any operation, and the streaming ones only through it", "[abi]") {
+  auto host = PluginHost::load(RBDVOL_PLUGIN_PATH);
+  REQUIRE(host.ok());
+  REQUIRE((*host)->has_call_stream());
+  REQUIRE((*host)->open_without_config().ok());
+  char path[] = "/tmp/rbdvol-abi-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::string bytes(5000, 'x');
+  REQUIRE(write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  close(fd);
+  auto sum = (*host)->call_stream("image.checksum", {{"path", path}, {"chunk_size", 4096}}, nullptr,
+                                  nullptr);
+  unlink(path);
+  REQUIRE(sum.ok());
+  CHECK(sum->at("chunks") == 2);
+  // Without a config a stream operation is refused before it reads a byte.
+  bool read = false;
+  auto w = (*host)->call_stream(
+      "image.write", {{"id", "x"}, {"offset", 0}},
+      [&](void*, uint64_t) -> int64_t {
+        read = true;
+        return 0;
+      },
+      nullptr);
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.status().err() == EINVAL);
+  CHECK_FALSE(read);
+}

@@ -45,6 +45,10 @@ Result<BackendScan> check_image_pool(Cluster& cluster, const CheckOptions& optio
   ASSIGN_OR_RETURN(auto partials, list_partial_images(cluster));
   for (const auto& p : partials) {
     if (p.running || !options.wanted({p.id})) continue;
+    // A streamed transfer is idle between its writes, for as long as its
+    // host takes to send the next range: not a dead run's. Its host ends it
+    // (image.transfer_finish, or image.delete).
+    if (p.kind == "transfer") continue;
     Finding f;
     f.kind = "dead_partial_image";
     f.backend = cluster.id();

@@ -1,4 +1,4 @@
-// image.partials: the partial images (uploads and copies being written, or
+// image.partials: the partial images (uploads, copies and streamed transfers being written, or
 // left by runs that died) in every backend's image pool, or in one.
 #include "plugin/fan_out.h"
 #include "plugin/ops/operations.h"
