@@ -1,5 +1,6 @@
 #include "service/http_server.h"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -185,7 +186,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     body_broken_ = false;
     parser_.emplace();
     parser_->header_limit(server_.config.max_header_bytes);
-    parser_->body_limit(server_.config.max_body_bytes);
+    // The larger limit until the headers say which applies (on_header):
+    // Beast checks a Content-Length against it as soon as it reads it.
+    parser_->body_limit(
+        std::max<uint64_t>(server_.config.max_body_bytes, endpoint_.listener.stream_limit));
     lowest().expires_never();
     timed_out_ = false;
     request_timer_.expires_after(std::chrono::seconds(server_.config.request_timeout));
@@ -208,6 +212,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const uint64_t limit =
         streamed ? endpoint_.listener.stream_limit : server_.config.max_body_bytes;
     auto length = parser_->content_length();
+    parser_->body_limit(limit);
     if (length && *length > limit) {
       return answer_error(413, "overLimit",
                           "the request body is larger than " + std::to_string(limit) + " bytes (" +

@@ -1,6 +1,6 @@
-// rbdvold: the volume service. Loads librbdvol_rbd.so through the C ABI
-// (host/plugin_host.h), serves the Cinder block-storage v3 API over
-// Boost.Beast, in the foreground, until SIGTERM.
+// rbdvold: the volume and image service. Loads librbdvol_rbd.so through the
+// C ABI (host/plugin_host.h), serves the Cinder block-storage v3 API and the
+// Glance image v2 API over Boost.Beast, in the foreground, until SIGTERM.
 #include <signal.h>
 
 #include <cstdio>
@@ -14,16 +14,20 @@
 #include "service/auth.h"
 #include "service/cinder/cinder_api.h"
 #include "service/cinder/volume_service.h"
+#include "service/glance/glance_api.h"
+#include "service/glance/image_service.h"
 #include "service/http_server.h"
 
 namespace {
 
 const char kUsage[] =
-    "usage: rbdvold --config FILE [--listen HOST:PORT] [--auth-strategy noauth|token]\n"
-    "               [--token-file FILE] [--workers N] [--plugin PATH]\n"
-    "Serves the Cinder block storage v3 API for the backends of FILE, in the\n"
-    "foreground, until SIGTERM or SIGINT. The [service] section of FILE sets the\n"
-    "defaults (docs/config.md); the options override it.\n";
+    "usage: rbdvold --config FILE [--listen HOST:PORT] [--image-listen HOST:PORT|off]\n"
+    "               [--auth-strategy noauth|token] [--token-file FILE] [--workers N]\n"
+    "               [--plugin PATH]\n"
+    "Serves the Cinder block storage v3 API (--listen, default 127.0.0.1:8776) and\n"
+    "the Glance image v2 API (--image-listen, default 127.0.0.1:9292) for the\n"
+    "backends of FILE, in the foreground, until SIGTERM or SIGINT. The [service]\n"
+    "section of FILE sets the defaults (docs/config.md); the options override it.\n";
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "rbdvold: %s\n", message.c_str());
@@ -34,7 +38,7 @@ int fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace rbdvol;
-  std::string config_path, listen, strategy, token_file, plugin_path, workers;
+  std::string config_path, listen, image_listen, strategy, token_file, plugin_path, workers;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](std::string* out) {
@@ -50,6 +54,8 @@ int main(int argc, char** argv) {
       ok = value(&config_path);
     } else if (arg == "--listen") {
       ok = value(&listen);
+    } else if (arg == "--image-listen") {
+      ok = value(&image_listen);
     } else if (arg == "--auth-strategy") {
       ok = value(&strategy);
     } else if (arg == "--token-file") {
@@ -72,6 +78,11 @@ int main(int argc, char** argv) {
   if (!config.ok()) return fail(config.status().message());
   config::Service& settings = config->service;
   if (!listen.empty()) settings.listen = listen;
+  if (!image_listen.empty()) settings.image_listen = image_listen;
+  if (settings.image_listen == settings.listen) {
+    return fail("the image API's address must differ from the volume API's (" + settings.listen +
+                ")");
+  }
   if (!strategy.empty()) settings.auth_strategy = strategy;
   if (!token_file.empty()) settings.token_file = token_file;
   if (!workers.empty()) {
@@ -99,23 +110,44 @@ int main(int argc, char** argv) {
   if (!opened.ok()) return fail(opened.message());
 
   service::cinder::VolumeService volumes(**plugin, *config, 4);
+  service::glance::ImageService images(**plugin, *config, volumes.instance(), 2);
   std::optional<service::Authenticator> auth;
   std::unique_ptr<service::cinder::CinderApi> api;
-  auto server = service::HttpServer::make(
-      settings, [&api](service::ApiRequest& request) { return api->handle(request); });
+  std::unique_ptr<service::glance::GlanceApi> image_api;
+  std::vector<service::Listener> listeners(1);
+  listeners[0].listen = settings.listen;
+  listeners[0].handler = [&api](service::ApiRequest& request) { return api->handle(request); };
+  const bool serve_images = settings.image_listen != "off";
+  if (serve_images) {
+    service::Listener l;
+    l.listen = settings.image_listen;
+    l.handler = [&image_api](service::ApiRequest& request) { return image_api->handle(request); };
+    l.streams = service::glance::GlanceApi::streams;
+    l.stream_limit = settings.image_size_cap;
+    listeners.push_back(std::move(l));
+  }
+  auto server = service::HttpServer::make(settings, std::move(listeners));
   if (!server.ok()) return fail(server.status().message());
   auto made = service::Authenticator::make(settings, (*server)->loopback());
   if (!made.ok()) return fail(made.status().message());
   auth.emplace(std::move(made).value());
   api = std::make_unique<service::cinder::CinderApi>(volumes, *auth);
+  image_api = std::make_unique<service::glance::GlanceApi>(images, *auth);
 
   service::log_line(
       "serving the Cinder v3 API on " + std::string((*server)->tls() ? "https" : "http") + "://" +
       settings.listen.substr(0, settings.listen.rfind(':')) + ":" +
       std::to_string((*server)->port()) + "/v3 (auth " + settings.auth_strategy + ", plugin " +
       (*plugin)->path() + ", " + std::to_string(settings.workers) + " workers)");
+  if (serve_images) {
+    service::log_line("serving the Glance v2 image API on " +
+                      std::string((*server)->tls() ? "https" : "http") + "://" +
+                      settings.image_listen.substr(0, settings.image_listen.rfind(':')) + ":" +
+                      std::to_string((*server)->port(1)) + "/v2");
+  }
   volumes.start_housekeeping();
-  size_t left = (*server)->run([&volumes] { return volumes.busy(); });
+  images.start_housekeeping();
+  size_t left = (*server)->run([&volumes, &images] { return volumes.busy() + images.busy(); });
   if (left > 0) {
     service::log_line("shutdown grace over with " + std::to_string(left) +
                       " requests or jobs still running; exiting without waiting for them");
