@@ -61,8 +61,12 @@ class Daemon:
         self.config = write_config(service)
         self.log_path = os.path.join(WORK, "rbdvold-%d.log" % self.port)
         self.log = open(self.log_path, "w")
+        args = list(args)
+        if "--image-listen" not in args:
+            # its own image API port: instances side by side must not share 9292
+            args += ["--image-listen", "127.0.0.1:%d" % free_port()]
         self.proc = subprocess.Popen(
-            [RBDVOLD, "--config", self.config, "--listen", "127.0.0.1:%d" % self.port] + list(args),
+            [RBDVOLD, "--config", self.config, "--listen", "127.0.0.1:%d" % self.port] + args,
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -625,7 +629,8 @@ class Auth(unittest.TestCase):
 
     def test_noauth_only_on_loopback(self):
         config = write_config("auth_strategy = noauth\n")
-        r = subprocess.run([RBDVOLD, "--config", config, "--listen", "0.0.0.0:%d" % free_port()],
+        r = subprocess.run([RBDVOLD, "--config", config, "--listen", "0.0.0.0:%d" % free_port(),
+                            "--image-listen", "127.0.0.1:%d" % free_port()],
                            capture_output=True, text=True, timeout=30)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("loopback", r.stderr)
