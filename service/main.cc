@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
 
   service::cinder::VolumeService volumes(**plugin, *config, 4);
   service::glance::ImageService images(**plugin, *config, volumes.instance(), 2);
+  if (settings.image_listen != "off") volumes.set_images(&images);
   std::optional<service::Authenticator> auth;
   std::unique_ptr<service::cinder::CinderApi> api;
   std::unique_ptr<service::glance::GlanceApi> image_api;

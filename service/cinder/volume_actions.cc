@@ -3,6 +3,7 @@
 #include "service/cinder/handlers.h"
 #include "service/cinder/views.h"
 #include "service/cinder/volume_lookup.h"
+#include "service/glance/glance_api.h"
 #include "service/http_server.h"
 
 namespace rbdvol::service::cinder {
@@ -22,6 +23,13 @@ Result<ApiResponse> in_background(VolumeService& service, const std::string& id,
   activity.request = request;
   RETURN_IF_ERROR(service.start(id, activity));
   return ApiResponse{202, {}, ""};
+}
+
+// The volume's type as Cinder shows it in an action's answer (null when
+// its disk type is gone from the config).
+Json type_of(VolumeService& service, const Json& record) {
+  const config::DiskType* type = find_type(service.config(), record.value("disk_type", ""));
+  return type ? volume_type_view(*type, service.config()) : Json();
 }
 
 }  // namespace
@@ -87,6 +95,40 @@ Result<ApiResponse> volume_action(VolumeService& service, Call& call) {
       return Status::Invalid("volume " + id + " is " + status + "; revert needs it detached");
     }
     return in_background(service, id, record, "reverting", "snapshot.revert", {{"id", snap}});
+  }
+  if (action == "os-volume_upload_image") {
+    if (!args.is_object() || !args.contains("image_name") || !args["image_name"].is_string()) {
+      return Status::Invalid("os-volume_upload_image needs image_name");
+    }
+    if (!service.images()) {
+      return Status::Error(EOPNOTSUPP, "this rbdvold serves no image API (image_listen = off)");
+    }
+    const std::string disk_format = args.value("disk_format", std::string("raw"));
+    if (disk_format != "raw") {
+      return Status::Invalid("disk_format " + printable(disk_format, 32) +
+                             " is not supported: images made from volumes are raw");
+    }
+    const bool force = args.value("force", false);
+    if (status != "available" && !(status == "in-use" && force)) {
+      return Status::Invalid("volume " + id + " is " + status +
+                             "; upload to image needs it available (or in-use with force)");
+    }
+    const std::string name = args["image_name"].get<std::string>();
+    ASSIGN_OR_RETURN(std::string image_id, glance::start_image_from_volume(
+                                               *service.images(), id, name, force,
+                                               args.value("visibility", std::string("shared")),
+                                               args.value("protected", false)));
+    Json answer = {{"id", id},
+                   {"updated_at", nullptr},
+                   {"status", "uploading"},
+                   {"display_description", record.value("description", Json())},
+                   {"size", gib_of(record.value("size", uint64_t{0}))},
+                   {"volume_type", type_of(service, record)},
+                   {"image_id", image_id},
+                   {"container_format", "bare"},
+                   {"disk_format", "raw"},
+                   {"image_name", name}};
+    return json_response(202, {{"os-volume_upload_image", answer}});
   }
   // What clients send around a Nova-style attach; the attachment API (3.27)
   // is where rbdvold records attachments, so these only check the volume.

@@ -26,6 +26,10 @@
 #include "service/cinder/microversion.h"
 #include "status/status.h"
 
+namespace rbdvol::service::glance {
+class ImageService;
+}
+
 namespace rbdvol::service::cinder {
 
 using Json = nlohmann::json;
@@ -73,6 +77,11 @@ class VolumeService {
   // Removes a volume's failed activity (a failed create being deleted, ...).
   Status clear(const std::string& volume_id, const VolumeActivity& activity);
 
+  // The image service, for "upload to image" (null when rbdvold serves no
+  // image API).
+  void set_images(glance::ImageService* images) { images_ = images; }
+  glance::ImageService* images() const { return images_; }
+
   // Background jobs not finished (shutdown waits for them).
   size_t busy() const { return busy_; }
   const std::string& instance() const { return instance_; }
@@ -102,6 +111,7 @@ class VolumeService {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread housekeeper_;
+  glance::ImageService* images_ = nullptr;
 };
 
 // One API call as a handler sees it.

@@ -174,31 +174,37 @@ std::string project_of(const ApiRequest& r) {
 
 // --- images ---
 
+// A new image's record as Glance shows it: queued, no data, defaults.
+Json new_image(const std::string& id) {
+  const std::string now = utc_now_text();
+  return {{"id", id},
+          {"name", nullptr},
+          {"status", "queued"},
+          {"visibility", "shared"},
+          {"protected", false},
+          {"os_hidden", false},
+          {"checksum", nullptr},
+          {"os_hash_algo", nullptr},
+          {"os_hash_value", nullptr},
+          {"owner", nullptr},
+          {"size", nullptr},
+          {"virtual_size", nullptr},
+          {"min_ram", 0},
+          {"min_disk", 0},
+          {"disk_format", nullptr},
+          {"container_format", nullptr},
+          {"tags", Json::array()},
+          {"created_at", now},
+          {"updated_at", now}};
+}
+
 Result<ApiResponse> images_create(Call& c) {
   if (!c.body.is_object()) return Status::Invalid("the body must be a JSON object");
   const std::string id = c.body.contains("id")
                              ? c.body["id"].is_string() ? c.body["id"].get<std::string>() : "-"
                              : new_id();
   if (!is_uuid(id)) return Status::Invalid("id must be a UUID");
-  Json image = {{"id", id},
-                {"name", nullptr},
-                {"status", "queued"},
-                {"visibility", "shared"},
-                {"protected", false},
-                {"os_hidden", false},
-                {"checksum", nullptr},
-                {"os_hash_algo", nullptr},
-                {"os_hash_value", nullptr},
-                {"owner", nullptr},
-                {"size", nullptr},
-                {"virtual_size", nullptr},
-                {"min_ram", 0},
-                {"min_disk", 0},
-                {"disk_format", nullptr},
-                {"container_format", nullptr},
-                {"tags", Json::array()},
-                {"created_at", utc_now_text()},
-                {"updated_at", utc_now_text()}};
+  Json image = new_image(id);
   const std::string owner = project_of(c.request);
   if (!owner.empty()) image["owner"] = owner;
   for (const auto& [key, value] : c.body.items()) {
@@ -891,6 +897,55 @@ bool matches(const Route& route, const std::vector<std::string>& rest) {
 }
 
 }  // namespace
+
+Result<std::string> start_image_from_volume(ImageService& images, const std::string& volume_id,
+                                            const std::string& name, bool force,
+                                            const std::string& visibility, bool is_protected) {
+  RETURN_IF_ERROR(check_attribute("name", name));
+  RETURN_IF_ERROR(check_attribute("visibility", visibility));
+  const std::string id = new_id();
+  Json image = new_image(id);
+  image["name"] = name;
+  image["status"] = "saving";
+  image["visibility"] = visibility;
+  image["protected"] = is_protected;
+  image["disk_format"] = "raw";
+  image["container_format"] = "bare";
+  image["source_volume"] = volume_id;
+  const std::string home = images.default_store();
+  Json record = {{"image", image}, {"stores", Json::array()}, {"job", images.job("volume")}};
+  RETURN_IF_ERROR(images.put(id, home, record, nullptr));
+  images.run_job(id, [&images, id, volume_id, name, force] {
+    auto made = images.call("image.create_from_volume",
+                            {{"volume", volume_id}, {"name", name}, {"id", id}, {"force", force}});
+    Result<std::string> sha = made.ok() ? hash_image_data(images, id, made->value("backend", ""))
+                                        : Result<std::string>(made.status());
+    auto settled = images.update(id, [&](Json& rec) -> Status {
+      rec.erase("job");
+      Json& img = rec["image"];
+      if (!sha.ok()) {
+        img["status"] = "killed";
+        rec["message"] = sha.status().message();
+        return Status::Ok();
+      }
+      img["status"] = "active";
+      img["size"] = made->value("size", uint64_t{0});
+      img["virtual_size"] = made->value("size", uint64_t{0});
+      img["os_hash_algo"] = "sha256";
+      img["os_hash_value"] = *sha;
+      rec["stores"] = Json::array({made->value("backend", "")});
+      return Status::Ok();
+    });
+    if (!sha.ok()) {
+      log_line("image " + id + " from volume " + volume_id +
+               " failed: " + printable(sha.status().message()));
+    }
+    if (!settled.ok()) {
+      log_line("image " + id + ": cannot record its outcome: " + settled.status().message());
+    }
+  });
+  return id;
+}
 
 ApiResponse glance_error(int status, const std::string& message) {
   return json_answer(

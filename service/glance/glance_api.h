@@ -29,6 +29,15 @@ class GlanceApi {
   const Authenticator& auth_;
 };
 
+// Cinder's "upload to image" (os-volume_upload_image): makes the record of a
+// new image `name` (status saving) and, in the background, the image from
+// volume `volume_id` (the plugin's image.create_from_volume: it lands on the
+// store the volume's disk type names), then its sha256; the image ends
+// active, or killed with the reason. The new image's id.
+Result<std::string> start_image_from_volume(ImageService& images, const std::string& volume_id,
+                                            const std::string& name, bool force,
+                                            const std::string& visibility, bool is_protected);
+
 // The JSON schemas the clients validate against (/v2/schemas/...).
 const Json& image_schema();
 const Json& images_schema();

@@ -268,6 +268,31 @@ class ImageApiTest(unittest.TestCase):
         finally:
             glance(self.d, "image-delete", image_id, check=False)
 
+    def test_volume_uploaded_to_image(self):
+        made = subprocess.run([base.RBDVOL, "--config", base.CONFIG, "--json", "volume", "create",
+                               "--type", "ssd", "--size", "8M", "--name", "gt-upload-src"],
+                              capture_output=True, text=True)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        vol = json.loads(made.stdout)
+        image_id = None
+        try:
+            r = base.cinder(self.d, "upload-to-image", vol["id"], "gt-from-volume")
+            image_id = table_value(r.stdout, "image_id")
+            doc = wait_image(self.d, image_id, lambda d: d["status"] in ("active", "killed"))
+            self.assertEqual(doc["status"], "active", doc)
+            self.assertEqual(doc["stores"], vol["backend"])
+            self.assertEqual(doc["size"], 8 << 20)
+            self.assertEqual(doc["os_hash_value"], hashlib.sha256(b"\0" * (8 << 20)).hexdigest())
+            self.assertTrue(rbd_has(vol["backend"], image_id))
+            out = os.path.join(WORK, "fromvol-" + image_id)
+            glance(self.d, "image-download", "--file", out, image_id)
+            self.assertEqual(os.path.getsize(out), 8 << 20)
+        finally:
+            if image_id:
+                delete_image(self.d, image_id)
+            subprocess.run([base.RBDVOL, "--config", base.CONFIG, "volume", "delete", vol["id"]],
+                           capture_output=True)
+
     def test_ranges(self):
         src = make_file("range-%s.raw" % uuid.uuid4().hex[:6], 4 << 20, seed=b"range")
         image_id = create_record(self.d, "gt-range")

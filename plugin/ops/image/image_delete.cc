@@ -181,10 +181,10 @@ Result<bool> remove_partial(Driver& driver, const PartialImage& p, const std::st
   auto io = c->open_pool(p.where.pool);
   // A streamed transfer's image has no exclusive-lock while it is written
   // (transfer/image_transfer.h): there is no lock to break.
-  Status s = !io.ok()               ? io.status()
-             : p.kind == "transfer" ? image_exists(**io, p.where.rbd_name)
-                                    : break_dead_writer_lock(**io, p.where.rbd_name,
-                                                             dead_writer_clients(p));
+  Status s = !io.ok() ? io.status()
+             : p.kind == "transfer"
+                 ? image_exists(**io, p.where.rbd_name)
+                 : break_dead_writer_lock(**io, p.where.rbd_name, dead_writer_clients(p));
   if (s.err() == ENOENT) return false;
   if (s.ok()) s = remove_image_and_snapshots(**io, p.where.rbd_name);
   if (!s.ok()) return s.Prefixed("image " + image + ": partial copy on backend " + p.where.backend);
