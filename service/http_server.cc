@@ -184,6 +184,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     stream_parser_.reset();
     body_done_ = false;
     body_broken_ = false;
+    direct_ = false;
+    direct_left_ = 0;
     parser_.emplace();
     parser_->header_limit(server_.config.max_header_bytes);
     // The larger limit until the headers say which applies (on_header):
@@ -249,6 +251,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     body_done_ = stream_parser_->is_done();
     auto request = make_request(stream_parser_->get());
     if (auto length = stream_parser_->content_length()) request->content_length = *length;
+    // A body of known length is read straight into the handler's buffers
+    // (read_direct); a chunked one goes through the parser.
+    direct_left_ = stream_parser_->chunked() ? 0 : stream_parser_->content_length().value_or(0);
+    direct_ = !stream_parser_->chunked() && stream_parser_->content_length().has_value();
     std::weak_ptr<Session> weak = this->shared_from_this();
     request->read_body = [weak](char* buf, size_t len) -> int64_t {
       auto self = weak.lock();
@@ -263,6 +269,25 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (body_broken_) return -ECONNRESET;
     std::promise<std::pair<beast::error_code, size_t>> done;
     auto result = done.get_future();
+    if (direct_) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(len, direct_left_));
+      asio::post(lowest().get_executor(), [this, buf, want, &done] {
+        // What came in with the headers first, then the socket itself.
+        const size_t buffered = std::min(buffer_.size(), want);
+        asio::buffer_copy(asio::buffer(buf, buffered), buffer_.data());
+        buffer_.consume(buffered);
+        read_direct(buf, buffered, want, [&done](beast::error_code ec, size_t n) {
+          done.set_value({ec, n});
+        });
+      });
+      auto [ec, n] = result.get();
+      direct_left_ -= n;
+      if (direct_left_ == 0) body_done_ = true;
+      if (!ec) return static_cast<int64_t>(n);
+      body_broken_ = true;
+      if (ec == beast::error::timeout) return -ETIMEDOUT;
+      return -ECONNRESET;
+    }
     asio::post(lowest().get_executor(), [this, buf, len, &done] {
       auto& body = stream_parser_->get().body();
       body.data = buf;
@@ -282,6 +307,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec == beast::error::timeout) return -ETIMEDOUT;
     if (ec == http::error::body_limit) return -EMSGSIZE;
     return -ECONNRESET;
+  }
+
+  // Fills buf[got, want) from the socket, each read with request_timeout
+  // to bring a byte, then calls `done` with the bytes in buf (on the strand).
+  template <typename Done>
+  void read_direct(char* buf, size_t got, size_t want, Done done) {
+    if (got == want) return done(beast::error_code(), got);
+    lowest().expires_after(std::chrono::seconds(server_.config.request_timeout));
+    stream_.async_read_some(asio::buffer(buf + got, want - got),
+                            [this, buf, got, want, done](beast::error_code ec, size_t n) mutable {
+                              if (ec) return done(ec, got + n);
+                              read_direct(buf, got + n, want, std::move(done));
+                            });
   }
 
   void read_body() {
@@ -515,6 +553,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;
   std::atomic<bool> body_done_{false}, body_broken_{false};
+  // A streamed body of known length: read past the parser, this much left.
+  bool direct_ = false;
+  uint64_t direct_left_ = 0;
   Clock::time_point started_ = Clock::now();
   std::string request_id_, method_, target_;
   bool keep_alive_ = false;

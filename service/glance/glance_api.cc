@@ -10,6 +10,7 @@
 
 #include "service/cinder/errors.h"
 #include "service/glance/image_data.h"
+#include "service/glance/image_transfer.h"
 #include "service/http_server.h"
 
 namespace rbdvol::service::glance {
@@ -857,6 +858,36 @@ ApiResponse versions(const ApiRequest& request, int status) {
   return json_answer(status, {{"versions", list}});
 }
 
+// --- the transfer resource (image_transfer.h) ---
+
+Status known_id(const std::string& id) {
+  return is_uuid(id) ? Status::Ok() : Status::NotFound("no image with ID " + id);
+}
+Result<ApiResponse> transfer_post(Call& c) {
+  RETURN_IF_ERROR(known_id(c.rest[1]));
+  return transfer_begin(c.images, c.request, c.rest[1], c.body);
+}
+Result<ApiResponse> transfer_get(Call& c) {
+  RETURN_IF_ERROR(known_id(c.rest[1]));
+  return transfer_show(c.images, c.rest[1]);
+}
+Result<ApiResponse> transfer_put(Call& c) {
+  RETURN_IF_ERROR(known_id(c.rest[1]));
+  return transfer_write(c.images, c.request, c.rest[1]);
+}
+Result<ApiResponse> transfer_delete(Call& c) {
+  RETURN_IF_ERROR(known_id(c.rest[1]));
+  return transfer_abandon(c.images, c.rest[1]);
+}
+Result<ApiResponse> transfer_zero_post(Call& c) {
+  RETURN_IF_ERROR(known_id(c.rest[1]));
+  return transfer_zero(c.images, c.rest[1], c.body);
+}
+Result<ApiResponse> transfer_finish_post(Call& c) {
+  RETURN_IF_ERROR(known_id(c.rest[1]));
+  return transfer_finish(c.images, c.rest[1]);
+}
+
 using Handler = Result<ApiResponse> (*)(Call&);
 
 struct Route {
@@ -875,6 +906,12 @@ const std::vector<Route>& routes() {
       {"PUT", {"images", "*", "file"}, image_upload},
       {"GET", {"images", "*", "file"}, image_download},
       {"PUT", {"images", "*", "stage"}, image_stage},
+      {"POST", {"images", "*", "transfer"}, transfer_post},
+      {"GET", {"images", "*", "transfer"}, transfer_get},
+      {"PUT", {"images", "*", "transfer"}, transfer_put},
+      {"DELETE", {"images", "*", "transfer"}, transfer_delete},
+      {"POST", {"images", "*", "transfer", "zero"}, transfer_zero_post},
+      {"POST", {"images", "*", "transfer", "finish"}, transfer_finish_post},
       {"POST", {"images", "*", "import"}, image_import},
       {"PUT", {"images", "*", "tags", "*"}, tag_add},
       {"DELETE", {"images", "*", "tags", "*"}, tag_remove},
@@ -1028,7 +1065,7 @@ bool GlanceApi::streams(const std::string& method, const std::string& path) {
   const size_t slash = path.find('/', prefix.size());
   if (slash == std::string::npos) return false;
   const std::string tail = path.substr(slash);
-  return tail == "/file" || tail == "/stage";
+  return tail == "/file" || tail == "/stage" || tail == "/transfer";
 }
 
 ApiResponse GlanceApi::handle(ApiRequest& request) {
@@ -1075,7 +1112,7 @@ ApiResponse GlanceApi::route(ApiRequest& request) {
                       : glance_error(404, "unknown resource " + printable(request.path, 128));
   }
   if (!request.read_body && !request.body.empty() && found->handler != image_upload &&
-      found->handler != image_stage) {
+      found->handler != image_stage && found->handler != transfer_put) {
     call.body = Json::parse(request.body, nullptr, false);
     if (call.body.is_discarded()) return glance_error(400, "the request body is not valid JSON");
   }

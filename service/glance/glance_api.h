@@ -19,7 +19,7 @@ class GlanceApi {
   ApiResponse handle(ApiRequest& request);
 
   // Whether a request's body is streamed to its handler: image data
-  // (PUT /v2/images/{id}/file and /stage).
+  // (PUT /v2/images/{id}/file, /stage and /transfer).
   static bool streams(const std::string& method, const std::string& path);
 
  private:

@@ -176,35 +176,11 @@ bool is_qcow2_magic(const std::string& head) {
   return head.size() >= 4 && head.compare(0, 4, "QFI\xfb") == 0;
 }
 
-// Starts a transfer of `id` into `backend`, removing a partial copy a dead
-// upload left there first.
-Status begin_transfer(ImageService& images, const std::string& id, const std::string& backend,
-                      uint64_t size) {
-  Json begin = {{"id", id}, {"backend", backend}};
-  if (size > 0) begin["size"] = size;
-  auto begun = images.call("image.transfer_begin", begin);
-  if (begun.ok() || begun.status().err() != EEXIST) return begun.status();
-  auto shown = images.call("image.show", {{"id", id}});
-  if (shown.ok()) {
-    for (const auto& l : shown->value("locations", Json::array())) {
-      if (l.value("backend", "") == backend) {
-        return Status::Exists("image " + id + " already has data in store " + backend);
-      }
-    }
-  }
-  auto removed = images.call("image.delete", {{"id", id}, {"backend", backend}});
-  if (!removed.ok() && removed.status().err() != ENOENT) {
-    return removed.status().Prefixed("a partial upload of image " + id + " is in store " + backend +
-                                     " and cannot be removed");
-  }
-  return images.call("image.transfer_begin", begin).status();
-}
-
 // Streams raw bytes into a transfer of `id`.
 Result<Stored> write_raw(ImageService& images, const std::string& id, const std::string& backend,
                          const Reader& read, uint64_t cap, std::optional<uint64_t> announced,
                          bool refuse_qcow2) {
-  RETURN_IF_ERROR(begin_transfer(images, id, backend, announced.value_or(0)));
+  RETURN_IF_ERROR(begin_transfer(images, id, backend, announced.value_or(0), 0).status());
   Sha256 sha;
   uint64_t total = 0;
   int read_error = 0;
@@ -250,6 +226,29 @@ Result<Stored> write_raw(ImageService& images, const std::string& id, const std:
 }
 
 }  // namespace
+
+Result<Json> begin_transfer(ImageService& images, const std::string& id, const std::string& backend,
+                            uint64_t size, uint64_t chunk_size) {
+  Json begin = {{"id", id}, {"backend", backend}};
+  if (size > 0) begin["size"] = size;
+  if (chunk_size > 0) begin["chunk_size"] = chunk_size;
+  auto begun = images.call("image.transfer_begin", begin);
+  if (begun.ok() || begun.status().err() != EEXIST) return begun;
+  auto shown = images.call("image.show", {{"id", id}});
+  if (shown.ok()) {
+    for (const auto& l : shown->value("locations", Json::array())) {
+      if (l.value("backend", "") == backend) {
+        return Status::Exists("image " + id + " already has data in store " + backend);
+      }
+    }
+  }
+  auto removed = images.call("image.delete", {{"id", id}, {"backend", backend}});
+  if (!removed.ok() && removed.status().err() != ENOENT) {
+    return removed.status().Prefixed("a partial upload of image " + id + " is in store " + backend +
+                                     " and cannot be removed");
+  }
+  return images.call("image.transfer_begin", begin);
+}
 
 std::string staging_path(const config::Config& config, const std::string& id) {
   return config.service.image_staging_dir + "/" + id + ".staged";

@@ -38,6 +38,13 @@ Result<Stored> store_image_data(ImageService& images, const std::string& id,
                                 const Reader& read, uint64_t cap,
                                 std::optional<uint64_t> announced);
 
+// Starts a streamed transfer of `id` into `backend` (image.transfer_begin;
+// `size` and `chunk_size` 0: not declared, the default), removing first a
+// partial copy a dead upload or an abandoned transfer left there: its answer.
+// EEXIST when `backend` holds a complete copy of `id`.
+Result<Json> begin_transfer(ImageService& images, const std::string& id, const std::string& backend,
+                            uint64_t size, uint64_t chunk_size);
+
 // A file's content as a Reader (its size in *size).
 Result<Reader> file_reader(const std::string& path, uint64_t* size);
 

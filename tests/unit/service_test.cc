@@ -13,6 +13,7 @@
 #include "service/cinder/microversion.h"
 #include "service/cinder/paging.h"
 #include "service/cinder/volume_listing.h"
+#include "service/glance/image_transfer.h"
 #include "service/http_server.h"
 
 using namespace rbdvol;
@@ -260,4 +261,24 @@ TEST_CASE("token auth: the file must be private, tokens must match", "[service]"
   config::Service noauth;
   CHECK(Authenticator::make(noauth, true).ok());
   CHECK(Authenticator::make(noauth, false).status().err() == EINVAL);
+}
+
+TEST_CASE("a transfer's Content-Range is bytes FIRST-LAST/SIZE, nothing else", "[service]") {
+  using rbdvol::service::glance::parse_content_range;
+  auto r = parse_content_range("bytes 4194304-8388607/10485760");
+  REQUIRE(r.ok());
+  CHECK(r->first == 4194304);
+  CHECK(r->last == 8388607);
+  CHECK(r->size == 10485760);
+  CHECK(r->length() == 4194304);
+  CHECK(parse_content_range("bytes 0-0/1")->length() == 1);
+  for (const char* bad :
+       {"", "bytes */10", "bytes -1-5/10", "bytes 5-1/10", "bytes 0-5", "bytes 0-5/", "bytes 0-/10",
+        "bytes=0-5/10", "items 0-5/10", "bytes +0-5/10", "bytes 0-5/1x", "bytes 0 - 5/10",
+        "bytes 0-99999999999999999999/10", "bytes 0/5-10"}) {
+    INFO(bad);
+    auto p = parse_content_range(bad);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.status().err() == EINVAL);
+  }
 }
