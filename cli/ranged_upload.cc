@@ -371,6 +371,7 @@ Result<nlohmann::json> ranged_upload(const RangedUploadOptions& options,
   const off_t end = ::lseek(file.get(), 0, SEEK_END);
   if (end < 0) return Status::Error(errno, "lseek " + options.path + ": " + std::strerror(errno));
   const uint64_t size = static_cast<uint64_t>(end);
+  if (size == 0) return Status::Invalid(options.path + " is empty: there is nothing to upload");
   char magic[4] = {};
   if (::pread(file.get(), magic, sizeof magic, 0) == 4 && std::memcmp(magic, "QFI\xfb", 4) == 0) {
     return Status::Invalid(options.path +
