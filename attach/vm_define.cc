@@ -76,6 +76,11 @@ Result<std::string> domain_with_disk(const VmDefinition& vm, xmlpatch::RbdDisk d
   if (!added.ok()) return added.status().Prefixed("template");
   auto booted = xmlpatch::make_boot_disk(*added, {disk.target_dev, ""});
   if (!booted.ok()) return booted.status().Prefixed("template");
+  if (disk.target_bus == "scsi") {
+    // libvirt's own pick would be lsilogic: see ensure_virtio_scsi_controller.
+    booted = xmlpatch::ensure_virtio_scsi_controller(*booted);
+    if (!booted.ok()) return booted.status().Prefixed("template");
+  }
   pugi::xml_document doc;
   if (doc.load_string(booted->c_str())) {
     out->virt_type = doc.document_element().attribute("type").value();

@@ -46,7 +46,9 @@ struct DefinedVm {
 // With a template, that document is the domain: set_domain_basics() gives it
 // the name (dropping its <uuid>) and the memory and vCPUs when given; the disk
 // replaces one with the same rbd source (keeping its target dev) or is added
-// on the bus's first free target dev; make_boot_disk() makes it boot first.
+// on the bus's first free target dev; make_boot_disk() makes it boot first;
+// for the scsi bus, a template without a scsi controller gets a virtio-scsi
+// one (libvirt would add lsilogic).
 //
 // EEXIST when a domain of that name exists (checked before anything is
 // reserved); EINVAL for a bad name, bus or template. When the define or the

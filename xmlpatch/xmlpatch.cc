@@ -1254,6 +1254,29 @@ pugi::xml_node domain_child(pugi::xml_node domain, const char* name,
 
 }  // namespace
 
+Result<std::string> ensure_virtio_scsi_controller(const std::string& domain_xml) {
+  return guarded("ensure virtio-scsi controller", [&]() -> Result<std::string> {
+    Document d;
+    Status s = parse_domain(domain_xml, &d);
+    if (!s.ok()) return s;
+    pugi::xml_node devices = d.root.child("devices");
+    if (!devices) return Status::Invalid("domain XML has no <devices>");
+    pugi::xml_node last_controller, last_disk;
+    for (pugi::xml_node c : devices.children("controller")) {
+      if (attr(c, "type") == "scsi") return serialize(d);
+      last_controller = c;
+    }
+    for (pugi::xml_node disk : devices.children("disk")) last_disk = disk;
+    pugi::xml_node anchor = last_controller ? last_controller : last_disk;
+    pugi::xml_node controller =
+        anchor ? insert_element_after(anchor, "controller") : devices.append_child("controller");
+    set_attr(controller, "type", "scsi");
+    set_attr(controller, "index", "0");
+    set_attr(controller, "model", "virtio-scsi");
+    return serialize(d);
+  });
+}
+
 Result<std::string> set_domain_basics(const std::string& domain_xml, const DomainBasics& basics) {
   return guarded("set domain basics", [&]() -> Result<std::string> {
     Status s = validate_domain_name(basics.name);

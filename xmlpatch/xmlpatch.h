@@ -140,6 +140,15 @@ Result<std::string> set_disk_auth(const std::string& domain_xml, const DiskSelec
 // disk matches.
 Result<std::string> make_boot_disk(const std::string& domain_xml, const DiskSelector& which);
 
+// Gives the domain <controller type='scsi' index='0' model='virtio-scsi'/>
+// unless it has a scsi controller already (of any model: the domain's
+// choice), in which case the document comes back as it was. Without one,
+// libvirt 9.0 adds an lsilogic controller for a scsi disk, which SeaBIOS
+// boots from but Debian's cloud kernel has no driver for. The controller goes
+// after the last <controller> of <devices>, else after its last <disk>,
+// indented like it. EINVAL for a bad document or one without <devices>.
+Result<std::string> ensure_virtio_scsi_controller(const std::string& domain_xml);
+
 // What set_domain_basics() sets in a domain.
 struct DomainBasics {
   std::string name;         // the domain's <name>; must pass validate_domain_name()

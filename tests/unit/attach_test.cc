@@ -920,6 +920,24 @@ TEST_CASE("vm define builds a domain that boots from the volume", "[attach][boot
     CHECK(disks[0].secret_uuid == "5f0c3a56-0000-4000-8000-000000000001");
     CHECK(orders_of(xml) == "vda=2 vdc=1 interface=3");
   }
+  SECTION("a template on the scsi bus gets a virtio-scsi controller, unless it has one") {
+    vm.template_xml = boot_domain_xml("template", true);
+    vm.bus = "scsi";
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE(r.ok());
+    CHECK(r->target_dev == "sda");
+    CHECK(hv.domains["bootvm"].persistent.find(
+              "<controller type='scsi' index='0' model='virtio-scsi'/>") != std::string::npos);
+    hv.domains.erase("bootvm");
+    ledger.records.clear();
+    std::string own = boot_domain_xml("template", true);
+    own.insert(own.find("  </devices>"), "    <controller type='scsi' model='lsilogic'/>\n");
+    vm.template_xml = own;
+    REQUIRE(define_vm_on_volume(hv, ledger, vm).ok());
+    const std::string& xml = hv.domains["bootvm"].persistent;
+    CHECK(xml.find("virtio-scsi") == std::string::npos);
+    CHECK(xml.find("lsilogic") != std::string::npos);
+  }
   SECTION("a domain of that name exists: nothing reserved or defined") {
     hv.add("bootvm", false);
     const std::string before = hv.domains["bootvm"].persistent;

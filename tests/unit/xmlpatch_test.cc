@@ -756,3 +756,38 @@ TEST_CASE("set_domain_basics names a template's domain and sets memory and vcpus
     CHECK(xp::set_domain_basics("<network/>", {"a", 0, 0}).status().err() == EINVAL);
   }
 }
+
+TEST_CASE("ensure_virtio_scsi_controller adds one only where no scsi controller is",
+          "[xmlpatch][boot]") {
+  SECTION("after the last controller, indented like it") {
+    const std::string in =
+        "<domain>\n  <devices>\n    <disk type='file'>\n      <target dev='sda' bus='scsi'/>\n"
+        "    </disk>\n    <controller type='usb' index='0'/>\n  </devices>\n</domain>\n";
+    auto r = xp::ensure_virtio_scsi_controller(in);
+    REQUIRE(r.ok());
+    std::string want = in;
+    want.insert(want.find("  </devices>"),
+                "    <controller type='scsi' index='0' model='virtio-scsi'/>\n");
+    CHECK(*r == want);
+  }
+  SECTION("after the last disk when there is no controller") {
+    auto r = xp::ensure_virtio_scsi_controller(
+        "<domain>\n  <devices>\n    <disk type='file'/>\n    <serial type='pty'/>\n"
+        "  </devices>\n</domain>\n");
+    REQUIRE(r.ok());
+    CHECK(*r ==
+          "<domain>\n  <devices>\n    <disk type='file'/>\n"
+          "    <controller type='scsi' index='0' model='virtio-scsi'/>\n"
+          "    <serial type='pty'/>\n  </devices>\n</domain>\n");
+  }
+  SECTION("a scsi controller of any model is left as it is") {
+    const std::string in =
+        "<domain><devices><controller type=\"scsi\" model=\"lsilogic\"/></devices></domain>";
+    auto r = xp::ensure_virtio_scsi_controller(in);
+    REQUIRE(r.ok());
+    CHECK(*r == in);
+  }
+  SECTION("no <devices>") {
+    CHECK(xp::ensure_virtio_scsi_controller("<domain/>").status().err() == EINVAL);
+  }
+}
