@@ -86,7 +86,14 @@ Result<std::string> free_target_dev(const std::string& persistent_xml, const std
   return Status::Error(ENOSPC, "no free target dev on bus " + bus);
 }
 
-Result<AttachedDisk> attach_one(Hypervisor& hv, const std::string& domain, xmlpatch::RbdDisk disk) {
+// What attach_one did to one domain, with what undoing it needs.
+struct AttachedHere {
+  AttachedDisk disk;
+  std::string previous_definition;  // with boot: the definition before it
+};
+
+Result<AttachedHere> attach_one(Hypervisor& hv, const std::string& domain, xmlpatch::RbdDisk disk,
+                                bool boot) {
   auto state = read_domain(hv, domain);
   if (!state.ok()) return state.status();
   const bool running = state->running;
@@ -108,9 +115,36 @@ Result<AttachedDisk> attach_one(Hypervisor& hv, const std::string& domain, xmlpa
   // A transient domain has no definition: it gets the disk live only.
   auto persistent = hv.is_persistent(domain);
   if (!persistent.ok()) return persistent.status();
-  Status s = hv.attach_device(domain, *disk_xml, running, *persistent);
-  if (!s.ok()) return s;
-  return AttachedDisk{domain, *dev, running, *persistent};
+  if (!boot) {
+    Status s = hv.attach_device(domain, *disk_xml, running, *persistent);
+    if (!s.ok()) return s;
+    return AttachedHere{AttachedDisk{domain, *dev, running, *persistent, false}, ""};
+  }
+  if (!*persistent) {
+    return Status::Invalid("domain " + domain +
+                           " is transient: a boot order counts only in a definition (define it, "
+                           "or attach without --boot)");
+  }
+  // The boot order is the definition's: shifting the other devices' orders
+  // needs the whole document, so it is patched and defined again.
+  auto added = xmlpatch::add_disk(persistent_xml, *disk_xml);
+  if (!added.ok()) return added.status();
+  auto booted = xmlpatch::make_boot_disk(*added, {*dev, ""});
+  if (!booted.ok()) return booted.status();
+  Status s = hv.define_domain(*booted);
+  if (!s.ok()) return s.Prefixed("domain " + domain);
+  if (running) {
+    s = hv.attach_device(domain, *disk_xml, true, false);
+    if (!s.ok()) {
+      Status back = hv.define_domain(persistent_xml);
+      if (!back.ok()) {
+        return Status::Error(s.err(), s.message() + "; restoring the definition of " + domain +
+                                          " failed too: " + back.message());
+      }
+      return s;
+    }
+  }
+  return AttachedHere{AttachedDisk{domain, *dev, running, true, true}, persistent_xml};
 }
 
 // Detaches `source` from one domain. Returns what was done.
@@ -212,12 +246,19 @@ Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger
     return Status::NotFound("no such domain:" + missing + "; attached to none");
   }
   std::vector<AttachedDisk> done;
+  std::vector<std::string> previous_definitions;  // beside `done`: "" unless boot
   std::string source;
   auto roll_back = [&](const Status& cause, const std::string& domain) -> Status {
     std::string undo_errors;
-    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+    for (size_t i = done.size(); i-- > 0;) {
+      const AttachedDisk* it = &done[i];
       auto d = detach_one(hv, it->domain, source, 5000);
       if (!d.ok()) undo_errors += "; undoing " + it->domain + ": " + d.status().message();
+      if (!previous_definitions[i].empty()) {
+        // The boot orders it shifted and the <os><boot> it removed come back.
+        Status back = hv.define_domain(previous_definitions[i]);
+        if (!back.ok()) undo_errors += "; restoring " + it->domain + ": " + back.message();
+      }
       Status r = ledger.release(it->domain);
       if (!r.ok()) undo_errors += "; releasing " + it->domain + ": " + r.message();
     }
@@ -244,10 +285,11 @@ Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger
     if (!disk.ok()) return roll_back(released(disk.status(), domain), domain);
     disk->target_bus = options.bus;
     source = disk->pool + "/" + disk->image;
-    auto attached = attach_one(hv, domain, *disk);
+    auto attached = attach_one(hv, domain, *disk, options.boot);
     if (!attached.ok()) return roll_back(released(attached.status(), domain), domain);
-    done.push_back(*attached);
-    Status s = ledger.confirm(domain, attached->target_dev);
+    done.push_back(attached->disk);
+    previous_definitions.push_back(attached->previous_definition);
+    Status s = ledger.confirm(domain, attached->disk.target_dev);
     if (!s.ok()) return roll_back(s, domain);
   }
   return done;

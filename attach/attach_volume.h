@@ -38,6 +38,7 @@ struct AttachedDisk {
   std::string target_dev;
   bool live = false;       // the domain was running and got the disk now
   bool persistent = true;  // its definition got it (false: a transient domain)
+  bool boot = false;       // its definition boots from it first (AttachOptions::boot)
 };
 
 struct AttachOptions {
@@ -45,6 +46,13 @@ struct AttachOptions {
   // virtio-scsi controller; a live detach needs no help from the guest) or
   // "sata".
   std::string bus = "virtio";
+  // Make the disk the domain's first boot device in its definition
+  // (xmlpatch::make_boot_disk: <boot order='1'/>, the other devices' orders
+  // shifted up, <os><boot dev=...> removed), which is defined again whole. A
+  // running domain gets the disk live as well, without a boot order (the
+  // running guest's orders cannot change): the new order counts from its next
+  // start. A transient domain has no definition and is refused (EINVAL).
+  bool boot = false;
 };
 
 // Attaches to every domain in `domains`, or to none. Every domain must exist
@@ -52,7 +60,9 @@ struct AttachOptions {
 // when an attach fails later on, the domains already done are detached and
 // released again, and the error names the domain that failed and why.
 // Running domains get the disk live and persistently (a transient one live
-// only), shut-off domains persistently; no power state changes.
+// only), shut-off domains persistently; no power state changes. With
+// options.boot, a domain's definition is restored as it was when its attach
+// is undone.
 Result<std::vector<AttachedDisk>> attach_volume(Hypervisor& hv, AttachmentLedger& ledger,
                                                 const std::vector<std::string>& domains,
                                                 const AttachOptions& options = {});

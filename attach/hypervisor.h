@@ -57,6 +57,16 @@ class Hypervisor {
                               uint64_t /*bytes*/) {
     return Status::Error(EOPNOTSUPP, "resizing disks is not supported here");
   }
+  // Removes the persistent definition of a shut-off domain
+  // (virDomainUndefineFlags, keeping no managed save or snapshots).
+  virtual Status undefine_domain(const std::string& /*domain*/) {
+    return Status::Error(EOPNOTSUPP, "undefining domains is not supported here");
+  }
+  // The host's capabilities XML (virConnectGetCapabilities): its arch and the
+  // domain types (kvm, qemu) each guest arch can run.
+  virtual Result<std::string> capabilities_xml() {
+    return Status::Error(EOPNOTSUPP, "capabilities are not supported here");
+  }
 };
 
 // Connects to libvirt at `uri` ("" = libvirt's default, qemu:///system as

@@ -73,7 +73,11 @@ class LibvirtHypervisor final : public Hypervisor {
   Result<std::string> domain_xml(const std::string& domain, bool persistent) override {
     auto dom = lookup(domain);
     if (!dom.ok()) return dom.status();
-    CharPtr xml(virDomainGetXMLDesc(dom->get(), persistent ? VIR_DOMAIN_XML_INACTIVE : 0), &free);
+    // The definition with its secure parts (graphics passwords): it is what
+    // gets defined again after a patch, which must not lose them.
+    CharPtr xml(virDomainGetXMLDesc(
+                    dom->get(), persistent ? VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE : 0),
+                &free);
     if (!xml) return libvirt_error("cannot read the XML of domain " + domain);
     return std::string(xml.get());
   }
@@ -159,6 +163,21 @@ class LibvirtHypervisor final : public Hypervisor {
                            std::to_string(bytes) + " bytes");
     }
     return Status::Ok();
+  }
+
+  Status undefine_domain(const std::string& domain) override {
+    auto dom = lookup(domain);
+    if (!dom.ok()) return dom.status();
+    if (virDomainUndefineFlags(dom->get(), 0) < 0) {
+      return libvirt_error("cannot undefine domain " + domain);
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> capabilities_xml() override {
+    CharPtr xml(virConnectGetCapabilities(conn_.get()), &free);
+    if (!xml) return libvirt_error("cannot read the host's capabilities");
+    return std::string(xml.get());
   }
 
  private:

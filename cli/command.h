@@ -79,6 +79,7 @@ Command image_verify_command();
 Command image_download_command();
 Command image_checksum_command();
 Command check_command();
+Command vm_define_command();
 
 // Prints `answer` as JSON (with --json) or calls `human` to print it for people.
 void print_answer(const Context& ctx, const nlohmann::json& answer,

@@ -28,20 +28,16 @@ const std::vector<OptionSpec>& global_options() {
 }
 
 std::vector<Command> all_commands() {
-  return {backend_list_command(),    backend_show_command(),
-          image_upload_command(),    image_list_command(),
-          image_show_command(),      image_copy_command(),
-          image_delete_command(),    image_partials_command(),
-          image_verify_command(),    image_download_command(),
-          image_checksum_command(),  image_create_from_volume_command(),
-          volume_create_command(),   volume_list_command(),
-          volume_show_command(),     volume_extend_command(),
-          volume_retype_command(),   volume_delete_command(),
-          snapshot_create_command(), snapshot_list_command(),
-          snapshot_delete_command(), snapshot_revert_command(),
-          attach_command(),          detach_command(),
-          audit_command(),           xml_patch_command(),
-          secret_ensure_command(),   check_command()};
+  return {backend_list_command(),    backend_show_command(),   image_upload_command(),
+          image_list_command(),      image_show_command(),     image_copy_command(),
+          image_delete_command(),    image_partials_command(), image_verify_command(),
+          image_download_command(),  image_checksum_command(), image_create_from_volume_command(),
+          volume_create_command(),   volume_list_command(),    volume_show_command(),
+          volume_extend_command(),   volume_retype_command(),  volume_delete_command(),
+          snapshot_create_command(), snapshot_list_command(),  snapshot_delete_command(),
+          snapshot_revert_command(), attach_command(),         detach_command(),
+          audit_command(),           xml_patch_command(),      secret_ensure_command(),
+          vm_define_command(),       check_command()};
 }
 
 void print_options(const std::vector<OptionSpec>& options) {

@@ -90,7 +90,7 @@ Command xml_patch_command() {
   c.usage =
       "FILE (--add-volume ID | --add-rbd POOL/IMAGE --monitor HOST[:PORT],... [--user USER "
       "--secret-uuid UUID] [--serial ID] | --remove DISK | --disk DISK) [--bus BUS] [--dev DEV] "
-      "[--cache MODE] [--shareable] [--in-place]";
+      "[--cache MODE] [--shareable] [--boot] [--in-place]";
   c.summary = "Add, remove or change a disk in a domain XML file (to stdout, or --in-place).";
   c.options = {
       {"add-volume", true, "add the disk of an rbdvol volume (its connection info from the plugin)",
@@ -115,6 +115,10 @@ Command xml_patch_command() {
        "MODE"},
       {"shareable", false,
        "make the disk shareable (with raw and cache none, or --cache directsync)", ""},
+      {"boot", false,
+       "with --add-* or --disk: make the disk the first boot device (<boot order='1'/>, other "
+       "boot orders shifted up, <os><boot dev=...> removed)",
+       ""},
       {"in-place", false, "replace FILE instead of printing the result", ""},
   };
   c.min_positional = c.max_positional = 1;
@@ -158,23 +162,29 @@ Command xml_patch_command() {
       disk.target_dev = args.get("dev");
       std::string dev;
       out = add_rbd_disk(*xml, disk, &dev);
+      if (out.ok() && args.has("boot")) out = xmlpatch::make_boot_disk(*out, {dev, ""});
       answer["added"] = dev;
     } else if (args.has("remove")) {
+      if (args.has("boot"))
+        return usage_error("--boot goes with --add-volume, --add-rbd or --disk");
       out = xmlpatch::remove_disk(*xml, selector_of(args.get("remove")));
       answer["removed"] = args.get("remove");
     } else {
       const auto which = selector_of(args.get("disk"));
-      if (!args.has("cache") && !args.has("shareable")) {
-        return usage_error("--disk wants --cache MODE and/or --shareable");
+      if (!args.has("cache") && !args.has("shareable") && !args.has("boot")) {
+        return usage_error("--disk wants --cache MODE, --shareable and/or --boot");
       }
+      out = *xml;
       if (args.has("shareable")) {
-        out = xmlpatch::make_disk_shareable(*xml, which, args.get("cache", "none"));
-      } else {
-        out = xmlpatch::set_disk_cache_mode(*xml, which, args.get("cache"));
+        out = xmlpatch::make_disk_shareable(*out, which, args.get("cache", "none"));
+      } else if (args.has("cache")) {
+        out = xmlpatch::set_disk_cache_mode(*out, which, args.get("cache"));
       }
+      if (out.ok() && args.has("boot")) out = xmlpatch::make_boot_disk(*out, which);
       answer["changed"] = args.get("disk");
     }
     if (!out.ok()) return Status::Error(out.status().err(), path + ": " + out.status().message());
+    if (args.has("boot")) answer["boot"] = true;
     if (args.has("in-place")) {
       Status s = replace_file(path, *out);
       if (!s.ok()) return s;

@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <optional>
@@ -779,6 +780,21 @@ pugi::xml_node driver_of(pugi::xml_node disk) {
   return driver;
 }
 
+// The order of a device's <boot order='N'/>: a positive decimal number, as
+// libvirt reads it (leading zeros allowed); at most 9 digits here.
+Result<unsigned> boot_order_of(pugi::xml_node boot, pugi::xml_node device) {
+  std::string v = attr(boot, "order");
+  bool digits = !v.empty() && v.size() <= 9;
+  for (char c : v) digits = digits && c >= '0' && c <= '9';
+  if (!digits || std::stoul(v) == 0) {
+    std::string dev = target_dev_of(device);
+    return Status::Invalid("boot order " + quoted(v) + " of <" + device.name() + ">" +
+                           (dev.empty() ? "" : " " + quoted(dev)) +
+                           " is not a number from 1 to 999999999");
+  }
+  return static_cast<unsigned>(std::stoul(v));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -1155,6 +1171,142 @@ Result<std::string> set_disk_auth(const std::string& domain_xml, const DiskSelec
     set_attr(secret, "type", "ceph");
     set_attr(secret, "uuid", secret_uuid);
     if (indent) auth.append_child(pugi::node_pcdata).set_value((nl + *indent).c_str());
+    return serialize(d);
+  });
+}
+
+Result<std::string> make_boot_disk(const std::string& domain_xml, const DiskSelector& which) {
+  return guarded("make boot disk", [&]() -> Result<std::string> {
+    Document d;
+    Status s = parse_domain(domain_xml, &d);
+    if (!s.ok()) return s;
+    Result<pugi::xml_node> disk = select_disk(d.root, which);
+    if (!disk.ok()) return disk.status();
+    std::vector<std::pair<pugi::xml_node, unsigned>> others;
+    std::optional<unsigned> own;
+    for (pugi::xml_node devices : d.root.children("devices")) {
+      for (pugi::xml_node device : devices.children()) {
+        if (device.type() != pugi::node_element) continue;
+        for (pugi::xml_node boot : device.children("boot")) {
+          Result<unsigned> order = boot_order_of(boot, device);
+          if (!order.ok()) return order.status();
+          if (device == *disk) {
+            own = *order;
+          } else {
+            others.emplace_back(boot, *order);
+          }
+        }
+      }
+    }
+    for (auto& [boot, order] : others) {
+      if (!own || order < *own) set_attr(boot, "order", std::to_string(order + 1));
+    }
+    pugi::xml_node boot = disk->child("boot");
+    if (!boot) {
+      // libvirt writes the device's <boot> before <alias> and <address>.
+      pugi::xml_node before, last;
+      for (pugi::xml_node e : disk->children()) {
+        if (e.type() != pugi::node_element) continue;
+        last = e;
+        if (!before &&
+            (std::strcmp(e.name(), "alias") == 0 || std::strcmp(e.name(), "address") == 0 ||
+             std::strcmp(e.name(), "acpi") == 0)) {
+          before = e;
+        }
+      }
+      boot = before ? insert_element_before(before, "boot")
+             : last ? insert_element_after(last, "boot")
+                    : disk->append_child("boot");
+    }
+    set_attr(boot, "order", "1");
+    std::vector<pugi::xml_node> os_boots;
+    for (pugi::xml_node os : d.root.children("os")) {
+      for (pugi::xml_node b : os.children("boot")) os_boots.push_back(b);
+    }
+    for (pugi::xml_node b : os_boots) remove_with_indent(b);
+    return serialize(d);
+  });
+}
+
+namespace {
+
+// Gives element `e` the text `raw` (already escaped) as its only child.
+void set_text(pugi::xml_node e, const std::string& raw) {
+  while (e.first_child()) e.remove_child(e.first_child());
+  e.append_child(pugi::node_pcdata).set_value(raw.c_str());
+}
+
+// The child `name` of `domain`; a new one when it has none, placed after the
+// last of `after` it has (the elements libvirt writes before it), or first.
+pugi::xml_node domain_child(pugi::xml_node domain, const char* name,
+                            std::initializer_list<const char*> after) {
+  pugi::xml_node e = domain.child(name);
+  if (e) return e;
+  pugi::xml_node prev;
+  for (const char* a : after) {
+    if (domain.child(a)) prev = domain.child(a);
+  }
+  if (prev) return insert_element_after(prev, name);
+  pugi::xml_node first =
+      domain.find_child([](pugi::xml_node n) { return n.type() == pugi::node_element; });
+  return first ? insert_element_before(first, name) : domain.append_child(name);
+}
+
+}  // namespace
+
+Result<std::string> ensure_virtio_scsi_controller(const std::string& domain_xml) {
+  return guarded("ensure virtio-scsi controller", [&]() -> Result<std::string> {
+    Document d;
+    Status s = parse_domain(domain_xml, &d);
+    if (!s.ok()) return s;
+    pugi::xml_node devices = d.root.child("devices");
+    if (!devices) return Status::Invalid("domain XML has no <devices>");
+    pugi::xml_node last_controller, last_disk;
+    for (pugi::xml_node c : devices.children("controller")) {
+      if (attr(c, "type") == "scsi") return serialize(d);
+      last_controller = c;
+    }
+    for (pugi::xml_node disk : devices.children("disk")) last_disk = disk;
+    pugi::xml_node anchor = last_controller ? last_controller : last_disk;
+    pugi::xml_node controller =
+        anchor ? insert_element_after(anchor, "controller") : devices.append_child("controller");
+    set_attr(controller, "type", "scsi");
+    set_attr(controller, "index", "0");
+    set_attr(controller, "model", "virtio-scsi");
+    return serialize(d);
+  });
+}
+
+Result<std::string> set_domain_basics(const std::string& domain_xml, const DomainBasics& basics) {
+  return guarded("set domain basics", [&]() -> Result<std::string> {
+    Status s = validate_domain_name(basics.name);
+    if (!s.ok()) return s;
+    Document d;
+    s = parse_domain(domain_xml, &d);
+    if (!s.ok()) return s;
+    set_text(domain_child(d.root, "name", {}), escape_attr(basics.name));
+    while (d.root.child("uuid")) remove_with_indent(d.root.child("uuid"));
+    if (basics.memory_mib != 0) {
+      const std::string mib = std::to_string(basics.memory_mib);
+      for (const char* name : {"memory", "currentMemory"}) {
+        pugi::xml_node e = d.root.child(name);
+        if (!e && std::strcmp(name, "memory") != 0) continue;
+        if (!e)
+          e = domain_child(
+              d.root, name,
+              {"name", "uuid", "genid", "title", "description", "metadata", "maxMemory"});
+        set_attr(e, "unit", "MiB");
+        set_text(e, mib);
+      }
+    }
+    if (basics.vcpus != 0) {
+      pugi::xml_node vcpu =
+          domain_child(d.root, "vcpu",
+                       {"name", "uuid", "genid", "title", "description", "metadata", "maxMemory",
+                        "memory", "currentMemory", "blkiotune", "memtune", "memoryBacking"});
+      vcpu.remove_attribute("current");
+      set_text(vcpu, std::to_string(basics.vcpus));
+    }
     return serialize(d);
   });
 }

@@ -127,6 +127,45 @@ Result<std::string> set_disk_driver_type(const std::string& domain_xml, const Di
 Result<std::string> set_disk_auth(const std::string& domain_xml, const DiskSelector& which,
                                   const std::string& username, const std::string& secret_uuid);
 
+// Makes the selected disk the domain's first boot device: it gets
+// <boot order='1'/> (its own <boot> changed in place, or a new one placed
+// where libvirt writes it: after the disk's own elements, before <alias> and
+// <address>). Every other device under <devices> whose boot order came before
+// the disk's old one (all of them, when it had none) moves up by one, so no
+// two devices share an order and the rest keep theirs; a disk that already
+// boots first leaves the document as it was. Every <boot dev=...> of <os> is
+// removed: libvirt refuses per-device boot orders beside them ("per-device
+// boot elements cannot be used together with os/boot elements"). EINVAL when
+// a boot order of the domain is not a number from 1 to 999999999; ENOENT when no
+// disk matches.
+Result<std::string> make_boot_disk(const std::string& domain_xml, const DiskSelector& which);
+
+// Gives the domain <controller type='scsi' index='0' model='virtio-scsi'/>
+// unless it has a scsi controller already (of any model: the domain's
+// choice), in which case the document comes back as it was. Without one,
+// libvirt 9.0 adds an lsilogic controller for a scsi disk, which SeaBIOS
+// boots from but Debian's cloud kernel has no driver for. The controller goes
+// after the last <controller> of <devices>, else after its last <disk>,
+// indented like it. EINVAL for a bad document or one without <devices>.
+Result<std::string> ensure_virtio_scsi_controller(const std::string& domain_xml);
+
+// What set_domain_basics() sets in a domain.
+struct DomainBasics {
+  std::string name;         // the domain's <name>; must pass validate_domain_name()
+  unsigned memory_mib = 0;  // 0: leave <memory> and <currentMemory> as they are
+  unsigned vcpus = 0;       // 0: leave <vcpu> as it is
+};
+
+// Makes a domain document (a template) the domain `basics` names: <name>
+// set (added first in <domain> when missing); <uuid> removed, so that libvirt
+// gives the new domain its own and a dumpxml of another domain serves as a
+// template; with memory_mib, <memory unit='MiB'> and <currentMemory> (when
+// present) set to it; with vcpus, <vcpu>'s count set and its `current`
+// attribute removed. Elements that are missing are added after the ones
+// libvirt writes before them, indented like their siblings. EINVAL for a bad
+// name or document.
+Result<std::string> set_domain_basics(const std::string& domain_xml, const DomainBasics& basics);
+
 // The <disk> element of the selected disk, serialized on its own (as
 // virDomainDetachDeviceFlags wants it). ENOENT when no disk matches.
 Result<std::string> disk_xml_of(const std::string& domain_xml, const DiskSelector& which);

@@ -825,6 +825,11 @@ TEST_CASE("no command prints a backend's key, and no domain XML or QEMU log hold
     std::string p;
     ~Unlink() { unlink(p.c_str()); }
   } unlink_file{xml_path};
+  const std::string vm = "rbdvol-key-test-" + std::to_string(getpid());
+  struct Undefine {
+    std::string domain;
+    ~Undefine() { Libvirt().undefine(domain); }
+  } undefine_vm{vm};
 
   const std::vector<std::vector<std::string>> commands = {
       {"backend", "list"},
@@ -838,6 +843,7 @@ TEST_CASE("no command prints a backend's key, and no domain XML or QEMU log hold
       {"audit"},
       {"audit", "vm1", "--fix"},
       {"xml", "patch", xml_path, "--add-volume", id},
+      {"vm", "define", vm, "--volume", id},  // with --json: EEXIST
       {"detach", id, "vm2"},
       {"detach", id},
       // failures: their messages must not carry it either

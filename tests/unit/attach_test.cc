@@ -8,6 +8,7 @@
 #include "attach/audit.h"
 #include "attach/libvirt_secret.h"
 #include "attach/live_detach.h"
+#include "attach/vm_define.h"
 
 using rbdvol::Result;
 using rbdvol::Status;
@@ -92,11 +93,36 @@ class FakeHypervisor : public Hypervisor {
     for (const auto& [name, dom] : domains) names.push_back(name);
     return names;
   }
+  std::set<std::string> refuse_define;  // domains whose define fails
   Status define_domain(const std::string& xml) override {
     auto start = xml.find("<name>") + 6;
-    domains.at(xml.substr(start, xml.find("</name>") - start)).persistent = xml;
+    const std::string name = xml.substr(start, xml.find("</name>") - start);
+    if (refuse_define.count(name)) return Status::Error(EIO, "injected define failure on " + name);
+    auto it = domains.find(name);
+    if (it == domains.end()) {
+      domains[name] = {false, xml, ""};  // a new domain is defined shut off
+    } else {
+      it->second.persistent = xml;
+    }
     return Status::Ok();
   }
+  Status undefine_domain(const std::string& d) override {
+    if (!domains.count(d)) return Status::NotFound("no domain " + d);
+    domains.erase(d);
+    return Status::Ok();
+  }
+  std::string capabilities = R"(<capabilities>
+  <host><cpu><arch>x86_64</arch></cpu></host>
+  <guest>
+    <os_type>hvm</os_type>
+    <arch name='i686'><domain type='qemu'/><domain type='kvm'/></arch>
+  </guest>
+  <guest>
+    <os_type>hvm</os_type>
+    <arch name='x86_64'><wordsize>64</wordsize><domain type='qemu'/></arch>
+  </guest>
+</capabilities>)";
+  Result<std::string> capabilities_xml() override { return capabilities; }
   std::map<std::string, std::string> secrets;  // uuid -> XML
   std::map<std::string, std::string> secret_values;
   int secret_writes = 0;
@@ -176,7 +202,9 @@ class FakeLedger : public AttachmentLedger {
     records[domain] = "";
     return connection(multiattach_);
   }
+  Status confirm_error;  // when set, confirm fails with it
   Status confirm(const std::string& domain, const std::string& dev) override {
+    if (!confirm_error.ok()) return confirm_error;
     records[domain] = dev;
     return Status::Ok();
   }
@@ -699,4 +727,279 @@ TEST_CASE("after an extend, running domains with the disk are told its size, the
       CHECK(d.note.find("not told: cannot read the size of " + kSource) != std::string::npos);
     }
   }
+}
+
+namespace {
+
+// A domain with <os><boot dev='hd'/> (what virt-install writes) or with
+// per-device boot orders.
+std::string boot_domain_xml(const std::string& name, bool os_boot) {
+  std::string x = "<domain type='qemu'>\n  <name>" + name +
+                  "</name>\n  <os>\n    <type arch='x86_64'>hvm</type>\n";
+  if (os_boot) x += "    <boot dev='hd'/>\n";
+  x += "  </os>\n  <devices>\n    <disk type='file' device='disk'>\n"
+       "      <source file='/var/lib/root.img'/>\n      <target dev='vda' bus='virtio'/>\n";
+  if (!os_boot) x += "      <boot order='1'/>\n";
+  x += "    </disk>\n    <interface type='network'>\n      <source network='default'/>\n";
+  if (!os_boot) x += "      <boot order='2'/>\n";
+  x += "    </interface>\n  </devices>\n</domain>\n";
+  return x;
+}
+
+// The boot order of every device of `xml` that has one: "vda=2 interface=3 ...".
+std::string orders_of(const std::string& xml) {
+  std::string out;
+  size_t at = 0;
+  while ((at = xml.find("<boot order='", at)) != std::string::npos) {
+    size_t open = xml.rfind("<disk ", at), iface = xml.rfind("<interface ", at);
+    std::string who = "interface";
+    if (open != std::string::npos && (iface == std::string::npos || open > iface)) {
+      size_t dev = xml.find("dev='", xml.find("<target ", open)) + 5;
+      who = xml.substr(dev, xml.find('\'', dev) - dev);
+    }
+    at += 13;
+    out += (out.empty() ? "" : " ") + who + "=" + xml.substr(at, xml.find('\'', at) - at);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("attach --boot makes the volume the first boot disk of the definition",
+          "[attach][boot]") {
+  FakeHypervisor hv;
+  FakeLedger ledger(false);
+  AttachOptions boot;
+  boot.boot = true;
+  SECTION("a running domain with os/boot: os/boot goes, the live disk has no order") {
+    hv.domains["vm1"] = {true, boot_domain_xml("vm1", true), boot_domain_xml("vm1", true)};
+    auto r = attach_volume(hv, ledger, {"vm1"}, boot);
+    REQUIRE(r.ok());
+    CHECK(r->at(0).boot);
+    CHECK(r->at(0).live);
+    CHECK(r->at(0).target_dev == "vdb");
+    const std::string& def = hv.domains["vm1"].persistent;
+    CHECK(def.find("<boot dev=") == std::string::npos);
+    CHECK(orders_of(def) == "vdb=1");
+    CHECK(rbd_disks(hv.domains["vm1"].live).size() == 1);
+    CHECK(orders_of(hv.domains["vm1"].live) == "");
+    CHECK(ledger.records["vm1"] == "vdb");
+  }
+  SECTION("a shut-off domain with orders: each moves up by one, nothing live") {
+    hv.domains["vm1"] = {false, boot_domain_xml("vm1", false), ""};
+    auto r = attach_volume(hv, ledger, {"vm1"}, boot);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->at(0).live);
+    CHECK(orders_of(hv.domains["vm1"].persistent) == "vda=2 vdb=1 interface=3");
+    CHECK(hv.domains["vm1"].live.empty());
+  }
+  SECTION("without --boot nothing about booting changes") {
+    hv.domains["vm1"] = {false, boot_domain_xml("vm1", true), ""};
+    auto r = attach_volume(hv, ledger, {"vm1"});
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->at(0).boot);
+    CHECK(hv.domains["vm1"].persistent.find("<boot dev='hd'/>") != std::string::npos);
+    CHECK(orders_of(hv.domains["vm1"].persistent) == "");
+  }
+  SECTION("a transient domain is refused, and its reservation given back") {
+    struct Transient : FakeHypervisor {
+      Result<bool> is_persistent(const std::string&) override { return false; }
+    } thv;
+    // libvirt hands out the live XML as the "inactive" one of a transient domain.
+    thv.domains["vm1"] = {true, boot_domain_xml("vm1", true), boot_domain_xml("vm1", true)};
+    auto r = attach_volume(thv, ledger, {"vm1"}, boot);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().err() == EINVAL);
+    INFO(r.status().message());
+    CHECK(r.status().message().find("transient") != std::string::npos);
+    CHECK(ledger.records.empty());
+    CHECK(rbd_disks(thv.domains["vm1"].live).empty());
+  }
+  SECTION("a failure on the second domain restores the first one's definition byte for byte") {
+    FakeLedger shared(true);
+    hv.domains["vm1"] = {true, boot_domain_xml("vm1", false), boot_domain_xml("vm1", false)};
+    hv.domains["vm2"] = {true, boot_domain_xml("vm2", true), boot_domain_xml("vm2", true)};
+    SECTION("its live attach fails: its own definition comes back too") {
+      hv.refuse_attach.insert("vm2");
+    }
+    SECTION("its define fails") { hv.refuse_define.insert("vm2"); }
+    auto r = attach_volume(hv, shared, {"vm1", "vm2"}, boot);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("detached again from: vm1") != std::string::npos);
+    CHECK(hv.domains["vm1"].persistent == boot_domain_xml("vm1", false));
+    CHECK(hv.domains["vm2"].persistent == boot_domain_xml("vm2", true));
+    CHECK(rbd_disks(hv.domains["vm1"].live).empty());
+    CHECK(rbd_disks(hv.domains["vm2"].live).empty());
+    CHECK(shared.records.empty());
+  }
+}
+
+TEST_CASE("vm define builds a domain that boots from the volume", "[attach][boot]") {
+  FakeHypervisor hv;
+  FakeLedger ledger(false);
+  VmDefinition vm;
+  vm.name = "bootvm";
+  SECTION("without a template: qemu where kvm is not offered for the host's arch") {
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    INFO(r.status().message());
+    REQUIRE(r.ok());
+    CHECK(r->virt_type == "qemu");
+    CHECK(r->target_dev == "vda");
+    REQUIRE(hv.domains.count("bootvm"));
+    CHECK_FALSE(hv.domains["bootvm"].running);  // defined, not started
+    const std::string& xml = hv.domains["bootvm"].persistent;
+    CHECK(xml == r->xml);
+    CHECK(xml.find("<domain type='qemu'>") == 0);
+    CHECK(xml.find("<memory unit='MiB'>512</memory>") != std::string::npos);
+    CHECK(xml.find("<vcpu>1</vcpu>") != std::string::npos);
+    CHECK(xml.find("<type arch='x86_64'>hvm</type>") != std::string::npos);
+    CHECK(xml.find("<acpi/>") != std::string::npos);
+    CHECK(xml.find("<serial type='pty'>") != std::string::npos);
+    CHECK(xml.find("<console type='pty'>") != std::string::npos);
+    CHECK(orders_of(xml) == "vda=1");
+    auto disks = rbd_disks(xml);
+    REQUIRE(disks.size() == 1);
+    CHECK(disks[0].source_name == kSource);
+    CHECK(disks[0].secret_uuid == "5f0c3a56-0000-4000-8000-000000000001");
+    CHECK(disks[0].cache == "none");
+    CHECK(disks[0].serial == "0b0e2c1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d");
+    CHECK(disks[0].target_bus == "virtio");
+    CHECK(ledger.records["bootvm"] == "vda");
+  }
+  SECTION("kvm when offered; memory, vcpus and the scsi bus") {
+    hv.capabilities.replace(hv.capabilities.find("<domain type='qemu'/></arch>\n  </guest>\n</"),
+                            std::string("<domain type='qemu'/>").size(),
+                            "<domain type='qemu'/><domain type='kvm'/>");
+    vm.memory_mib = 2048;
+    vm.vcpus = 4;
+    vm.bus = "scsi";
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE(r.ok());
+    CHECK(r->virt_type == "kvm");
+    CHECK(r->target_dev == "sda");
+    const std::string& xml = hv.domains["bootvm"].persistent;
+    CHECK(xml.find("<domain type='kvm'>") == 0);
+    CHECK(xml.find("<memory unit='MiB'>2048</memory>") != std::string::npos);
+    CHECK(xml.find("<vcpu>4</vcpu>") != std::string::npos);
+    CHECK(xml.find("<controller type='scsi' index='0' model='virtio-scsi'/>") != std::string::npos);
+    CHECK(orders_of(xml) == "sda=1");
+  }
+  SECTION("a template: renamed, its uuid dropped, os/boot gone, the volume first") {
+    std::string tmpl = boot_domain_xml("template", true);
+    tmpl.insert(tmpl.find("  <os>"), "  <uuid>11111111-2222-3333-4444-555555555555</uuid>\n");
+    vm.template_xml = tmpl;
+    vm.memory_mib = 256;
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE(r.ok());
+    CHECK(r->target_dev == "vdb");
+    CHECK(r->virt_type == "qemu");
+    const std::string& xml = hv.domains["bootvm"].persistent;
+    CHECK(xml.find("<name>bootvm</name>") != std::string::npos);
+    CHECK(xml.find("<uuid>") == std::string::npos);
+    CHECK(xml.find("<boot dev=") == std::string::npos);
+    CHECK(xml.find("<memory unit='MiB'>256</memory>") != std::string::npos);
+    CHECK(xml.find("/var/lib/root.img") != std::string::npos);  // its disk stays
+    CHECK(orders_of(xml) == "vdb=1");
+  }
+  SECTION("a template with orders and the volume's disk already in it: replaced on its dev") {
+    std::string tmpl = boot_domain_xml("template", false);
+    tmpl.insert(
+        tmpl.find("    <interface"),
+        "    <disk type='network' device='disk'>\n"
+        "      <source protocol='rbd' name='" +
+            kSource +
+            "'/>\n"
+            "      <target dev='vdc' bus='virtio'/>\n      <boot order='3'/>\n    </disk>\n");
+    vm.template_xml = tmpl;
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE(r.ok());
+    CHECK(r->target_dev == "vdc");
+    const std::string& xml = hv.domains["bootvm"].persistent;
+    auto disks = rbd_disks(xml);
+    REQUIRE(disks.size() == 1);
+    CHECK(disks[0].secret_uuid == "5f0c3a56-0000-4000-8000-000000000001");
+    CHECK(orders_of(xml) == "vda=2 vdc=1 interface=3");
+  }
+  SECTION("a template on the scsi bus gets a virtio-scsi controller, unless it has one") {
+    vm.template_xml = boot_domain_xml("template", true);
+    vm.bus = "scsi";
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE(r.ok());
+    CHECK(r->target_dev == "sda");
+    CHECK(hv.domains["bootvm"].persistent.find(
+              "<controller type='scsi' index='0' model='virtio-scsi'/>") != std::string::npos);
+    hv.domains.erase("bootvm");
+    ledger.records.clear();
+    std::string own = boot_domain_xml("template", true);
+    own.insert(own.find("  </devices>"), "    <controller type='scsi' model='lsilogic'/>\n");
+    vm.template_xml = own;
+    REQUIRE(define_vm_on_volume(hv, ledger, vm).ok());
+    const std::string& xml = hv.domains["bootvm"].persistent;
+    CHECK(xml.find("virtio-scsi") == std::string::npos);
+    CHECK(xml.find("lsilogic") != std::string::npos);
+  }
+  SECTION("a domain of that name exists: nothing reserved or defined") {
+    hv.add("bootvm", false);
+    const std::string before = hv.domains["bootvm"].persistent;
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().err() == EEXIST);
+    CHECK(ledger.reserved == 0);
+    CHECK(hv.domains["bootvm"].persistent == before);
+  }
+  SECTION("the volume is attached elsewhere and not multiattach: EBUSY, nothing defined") {
+    hv.add("vm1", true);
+    REQUIRE(attach_volume(hv, ledger, {"vm1"}).ok());
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().err() == EBUSY);
+    CHECK(hv.domains.count("bootvm") == 0);
+    CHECK(ledger.records.size() == 1);
+  }
+  SECTION("a multiattach volume attached elsewhere is shared") {
+    FakeLedger shared(true);
+    hv.add("vm1", true);
+    REQUIRE(attach_volume(hv, shared, {"vm1"}).ok());
+    auto r = define_vm_on_volume(hv, shared, vm);
+    REQUIRE(r.ok());
+    auto disks = rbd_disks(hv.domains["bootvm"].persistent);
+    REQUIRE(disks.size() == 1);
+    CHECK(disks[0].shareable);
+    CHECK(shared.records.size() == 2);
+  }
+  SECTION("libvirt refuses the define: the reservation is given back") {
+    hv.refuse_define.insert("bootvm");
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("injected define failure") != std::string::npos);
+    CHECK(ledger.records.empty());
+  }
+  SECTION("the record cannot be confirmed: the domain is undefined again") {
+    ledger.confirm_error = Status::Error(EIO, "injected confirm failure");
+    auto r = define_vm_on_volume(hv, ledger, vm);
+    REQUIRE_FALSE(r.ok());
+    CHECK(hv.domains.count("bootvm") == 0);
+    CHECK(ledger.records.empty());
+  }
+  SECTION("bad names, buses and templates are refused before anything is reserved") {
+    for (const char* bad : {"", "a/b", "a'b"}) {
+      vm.name = bad;
+      CHECK(define_vm_on_volume(hv, ledger, vm).status().err() == EINVAL);
+    }
+    vm.name = "bootvm";
+    vm.bus = "sata";
+    CHECK(define_vm_on_volume(hv, ledger, vm).status().err() == EINVAL);
+    CHECK(ledger.reserved == 0);
+    vm.bus = "virtio";
+    vm.template_xml = "<network/>";
+    CHECK(define_vm_on_volume(hv, ledger, vm).status().err() == EINVAL);
+    CHECK(ledger.records.empty());
+  }
+}
+
+TEST_CASE("host_virt_of reads the host arch and the best domain type", "[attach][boot]") {
+  auto none =
+      host_virt_of("<capabilities><host><cpu><arch>x86_64</arch></cpu></host></capabilities>");
+  CHECK(none.status().err() == EINVAL);
+  CHECK(host_virt_of("not xml").status().err() == EINVAL);
 }

@@ -400,6 +400,7 @@ TEST_CASE("every operation refuses bad XML and a root that is not domain", "[xml
     out.push_back(xp::set_disk_cache_mode(xml, vda, "none").status());
     out.push_back(xp::make_disk_shareable(xml, vda, "none").status());
     out.push_back(xp::disk_xml_of(xml, vda).status());
+    out.push_back(xp::make_boot_disk(xml, vda).status());
     out.push_back(xp::rewrite_domain_xml(xml).status());
     return out;
   };
@@ -445,6 +446,7 @@ TEST_CASE("operations on a disk that is not there are ENOENT", "[xmlpatch]") {
     CHECK(xp::set_disk_cache_mode(kDomain, which, "none").status().err() == ENOENT);
     CHECK(xp::make_disk_shareable(kDomain, which, "none").status().err() == ENOENT);
     CHECK(xp::disk_xml_of(kDomain, which).status().err() == ENOENT);
+    CHECK(xp::make_boot_disk(kDomain, which).status().err() == ENOENT);
   }
   auto r = xp::remove_disk(kDomain, {"vdz", ""});
   CHECK(r.status().message().find("\"vdz\"") != std::string::npos);
@@ -590,5 +592,202 @@ TEST_CASE("documents that are not as libvirt writes them are still handled", "[x
     auto added = xp::add_disk(xml, "<disk x=\"'\"><target dev=\"vdq\"/></disk>");
     REQUIRE(added.ok());
     CHECK(added->find("<disk x=\"'\"><target dev=\"vdq\"/></disk>") != std::string::npos);
+  }
+}
+
+namespace {
+
+// Every device under <devices> that has a <boot order>, by its target dev
+// (disks), or its element name (others), with its order.
+std::vector<std::pair<std::string, std::string>> boot_orders(const std::string& xml) {
+  pugi::xml_document doc;
+  pugi::xml_node root = parse_root(doc, xml);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (pugi::xml_node device : root.child("devices").children()) {
+    for (pugi::xml_node boot : device.children("boot")) {
+      std::string dev = device.child("target").attribute("dev").value();
+      if (std::strcmp(device.name(), "disk") != 0) dev = device.name();
+      out.emplace_back(dev, boot.attribute("order").value());
+    }
+  }
+  return out;
+}
+
+using Orders = std::vector<std::pair<std::string, std::string>>;
+
+// A domain with the devices and <os> given, each disk a file disk.
+std::string domain_with(const std::string& os, const std::string& devices) {
+  return "<domain type='test'>\n  <name>vm</name>\n  <os>\n    <type arch='x86_64'>hvm</type>\n" +
+         os + "  </os>\n  <devices>\n" + devices + "  </devices>\n</domain>\n";
+}
+
+std::string file_disk(const std::string& dev, const std::string& bus, const std::string& boot,
+                      const std::string& tail = "") {
+  std::string x = "    <disk type='file' device='disk'>\n      <source file='/srv/" + dev +
+                  ".img'/>\n      <target dev='" + dev + "' bus='" + bus + "'/>\n";
+  if (!boot.empty()) x += "      <boot order='" + boot + "'/>\n";
+  return x + tail + "    </disk>\n";
+}
+
+std::string boot_of(const std::string& xml) {
+  auto r = xp::make_boot_disk(xml, {"vdc", ""});
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("make_boot_disk puts the disk first and shifts the others, never sharing an order",
+          "[xmlpatch][boot]") {
+  SECTION("no device had an order: only the disk gets one") {
+    std::string in =
+        domain_with("", file_disk("vda", "virtio", "") + file_disk("vdc", "virtio", ""));
+    std::string out = boot_of(in);
+    CHECK(boot_orders(out) == Orders{{"vdc", "1"}});
+    // One line added, right after the disk's <target>, indented like it.
+    CHECK(out.find("<target dev='vdc' bus='virtio'/>\n      <boot order='1'/>\n    </disk>") !=
+          std::string::npos);
+    CHECK(out.size() == in.size() + std::string("      <boot order='1'/>\n").size());
+  }
+  SECTION("several orders: every one moves up by one") {
+    std::string in =
+        domain_with("", file_disk("vda", "virtio", "1") + file_disk("sda", "sata", "2") +
+                            "    <interface type='network'>\n      <source network='default'/>\n"
+                            "      <boot order='3'/>\n    </interface>\n" +
+                            file_disk("vdc", "virtio", ""));
+    CHECK(boot_orders(boot_of(in)) ==
+          Orders{{"vda", "2"}, {"sda", "3"}, {"interface", "4"}, {"vdc", "1"}});
+  }
+  SECTION("the disk had an order: those before it move up, those after it stay") {
+    std::string in =
+        domain_with("", file_disk("vda", "virtio", "1") + file_disk("sda", "sata", "2") +
+                            file_disk("vdc", "virtio", "3") + file_disk("vdd", "virtio", "4"));
+    std::string out = boot_of(in);
+    CHECK(boot_orders(out) == Orders{{"vda", "2"}, {"sda", "3"}, {"vdc", "1"}, {"vdd", "4"}});
+    // Changed in place: the same length, only digits differ.
+    CHECK(out.size() == in.size());
+  }
+  SECTION("gaps stay gaps, and no two devices ever share an order") {
+    std::string in =
+        domain_with("", file_disk("vda", "virtio", "2") + file_disk("vdb", "virtio", "5") +
+                            file_disk("vdc", "virtio", "9"));
+    CHECK(boot_orders(boot_of(in)) == Orders{{"vda", "3"}, {"vdb", "6"}, {"vdc", "1"}});
+  }
+  SECTION("a disk that already boots first: the document is unchanged") {
+    std::string in =
+        domain_with("", file_disk("vdc", "virtio", "1") + file_disk("vda", "virtio", "2"));
+    CHECK(boot_of(in) == in);
+    CHECK(boot_of(boot_of(in)) == in);
+  }
+  SECTION("os/boot elements are removed with their indentation, bootmenu stays") {
+    std::string in =
+        domain_with("    <boot dev='cdrom'/>\n    <boot dev='hd'/>\n    <bootmenu enable='yes'/>\n",
+                    file_disk("vda", "virtio", "") + file_disk("vdc", "virtio", ""));
+    std::string out = boot_of(in);
+    CHECK(out.find("<boot dev=") == std::string::npos);
+    CHECK(out.find("  <os>\n    <type arch='x86_64'>hvm</type>\n    <bootmenu enable='yes'/>\n  "
+                   "</os>") != std::string::npos);
+    CHECK(boot_orders(out) == Orders{{"vdc", "1"}});
+  }
+  SECTION("the new <boot> goes before <alias> and <address>") {
+    std::string in = domain_with(
+        "", file_disk("vdc", "virtio", "",
+                      "      <serial>abc</serial>\n      <alias name='virtio-disk2'/>\n"
+                      "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
+                      "function='0x0'/>\n"));
+    std::string out = boot_of(in);
+    CHECK(out.find("<serial>abc</serial>\n      <boot order='1'/>\n      <alias ") !=
+          std::string::npos);
+  }
+  SECTION("an order that is not a number is refused, the document untouched") {
+    for (const char* bad : {"0", "x", "1x", "-1", "1234567890"}) {
+      std::string in =
+          domain_with("", file_disk("vda", "virtio", bad) + file_disk("vdc", "virtio", ""));
+      auto r = xp::make_boot_disk(in, {"vdc", ""});
+      INFO(bad << ": " << r.status().message());
+      CHECK(r.status().err() == EINVAL);
+      CHECK(r.status().message().find("boot order") != std::string::npos);
+    }
+  }
+  SECTION("a disk selected by its rbd source") {
+    std::string in = kDomain;
+    auto r = xp::make_boot_disk(in, {"", "volumes/v1"});
+    REQUIRE(r.ok());
+    CHECK(boot_orders(*r) == Orders{{"vdb", "1"}});
+  }
+}
+
+TEST_CASE("set_domain_basics names a template's domain and sets memory and vcpus",
+          "[xmlpatch][boot]") {
+  const std::string tmpl =
+      "<domain type='kvm'>\n  <name>template</name>\n"
+      "  <uuid>11111111-2222-3333-4444-555555555555</uuid>\n"
+      "  <memory unit='KiB'>2097152</memory>\n  <currentMemory unit='KiB'>1048576</currentMemory>\n"
+      "  <vcpu placement='static' current='2'>4</vcpu>\n  <os>\n    <type>hvm</type>\n  </os>\n"
+      "</domain>\n";
+  SECTION("name only: the uuid goes, the rest stays byte for byte") {
+    auto r = xp::set_domain_basics(tmpl, {"vm-new", 0, 0});
+    REQUIRE(r.ok());
+    std::string want = tmpl;
+    want.replace(want.find("template"), 8, "vm-new");
+    want.erase(want.find("  <uuid>"),
+               std::string("  <uuid>11111111-2222-3333-4444-555555555555</uuid>\n").size());
+    CHECK(*r == want);
+  }
+  SECTION("memory and vcpus") {
+    auto r = xp::set_domain_basics(tmpl, {"vm-new", 256, 1});
+    REQUIRE(r.ok());
+    CHECK(r->find(
+              "  <memory unit='MiB'>256</memory>\n  <currentMemory unit='MiB'>256</currentMemory>\n"
+              "  <vcpu placement='static'>1</vcpu>\n") != std::string::npos);
+  }
+  SECTION("missing elements are added where libvirt writes them") {
+    auto r = xp::set_domain_basics(
+        "<domain type='qemu'>\n  <os>\n    <type>hvm</type>\n  </os>\n</domain>\n", {"a", 64, 2});
+    REQUIRE(r.ok());
+    CHECK(*r ==
+          "<domain type='qemu'>\n  <name>a</name>\n  <memory unit='MiB'>64</memory>\n"
+          "  <vcpu>2</vcpu>\n  <os>\n    <type>hvm</type>\n  </os>\n</domain>\n");
+  }
+  SECTION("a bad name is refused") {
+    CHECK(xp::set_domain_basics(tmpl, {"a<b", 0, 0}).status().err() == EINVAL);
+    CHECK(xp::set_domain_basics(tmpl, {"", 0, 0}).status().err() == EINVAL);
+    CHECK(xp::set_domain_basics("<network/>", {"a", 0, 0}).status().err() == EINVAL);
+  }
+}
+
+TEST_CASE("ensure_virtio_scsi_controller adds one only where no scsi controller is",
+          "[xmlpatch][boot]") {
+  SECTION("after the last controller, indented like it") {
+    const std::string in =
+        "<domain>\n  <devices>\n    <disk type='file'>\n      <target dev='sda' bus='scsi'/>\n"
+        "    </disk>\n    <controller type='usb' index='0'/>\n  </devices>\n</domain>\n";
+    auto r = xp::ensure_virtio_scsi_controller(in);
+    REQUIRE(r.ok());
+    std::string want = in;
+    want.insert(want.find("  </devices>"),
+                "    <controller type='scsi' index='0' model='virtio-scsi'/>\n");
+    CHECK(*r == want);
+  }
+  SECTION("after the last disk when there is no controller") {
+    auto r = xp::ensure_virtio_scsi_controller(
+        "<domain>\n  <devices>\n    <disk type='file'/>\n    <serial type='pty'/>\n"
+        "  </devices>\n</domain>\n");
+    REQUIRE(r.ok());
+    CHECK(*r ==
+          "<domain>\n  <devices>\n    <disk type='file'/>\n"
+          "    <controller type='scsi' index='0' model='virtio-scsi'/>\n"
+          "    <serial type='pty'/>\n  </devices>\n</domain>\n");
+  }
+  SECTION("a scsi controller of any model is left as it is") {
+    const std::string in =
+        "<domain><devices><controller type=\"scsi\" model=\"lsilogic\"/></devices></domain>";
+    auto r = xp::ensure_virtio_scsi_controller(in);
+    REQUIRE(r.ok());
+    CHECK(*r == in);
+  }
+  SECTION("no <devices>") {
+    CHECK(xp::ensure_virtio_scsi_controller("<domain/>").status().err() == EINVAL);
   }
 }
