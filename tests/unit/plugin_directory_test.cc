@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "plugin/abi/operation_table.h"
 #include "plugin/ceph/omap_read.h"
 #include "plugin/fault_injection.h"
 #include "plugin/records/directory.h"
@@ -125,6 +126,56 @@ TEST_CASE("a fault at directory.after-operation leaves a difference that backend
   CHECK(PluginTest::finding_kinds(found) == std::vector<std::string>{"directory_orphan"});
   t.call_ok("backend.check", {{"min_age", 0}, {"repair", true}});
   CHECK(volume_entry(t, id).is_null());
+  CHECK(t.call_ok("backend.check", {{"min_age", 0}})["findings"].empty());
+}
+
+// Two processes touching one volume at once: this one's operation reads the
+// image for its directory refresh; right then, before it writes the entry,
+// another process changes the volume and writes its own entry. The refresh
+// that read first must not write its older entry over the newer one.
+TEST_CASE("a directory refresh that read the image before another process changed it loses",
+          "[plugin][directory]") {
+  PluginTest t;
+  t.call_ok("volume.list", Json::object());  // the directory is built
+  const std::string id =
+      t.call_ok("volume.create", {{"disk_type", "ssd"}, {"size", "8M"}, {"name", "raced"}})["id"];
+  auto other = t.another_process();
+  // The other process acts at this process's first write to the directory.
+  Result<Json> others = Status::Error(EINVAL, "the other process did not run");
+  auto meanwhile = [&](const std::string& op, const Json& request) {
+    t.env.before_next_write(
+        kFast, "volumes", directory_header_oid(DirectoryKind::kVolumes) + ".",
+        [&, op, request] { others = call_operation(*other, op, request, Progress()); });
+  };
+
+  SECTION("two extends: the entry says the later size") {
+    meanwhile("volume.extend", {{"id", id}, {"size", "16M"}});
+    Json mine = t.call_ok("volume.extend", {{"id", id}, {"size", "12M"}});
+    INFO((others.ok() ? others->dump() : others.status().message()));
+    REQUIRE(others.ok());
+    CHECK_FALSE(mine.contains("warnings"));
+    CHECK(t.ok(volume_show, {{"id", id}})["size"] == 16u << 20);
+    CHECK(volume_entry(t, id)["size"] == 16u << 20);
+    CHECK(listed_volume(t, id)["size"] == 16u << 20);
+  }
+  SECTION("an extend and a delete: no entry comes back for the deleted volume") {
+    meanwhile("volume.delete", {{"id", id}});
+    t.call_ok("volume.extend", {{"id", id}, {"size", "12M"}});
+    INFO((others.ok() ? others->dump() : others.status().message()));
+    REQUIRE(others.ok());
+    CHECK(t.images(kFast, "volumes").empty());
+    CHECK(volume_entry(t, id).is_null());
+  }
+  SECTION("a rename and a rename back: the entry has the name the volume has") {
+    t.call_ok("volume.update", {{"id", id}, {"name", "second"}});
+    meanwhile("volume.update", {{"id", id}, {"name", "raced"}});
+    t.call_ok("volume.update", {{"id", id}, {"name", "third"}});
+    REQUIRE(others.ok());
+    const std::string name = t.ok(volume_show, {{"id", id}})["name"];
+    CHECK(volume_entry(t, id)["name"] == name);
+    CHECK(t.call_ok("volume.list", {{"name", name}})["volumes"].size() == 1);
+  }
+  // Whatever happened, the directory agrees with the pool.
   CHECK(t.call_ok("backend.check", {{"min_age", 0}})["findings"].empty());
 }
 
