@@ -188,11 +188,29 @@ Result<Json> with_directory(Touches touches, Operation op, Driver& driver, const
     case Touches::kNothing:
       break;
     case Touches::kVolumeFromAnswer:
-      if (answer.ok() && !request.value("dry_run", false)) {
+      if (request.value("dry_run", false)) break;
+      if (answer.ok()) {
         const std::string uuid = uuid_of(string_field(*answer, "id"), kVolumePrefix);
         if (!uuid.empty()) {
           problems.push_back(sync_volume_in(driver, uuid, string_field(*answer, "backend")));
         }
+      }
+      // A volume made from an image in a backend without a copy of it
+      // copied the image there first ("copy" among its steps): that copy
+      // is a new entry of the image's. A create that failed may have made
+      // the copy before it failed (the copy stays for the next volume).
+      if (!string_field(request, "image").empty()) {
+        std::string image;
+        if (answer.ok()) {
+          const Json& steps = answer->value("steps", Json::array());
+          if (std::find(steps.begin(), steps.end(), "copy") != steps.end()) {
+            image = string_field(*answer, "source_image");
+          }
+        } else {
+          auto found = find_image(driver, string_field(request, "image"));
+          if (found.ok()) image = found->id;
+        }
+        if (!image.empty()) problems.push_back(sync_image_entries(driver, image));
       }
       break;
     case Touches::kVolumeFromRequest:

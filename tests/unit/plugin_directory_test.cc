@@ -129,6 +129,50 @@ TEST_CASE("a fault at directory.after-operation leaves a difference that backend
   CHECK(t.call_ok("backend.check", {{"min_age", 0}})["findings"].empty());
 }
 
+// The backends image `id` is listed in (image.list's "locations").
+std::vector<std::string> listed_locations(PluginTest& t, const std::string& id) {
+  std::vector<std::string> out;
+  const Json listing = t.call_ok("image.list", Json::object());
+  for (const auto& i : listing["images"]) {
+    if (i["id"] != id) continue;
+    for (const auto& l : i["locations"]) out.push_back(l["backend"]);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A volume made from an image in a backend that holds no copy of it copies
+// the image there first: that copy is listed as any other (the soak's
+// unexplained directory_missing of an image).
+TEST_CASE("a volume made from an image in another backend lists the image copy it made",
+          "[plugin][directory]") {
+  PluginTest t;
+  const std::string image =
+      t.call_ok("image.upload",
+                {{"path", t.file(4 << 20)}, {"name", "elsewhere"}, {"backend", "fast"}})["id"];
+  // Both backends' image directories are built.
+  CHECK(listed_locations(t, image) == std::vector<std::string>{"fast"});
+
+  SECTION("the volume is made") {
+    Json made = t.call_ok("volume.create", {{"disk_type", "hdd"}, {"image", image}});
+    REQUIRE(made["backend"] == "capacity");
+    REQUIRE(has(made["steps"].get<std::vector<std::string>>(), "copy"));
+    CHECK_FALSE(made.contains("warnings"));
+  }
+  SECTION("the volume fails after the copy was made") {
+    ScopedFaultPoints faults("volume.create:after-create");
+    auto made = t.call("volume.create", {{"disk_type", "hdd"}, {"image", image}});
+    REQUIRE_FALSE(made.ok());
+    REQUIRE(has(t.images(kCapacity, "images"), kImagePrefix + image));
+  }
+  CHECK(listed_locations(t, image) == std::vector<std::string>{"capacity", "fast"});
+  // (The failed create leaves the copy's snapshot without a clone: an
+  // unused_image_snapshot, not the directory's.)
+  for (const auto& kind : PluginTest::finding_kinds(t.call_ok("backend.check", {{"min_age", 0}}))) {
+    CHECK(kind.rfind("directory_", 0) != 0);
+  }
+}
+
 // Two processes touching one volume at once: this one's operation reads the
 // image for its directory refresh; right then, before it writes the entry,
 // another process changes the volume and writes its own entry. The refresh
