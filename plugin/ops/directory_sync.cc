@@ -1,6 +1,13 @@
 #include "plugin/ops/directory_sync.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <set>
+#include <thread>
 
 #include "plugin/ceph/rbd_image.h"
 #include "plugin/fan_out.h"
@@ -37,20 +44,73 @@ bool unreachable(const Status& s) {
          s.err() == ENOTCONN || s.err() == ESHUTDOWN;
 }
 
+// How many times a refresh reads the image and its entry again when another
+// process wrote to the entry's shard in between (directory_put_if).
+constexpr int kRefreshAttempts = 12;
+
+// Brings uuid's entry in `io`'s directory of `kind` up to date with what
+// `from_image` reads of its RBD image `rbd_name` (its entry, or none when
+// the pool does not hold it as one), so that of two processes refreshing it
+// at once the one that read the image last writes last. The entry is read
+// (with its shard's version) before the image, and written only while the
+// shard is unchanged: another process that changed the image and wrote
+// its entry in between makes the write fail, and this refresh starts over
+// from the image. A removal that found no entry to drop writes nothing, so
+// after a write the image is looked up once more: gone, the refresh starts
+// over and drops the entry. The name index keys of attempts that lost (a
+// name the volume no longer has) are dropped once one succeeds.
+Status refresh_entry(Pool& io, DirectoryKind kind, const std::string& uuid,
+                     const std::string& rbd_name,
+                     const std::function<Result<std::optional<Json>>()>& from_image) {
+  std::set<std::string> names_tried;
+  auto done = [&](const std::optional<Json>& entry) -> Status {
+    const std::string name = entry ? entry->value("name", "") : "";
+    for (const auto& tried : names_tried) {
+      if (tried != name) RETURN_IF_ERROR(directory_remove_name_key(io, kind, {tried, uuid}));
+    }
+    return Status::Ok();
+  };
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(DirectoryRead read, directory_read(io, kind, uuid));
+    ASSIGN_OR_RETURN(std::optional<Json> entry, from_image());
+    Status s;
+    if (entry) {
+      s = directory_put_if(io, kind, *entry, read);
+      if (s.ok()) {
+        ASSIGN_OR_RETURN(bool held, rbd_directory_holds(io, rbd_name));
+        if (held) return done(entry);
+        s = Status::Error(ECANCELED, image_spec(io, rbd_name) + " was removed meanwhile");
+      }
+      if (!entry->value("name", "").empty()) names_tried.insert(entry->value("name", ""));
+    } else {
+      s = directory_remove_if(io, kind, uuid, read);
+      if (s.ok()) return done(entry);
+    }
+    if (s.err() != ECANCELED) return s;
+    if (attempt >= kRefreshAttempts) {
+      return Status::Busy(s.message() + " (gave up after " + std::to_string(attempt) +
+                          " attempts)");
+    }
+    // Apart, so that processes refreshing the same shard do not meet again.
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(attempt * 5 + static_cast<int>(::random() % 20)));
+  }
+}
+
 Status sync_volume_in(Driver& driver, const std::string& uuid, const std::string& backend) {
   auto clusters = clusters_named(driver, backend);
   auto results = fan_out(clusters, [&](Cluster* c) -> Status {
     auto io = c->open_volume_pool();
     if (!io.ok()) return unreachable(io.status()) ? Status::Ok() : io.status();
     VolumeHandle handle{c, std::move(io).value(), uuid, kVolumePrefix + uuid};
-    auto record = volume_record(driver, handle);
-    if (record.ok()) {
-      return directory_put(*handle.io, DirectoryKind::kVolumes, volume_directory_entry(*record));
-    }
-    if (record.status().err() == ENOENT) {
-      return directory_remove(*handle.io, DirectoryKind::kVolumes, uuid);
-    }
-    return record.status();
+    return refresh_entry(*handle.io, DirectoryKind::kVolumes, uuid, handle.rbd_name,
+                         [&]() -> Result<std::optional<Json>> {
+                           auto record = volume_record(driver, handle);
+                           if (record.ok())
+                             return std::optional<Json>(volume_directory_entry(*record));
+                           if (record.status().err() == ENOENT) return std::optional<Json>();
+                           return record.status();
+                         });
   });
   return first_failure(results, clusters);
 }
@@ -79,12 +139,12 @@ Status sync_image_entries(Driver& driver, const std::string& uuid) {
     auto io = c->open_image_pool();
     if (!io.ok()) return unreachable(io.status()) ? Status::Ok() : io.status();
     const ImageLocation where{c->id(), c->backend().image_pool, kImagePrefix + uuid};
-    auto copy = read_image_copy(**io, uuid, where);
-    if (!copy.ok()) return copy.status();
-    if (copy->has_value()) {
-      return directory_put(**io, DirectoryKind::kImages, image_directory_entry(**copy));
-    }
-    return directory_remove(**io, DirectoryKind::kImages, uuid);
+    return refresh_entry(**io, DirectoryKind::kImages, uuid, where.rbd_name,
+                         [&]() -> Result<std::optional<Json>> {
+                           ASSIGN_OR_RETURN(auto copy, read_image_copy(**io, uuid, where));
+                           if (!copy) return std::optional<Json>();
+                           return std::optional<Json>(image_directory_entry(*copy));
+                         });
   });
   return first_failure(results, clusters);
 }
@@ -128,11 +188,29 @@ Result<Json> with_directory(Touches touches, Operation op, Driver& driver, const
     case Touches::kNothing:
       break;
     case Touches::kVolumeFromAnswer:
-      if (answer.ok() && !request.value("dry_run", false)) {
+      if (request.value("dry_run", false)) break;
+      if (answer.ok()) {
         const std::string uuid = uuid_of(string_field(*answer, "id"), kVolumePrefix);
         if (!uuid.empty()) {
           problems.push_back(sync_volume_in(driver, uuid, string_field(*answer, "backend")));
         }
+      }
+      // A volume made from an image in a backend without a copy of it
+      // copied the image there first ("copy" among its steps): that copy
+      // is a new entry of the image's. A create that failed may have made
+      // the copy before it failed (the copy stays for the next volume).
+      if (!string_field(request, "image").empty()) {
+        std::string image;
+        if (answer.ok()) {
+          const Json& steps = answer->value("steps", Json::array());
+          if (std::find(steps.begin(), steps.end(), "copy") != steps.end()) {
+            image = string_field(*answer, "source_image");
+          }
+        } else {
+          auto found = find_image(driver, string_field(request, "image"));
+          if (found.ok()) image = found->id;
+        }
+        if (!image.empty()) problems.push_back(sync_image_entries(driver, image));
       }
       break;
     case Touches::kVolumeFromRequest:

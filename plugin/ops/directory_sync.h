@@ -24,7 +24,9 @@ namespace rbdvol::plugin {
 // What an operation changes, for the directory.
 enum class Touches {
   kNothing,
-  kVolumeFromAnswer,         // answer "id" (volume.create; nothing on dry_run)
+  kVolumeFromAnswer,         // answer "id" (volume.create; nothing on dry_run), and the
+                             // entries of its source image when it copied the image
+                             // into the volume's backend (or failed, having perhaps done so)
   kVolumeFromRequest,        // request "id" (extend, retype, update)
   kVolumeFromRequestVolume,  // request "volume" (attachment.*, snapshot.create)
   kVolumeFromAnswerVolume,   // answer "volume" (snapshot.revert, snapshot.delete)

@@ -151,6 +151,97 @@ Status directory_remove(Pool& io, DirectoryKind kind, const std::string& uuid) {
   return Status::Ok();
 }
 
+Result<DirectoryRead> directory_read(Pool& io, DirectoryKind kind, const std::string& uuid) {
+  const std::string oid = directory_shard_oid(kind, uuid);
+  const std::string key = entry_key(uuid);
+  DirectoryRead read;
+  auto page = io.omap_get_keys(oid, {key});
+  if (!page.ok()) {
+    if (page.status().err() == ENOENT) return read;
+    return page.status().Prefixed("the directory");
+  }
+  read.version = page->version;
+  auto it = page->values.find(key);
+  if (it != page->values.end()) {
+    read.present = true;
+    auto entry = parse_entry(io, oid, key, it->second);
+    if (entry.ok()) read.entry = std::move(entry).value();
+  }
+  return read;
+}
+
+namespace {
+
+// A write to an entry's shard that applies only while the shard is as
+// `read` saw it.
+ObjectWrite guarded_write(const DirectoryRead& read) {
+  ObjectWrite op;
+  if (read.version == 0) {
+    op.create_exclusive = true;
+  } else {
+    op.assert_version = read.version;
+  }
+  return op;
+}
+
+// ECANCELED for a guard that failed: the version moved on (ERANGE, or
+// EOVERFLOW), or the shard was made meanwhile (EEXIST).
+Status guarded_result(Status s, Pool& io, const std::string& oid, const std::string& uuid) {
+  if (s.err() == ERANGE || s.err() == EOVERFLOW || s.err() == EEXIST) {
+    return Status::Error(ECANCELED, "the directory entry of " + uuid + " in " +
+                                        image_spec(io, oid) +
+                                        ": another process wrote to its shard since it was read");
+  }
+  return s.Prefixed("the directory");
+}
+
+}  // namespace
+
+Status directory_put_if(Pool& io, DirectoryKind kind, const Json& entry,
+                        const DirectoryRead& read) {
+  const std::string uuid = entry.at("id").get<std::string>();
+  const std::string name = entry.value("name", "");
+  const std::string old_name = read.entry ? read.entry->value("name", "") : "";
+  const std::string oid = directory_shard_oid(kind, uuid);
+  ObjectWrite op = guarded_write(read);
+  op.omap_set[entry_key(uuid)] = entry.dump();
+  if (!name.empty()) {
+    if (directory_shard_oid(kind, name) == oid) {
+      op.omap_set[name_key(name, uuid)] = uuid;
+    } else {
+      RETURN_IF_ERROR(
+          omap_set(io, directory_shard_oid(kind, name), {{name_key(name, uuid), uuid}}));
+    }
+  }
+  const bool renamed = !old_name.empty() && old_name != name;
+  if (renamed && directory_shard_oid(kind, old_name) == oid) {
+    op.omap_remove.insert(name_key(old_name, uuid));
+  }
+  RETURN_IF_ERROR(guarded_result(io.operate(oid, op), io, oid, uuid));
+  if (renamed && directory_shard_oid(kind, old_name) != oid) {
+    RETURN_IF_ERROR(
+        omap_remove(io, directory_shard_oid(kind, old_name), {name_key(old_name, uuid)}));
+  }
+  return Status::Ok();
+}
+
+Status directory_remove_if(Pool& io, DirectoryKind kind, const std::string& uuid,
+                           const DirectoryRead& read) {
+  if (!read.present) return Status::Ok();
+  const std::string oid = directory_shard_oid(kind, uuid);
+  const std::string name = read.entry ? read.entry->value("name", "") : "";
+  ObjectWrite op = guarded_write(read);
+  op.omap_remove.insert(entry_key(uuid));
+  if (!name.empty() && directory_shard_oid(kind, name) == oid) {
+    op.omap_remove.insert(name_key(name, uuid));
+  }
+  RETURN_IF_ERROR(guarded_result(io.operate(oid, op), io, oid, uuid));
+  if (!name.empty() && directory_shard_oid(kind, name) != oid) {
+    RETURN_IF_ERROR(omap_remove(io, directory_shard_oid(kind, name), {name_key(name, uuid)}));
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 // Every key of every shard that starts with `prefix`, with its value and

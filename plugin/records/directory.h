@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,30 @@ Status directory_put(Pool& io, DirectoryKind kind, const nlohmann::json& entry);
 // Removes uuid's entry and its name key; an entry that is not there counts
 // as removed.
 Status directory_remove(Pool& io, DirectoryKind kind, const std::string& uuid);
+
+// uuid's entry as a refresh reads it before it reads the image: with the
+// RADOS version of the entry's shard object, which every write to the shard
+// changes, for a guarded write (directory_put_if, directory_remove_if).
+struct DirectoryRead {
+  std::optional<nlohmann::json> entry;  // none, or a damaged one (a put replaces it)
+  bool present = false;                 // the entry's key is there (damaged or not)
+  uint64_t version = 0;                 // 0: the shard object does not exist yet
+};
+Result<DirectoryRead> directory_read(Pool& io, DirectoryKind kind, const std::string& uuid);
+
+// directory_put and directory_remove, applied only while the entry's shard
+// object is still as `read` saw it (asserting its version, or creating it
+// exclusively when it did not exist): ECANCELED, writing no entry, when
+// another process wrote to the shard since (the caller reads again and
+// retries). What two processes refreshing the same entry at once need, each
+// from what it read of the image: the write of the one that read the image
+// first fails instead of overwriting the other's newer entry. The name index
+// key goes in the same write when it lives in the same shard, else before it
+// (a key is a hint a lookup confirms).
+Status directory_put_if(Pool& io, DirectoryKind kind, const nlohmann::json& entry,
+                        const DirectoryRead& read);
+Status directory_remove_if(Pool& io, DirectoryKind kind, const std::string& uuid,
+                           const DirectoryRead& read);
 
 // uuid's entry; ENOENT when it has none.
 Result<nlohmann::json> directory_get(Pool& io, DirectoryKind kind, const std::string& uuid);

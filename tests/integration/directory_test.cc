@@ -8,7 +8,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "host/plugin_host.h"
@@ -167,6 +170,82 @@ TEST_CASE(
   rbdvol_json({"snapshot", "delete", snapshot.at("id")});
   REQUIRE(listed_volume(after, id).at("snapshots").empty());
   REQUIRE(kinds_for(run_check(id), id).empty());
+}
+
+// Several rbdvol processes at once on the same volumes (two extends, or an
+// extend and a delete, of each): whichever way their directory refreshes
+// interleave, the listing ends as the pool is.
+TEST_CASE("concurrent extends and deletes of the same volumes leave listings that match rbd ls",
+          "[integration][directory]") {
+  ImageCleanup cleanup;
+  CephView fast("fast");
+  const std::string name = "race-" + random_uuid().substr(0, 8);
+  rbdvol_json({"volume", "list", "--name", name});  // the directory is built
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    auto made = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M", "--name", name});
+    cleanup.add(made);
+    ids.push_back(made.at("id"));
+  }
+  for (int round = 0; round < 3; ++round) {
+    // Two extends of each volume; in the last round an extend and a delete
+    // of every other one.
+    std::vector<std::unique_ptr<BackgroundCommand>> running;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const std::string smaller = std::to_string(10 + 4 * round) + "M";
+      const std::string larger = std::to_string(12 + 4 * round) + "M";
+      running.push_back(std::make_unique<BackgroundCommand>(
+          rbdvol_argv({"volume", "extend", ids[i], "--size", smaller})));
+      if (round == 2 && i % 2 == 1) {
+        running.push_back(
+            std::make_unique<BackgroundCommand>(rbdvol_argv({"volume", "delete", ids[i]})));
+      } else {
+        running.push_back(std::make_unique<BackgroundCommand>(
+            rbdvol_argv({"volume", "extend", ids[i], "--size", larger})));
+      }
+    }
+    for (auto& r : running) {
+      auto done = r->finish();
+      INFO("exit " << done.exit_code << ": " << done.err);
+      // Done, gone (deleted first), busy (the other held the image), or
+      // refused (5: the other extend grew it further first; volumes only grow).
+      CHECK((done.exit_code == 0 || done.exit_code == 3 || done.exit_code == 4 ||
+             done.exit_code == 5));
+      if (done.exit_code == 5) CHECK(done.err.find("volumes only grow") != std::string::npos);
+      CHECK(done.err.find("the directory was not brought up to date") == std::string::npos);
+    }
+
+    // What the pool holds, as rbd ls says, against what volume list says.
+    auto ls = run({"rbd", "-c", ceph_conf("fast"), "ls", "volumes"});
+    REQUIRE(ls.exit_code == 0);
+    std::set<std::string> in_pool;
+    std::istringstream lines(ls.out);
+    for (std::string line; std::getline(lines, line);) in_pool.insert(line);
+    // The answer is held in a variable: a range-for over a member of the
+    // temporary rbdvol_json returns iterates freed memory.
+    const json listing = rbdvol_json({"volume", "list", "--name", name});
+    CHECK(listing.at("unreachable").empty());
+    std::map<std::string, json> listed;
+    for (const auto& v : listing.at("volumes")) {
+      listed[v.at("id").get<std::string>()] = v;
+    }
+    for (const auto& id : ids) {
+      INFO("round " << round << ", volume " << id);
+      const bool held = in_pool.count("volume-" + id) > 0;
+      CHECK(listed.count(id) == (held ? 1u : 0u));
+      if (held && listed.count(id))
+        CHECK(listed[id].at("size") == fast.size("volumes", "volume-" + id));
+    }
+    // No entry out of date, nor one left for a deleted volume.
+    std::string only;
+    for (const auto& id : ids) only += (only.empty() ? "" : ",") + id;
+    const json checked = run_check(only);
+    CHECK(checked.at("unreachable").empty());
+    for (const auto& f : checked.at("findings")) {
+      INFO(f.dump());
+      CHECK(f.at("kind").get<std::string>().rfind("directory_", 0) != 0);
+    }
+  }
 }
 
 TEST_CASE("image listings and lookups by name follow uploads, copies and deletes",

@@ -84,7 +84,8 @@ TEST_CASE("uploads and creates that fail leave nothing behind", "[integration][p
   // for that alone, not at what the pools hold (other tests run beside it).
   const std::string chosen = random_uuid();
   auto listed = [&] {
-    for (const auto& i : rbdvol_json({"image", "list"}).at("images")) {
+    const nlohmann::json list = rbdvol_json({"image", "list"});
+    for (const auto& i : list.at("images")) {
       if (i.at("id") == chosen) return true;
     }
     return false;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "plugin/abi/operation_table.h"
 #include "plugin/ceph/omap_read.h"
 #include "plugin/fault_injection.h"
 #include "plugin/records/directory.h"
@@ -125,6 +126,100 @@ TEST_CASE("a fault at directory.after-operation leaves a difference that backend
   CHECK(PluginTest::finding_kinds(found) == std::vector<std::string>{"directory_orphan"});
   t.call_ok("backend.check", {{"min_age", 0}, {"repair", true}});
   CHECK(volume_entry(t, id).is_null());
+  CHECK(t.call_ok("backend.check", {{"min_age", 0}})["findings"].empty());
+}
+
+// The backends image `id` is listed in (image.list's "locations").
+std::vector<std::string> listed_locations(PluginTest& t, const std::string& id) {
+  std::vector<std::string> out;
+  const Json listing = t.call_ok("image.list", Json::object());
+  for (const auto& i : listing["images"]) {
+    if (i["id"] != id) continue;
+    for (const auto& l : i["locations"]) out.push_back(l["backend"]);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A volume made from an image in a backend that holds no copy of it copies
+// the image there first: that copy is listed as any other (the soak's
+// unexplained directory_missing of an image).
+TEST_CASE("a volume made from an image in another backend lists the image copy it made",
+          "[plugin][directory]") {
+  PluginTest t;
+  const std::string image =
+      t.call_ok("image.upload",
+                {{"path", t.file(4 << 20)}, {"name", "elsewhere"}, {"backend", "fast"}})["id"];
+  // Both backends' image directories are built.
+  CHECK(listed_locations(t, image) == std::vector<std::string>{"fast"});
+
+  SECTION("the volume is made") {
+    Json made = t.call_ok("volume.create", {{"disk_type", "hdd"}, {"image", image}});
+    REQUIRE(made["backend"] == "capacity");
+    REQUIRE(has(made["steps"].get<std::vector<std::string>>(), "copy"));
+    CHECK_FALSE(made.contains("warnings"));
+  }
+  SECTION("the volume fails after the copy was made") {
+    ScopedFaultPoints faults("volume.create:after-create");
+    auto made = t.call("volume.create", {{"disk_type", "hdd"}, {"image", image}});
+    REQUIRE_FALSE(made.ok());
+    REQUIRE(has(t.images(kCapacity, "images"), kImagePrefix + image));
+  }
+  CHECK(listed_locations(t, image) == std::vector<std::string>{"capacity", "fast"});
+  // (The failed create leaves the copy's snapshot without a clone: an
+  // unused_image_snapshot, not the directory's.)
+  for (const auto& kind : PluginTest::finding_kinds(t.call_ok("backend.check", {{"min_age", 0}}))) {
+    CHECK(kind.rfind("directory_", 0) != 0);
+  }
+}
+
+// Two processes touching one volume at once: this one's operation reads the
+// image for its directory refresh; right then, before it writes the entry,
+// another process changes the volume and writes its own entry. The refresh
+// that read first must not write its older entry over the newer one.
+TEST_CASE("a directory refresh that read the image before another process changed it loses",
+          "[plugin][directory]") {
+  PluginTest t;
+  t.call_ok("volume.list", Json::object());  // the directory is built
+  const std::string id =
+      t.call_ok("volume.create", {{"disk_type", "ssd"}, {"size", "8M"}, {"name", "raced"}})["id"];
+  auto other = t.another_process();
+  // The other process acts at this process's first write to the directory.
+  Result<Json> others = Status::Error(EINVAL, "the other process did not run");
+  auto meanwhile = [&](const std::string& op, const Json& request) {
+    t.env.before_next_write(
+        kFast, "volumes", directory_header_oid(DirectoryKind::kVolumes) + ".",
+        [&, op, request] { others = call_operation(*other, op, request, Progress()); });
+  };
+
+  SECTION("two extends: the entry says the later size") {
+    meanwhile("volume.extend", {{"id", id}, {"size", "16M"}});
+    Json mine = t.call_ok("volume.extend", {{"id", id}, {"size", "12M"}});
+    INFO((others.ok() ? others->dump() : others.status().message()));
+    REQUIRE(others.ok());
+    CHECK_FALSE(mine.contains("warnings"));
+    CHECK(t.ok(volume_show, {{"id", id}})["size"] == 16u << 20);
+    CHECK(volume_entry(t, id)["size"] == 16u << 20);
+    CHECK(listed_volume(t, id)["size"] == 16u << 20);
+  }
+  SECTION("an extend and a delete: no entry comes back for the deleted volume") {
+    meanwhile("volume.delete", {{"id", id}});
+    t.call_ok("volume.extend", {{"id", id}, {"size", "12M"}});
+    INFO((others.ok() ? others->dump() : others.status().message()));
+    REQUIRE(others.ok());
+    CHECK(t.images(kFast, "volumes").empty());
+    CHECK(volume_entry(t, id).is_null());
+  }
+  SECTION("a rename and a rename back: the entry has the name the volume has") {
+    t.call_ok("volume.update", {{"id", id}, {"name", "second"}});
+    meanwhile("volume.update", {{"id", id}, {"name", "raced"}});
+    t.call_ok("volume.update", {{"id", id}, {"name", "third"}});
+    REQUIRE(others.ok());
+    const std::string name = t.ok(volume_show, {{"id", id}})["name"];
+    CHECK(volume_entry(t, id)["name"] == name);
+    CHECK(t.call_ok("volume.list", {{"name", name}})["volumes"].size() == 1);
+  }
+  // Whatever happened, the directory agrees with the pool.
   CHECK(t.call_ok("backend.check", {{"min_age", 0}})["findings"].empty());
 }
 
