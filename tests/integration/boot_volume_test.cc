@@ -341,7 +341,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a guest boots from a volume on the virtio-scsi bus; vm define without a template "
+    "a guest boots from a volume on the virtio-scsi bus, and vm define without a template "
     "gives a domain with a serial console",
     "[integration][boot]") {
   Undo undo;
