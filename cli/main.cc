@@ -19,7 +19,9 @@ const std::vector<OptionSpec>& global_options() {
       {"config", true,
        "the rbdvol config file (default $RBDVOL_CONFIG, else /etc/rbdvol/rbdvol.conf)", "FILE"},
       {"driver", true,
-       "the plugin to load (default $RBDVOL_DRIVER, else librbdvol_rbd.so beside rbdvol)", "PATH"},
+       "the plugin to load (default $RBDVOL_DRIVER, else librbdvol_rbd.so beside rbdvol or in its "
+       "../lib/rbdvol)",
+       "PATH"},
       {"connect", true, "libvirt URI (default: libvirt's default, qemu:///system for root)", "URI"},
       {"json", false, "print answers as JSON", ""},
       {"help", false, "show help", ""},

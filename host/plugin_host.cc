@@ -160,7 +160,10 @@ std::string find_beside_executable(const std::string& file) {
   if (n > 0) {
     std::string dir(self.data(), static_cast<size_t>(n));
     dir = dir.substr(0, dir.rfind('/'));
-    for (const std::string& candidate : {dir + "/" + file, dir + "/../lib/" + file}) {
+    // Beside it (a copy of the binaries), the installed layout (bin/ and
+    // lib/rbdvol/: packaging/CMakeLists.txt), the build tree (build/lib/).
+    for (const std::string& candidate :
+         {dir + "/" + file, dir + "/../lib/rbdvol/" + file, dir + "/../lib/" + file}) {
       if (access(candidate.c_str(), R_OK) == 0) return candidate;
     }
   }

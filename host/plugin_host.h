@@ -68,8 +68,10 @@ class PluginHost {
   rbdvol_driver* driver_ = nullptr;
 };
 
-// `file` beside the running executable (or in ../lib of it), else `file`
-// alone, for dlopen to search the library path.
+// `file` beside the running executable, else in its ../lib/rbdvol (where
+// cmake --install and the Debian package put the plugin and the libvirt
+// module: /usr/bin/../lib/rbdvol), else in its ../lib (the build tree), else
+// `file` alone, for dlopen to search the library path.
 std::string find_beside_executable(const std::string& file);
 
 // Where the plugin is: `explicit_path` when given, else $RBDVOL_DRIVER, else
