@@ -117,13 +117,12 @@ bool retryable_http(unsigned status) {
 class Upload {
  public:
   Upload(const RangedUploadOptions& options, HttpEndpoint endpoint, int fd, uint64_t size,
-         std::string image_id, const Transfer& transfer, const UploadProgress& progress)
+         std::string image_id, const UploadProgress& progress)
       : options_(options),
         endpoint_(std::move(endpoint)),
         fd_(fd),
         size_(size),
         transfer_path_("/v2/images/" + image_id + "/transfer"),
-        transfer_(transfer),
         progress_(progress) {}
 
   // Runs every piece over at most options.connections connections.
@@ -262,7 +261,6 @@ class Upload {
   const int fd_;
   const uint64_t size_;
   const std::string transfer_path_;
-  const Transfer transfer_;
   const UploadProgress& progress_;
 
   std::mutex mutex_;  // guards the queue, failure_, confirmed_ and progress_ calls
@@ -425,7 +423,7 @@ Result<nlohmann::json> ranged_upload(const RangedUploadOptions& options,
   for (const auto& r : split_ranges(plan.data, piece_bytes)) pieces.push_back({false, r});
 
   conn.close();  // idle while the others work; opened again for the finish
-  Upload upload(options, endpoint, file.get(), size, image_id, *transfer, progress);
+  Upload upload(options, endpoint, file.get(), size, image_id, progress);
   Status sent = upload.run(std::move(pieces), plan.confirmed_bytes);
   if (!sent.ok()) {
     return Status::Error(sent.err(), "image " + image_id + ": " + sent.message() + kResumeHint);

@@ -77,7 +77,7 @@ std::string range_text(uint64_t first, uint64_t end) {
   return "[" + std::to_string(first) + ", " + std::to_string(end) + ")";
 }
 
-// A positive integer field of a request body; 0 when absent and optional.
+// A non-negative integer field of a request body; 0 when absent and optional.
 Result<uint64_t> positive_field(const Json& body, const std::string& name, bool required) {
   if (!body.contains(name)) {
     if (required) return Status::Invalid("'" + name + "' is required");
@@ -89,12 +89,6 @@ Result<uint64_t> positive_field(const Json& body, const std::string& name, bool 
     return Status::Invalid("'" + name + "' must not be negative");
   }
   return v.get<uint64_t>();
-}
-
-// A non-negative integer field, required.
-Result<uint64_t> offset_field(const Json& body, const std::string& name) {
-  if (!body.contains(name)) return Status::Invalid("'" + name + "' is required");
-  return positive_field(body, name, true);
 }
 
 // The record of `id` with its transfer: 404 when it has none.
@@ -355,8 +349,8 @@ Result<ApiResponse> transfer_write(ImageService& images, ApiRequest& request,
 
 Result<ApiResponse> transfer_zero(ImageService& images, const std::string& id, const Json& body) {
   if (!body.is_object()) return Status::Invalid("the body must be {\"offset\": N, \"length\": N}");
-  ASSIGN_OR_RETURN(uint64_t offset, offset_field(body, "offset"));
-  ASSIGN_OR_RETURN(uint64_t length, offset_field(body, "length"));
+  ASSIGN_OR_RETURN(uint64_t offset, positive_field(body, "offset", true));
+  ASSIGN_OR_RETURN(uint64_t length, positive_field(body, "length", true));
   if (length == 0) return Status::Invalid("'length' must be at least 1");
   ASSIGN_OR_RETURN(Json record, with_transfer(images, id));
   const uint64_t size = record["transfer"].value("size", uint64_t{0});

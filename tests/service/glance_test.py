@@ -10,7 +10,6 @@ made; other users of the sandbox's pools are left alone.
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -429,10 +428,4 @@ class ImageApiTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    base.RBDVOLD, base.RBDVOL = sys.argv[1], sys.argv[2]
-    if not base.CONFIG or not os.path.exists(base.CONFIG):
-        sys.exit("RBDVOL_CONFIG is not set: eval \"$(scripts/sandbox env)\" first")
-    try:
-        unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
-    finally:
-        shutil.rmtree(WORK, ignore_errors=True)
+    base.run_tests()

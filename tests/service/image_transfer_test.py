@@ -11,10 +11,8 @@ made.
 import hashlib
 import http.client
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -24,7 +22,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rbdvold_test as base  # noqa: E402
 from glance_test import ImageDaemon, create_record, delete_image, image_doc, rbd_has  # noqa: E402
-from rbdvold_test import WORK, request  # noqa: E402
+from rbdvold_test import request  # noqa: E402
 
 MIB = 1 << 20
 CHUNK = MIB  # the tests' transfers use 1 MiB chunks
@@ -346,10 +344,4 @@ class TransferTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    base.RBDVOLD, base.RBDVOL = sys.argv[1], sys.argv[2]
-    if not base.CONFIG or not os.path.exists(base.CONFIG):
-        sys.exit("RBDVOL_CONFIG is not set: eval \"$(scripts/sandbox env)\" first")
-    try:
-        unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
-    finally:
-        shutil.rmtree(WORK, ignore_errors=True)
+    base.run_tests()

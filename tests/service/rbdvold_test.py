@@ -787,11 +787,18 @@ class ZzNoKeyAnywhere(unittest.TestCase):
             self.assertNotIn(key, text)
 
 
-if __name__ == "__main__":
+def run_tests():
+    """The entry point of every service test file: FILE RBDVOLD RBDVOL
+    [unittest args]; runs the test cases of the file run as __main__."""
+    global RBDVOLD, RBDVOL
     RBDVOLD, RBDVOL = sys.argv[1], sys.argv[2]
     if not CONFIG or not os.path.exists(CONFIG):
         sys.exit("RBDVOL_CONFIG is not set: eval \"$(scripts/sandbox env)\" first")
     try:
-        unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
+        unittest.main(module="__main__", argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run_tests()
