@@ -75,6 +75,9 @@ Status refresh_entry(Pool& io, DirectoryKind kind, const std::string& uuid,
     ASSIGN_OR_RETURN(std::optional<Json> entry, from_image());
     Status s;
     if (entry) {
+      // A test stops here (=stop) to change the volume from another process
+      // between this refresh's read of the image and its write.
+      RETURN_IF_ERROR(inject_fault("directory.refresh:before-put"));
       s = directory_put_if(io, kind, *entry, read);
       if (s.ok()) {
         ASSIGN_OR_RETURN(bool held, rbd_directory_holds(io, rbd_name));

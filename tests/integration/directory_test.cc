@@ -174,7 +174,9 @@ TEST_CASE(
 
 // Several rbdvol processes at once on the same volumes (two extends, or an
 // extend and a delete, of each): whichever way their directory refreshes
-// interleave, the listing ends as the pool is.
+// interleave, the listing ends as the pool is. (Two `rbdvol volume extend`s
+// on one host take turns, ExtendTurn in cli/volume_extend.cc, so only the
+// extend and the delete overlap; the test below makes the overlap certain.)
 TEST_CASE("concurrent extends and deletes of the same volumes leave listings that match rbd ls",
           "[integration][directory]") {
   ImageCleanup cleanup;
@@ -246,6 +248,65 @@ TEST_CASE("concurrent extends and deletes of the same volumes leave listings tha
       CHECK(f.at("kind").get<std::string>().rfind("directory_", 0) != 0);
     }
   }
+}
+
+// The race made certain, against the real clusters' version assertions: an
+// extend stops (directory.refresh:before-put=stop) once it has read the
+// image for its refresh, before it writes the entry; another process
+// snapshots the volume (its entry then lists the snapshot), or deletes it,
+// meanwhile; then the extend goes on. Its older entry must not land over
+// the newer one, nor bring the deleted volume's entry back. (The other
+// process is not a second extend: `rbdvol volume extend`s on one host take
+// turns, ExtendTurn in cli/volume_extend.cc, so it would wait for the
+// stopped one.)
+TEST_CASE("a directory refresh stopped between its read and its write does not overwrite another's",
+          "[integration][directory]") {
+  const bool deleting = GENERATE(false, true);
+  INFO((deleting ? "delete" : "snapshot") << " meanwhile");
+  ImageCleanup cleanup;
+  CephView fast("fast");
+  const std::string name = "race-stop-" + random_uuid().substr(0, 8);
+  rbdvol_json({"volume", "list", "--name", name});  // the directory is built
+  auto made = rbdvol_json({"volume", "create", "--type", "ssd", "--size", "8M", "--name", name});
+  cleanup.add(made);
+  const std::string id = made.at("id");
+
+  setenv("RBDVOL_FAULT", "directory.refresh:before-put=stop", 1);
+  BackgroundCommand first(rbdvol_argv({"volume", "extend", id, "--size", "12M"}));
+  unsetenv("RBDVOL_FAULT");
+  REQUIRE(first.wait_stopped());  // grown to 12M; its entry (12M, no snapshot) not written
+
+  if (deleting) {
+    rbdvol_json({"volume", "delete", id});
+  } else {
+    rbdvol_json({"snapshot", "create", id, "--name", "meanwhile"});
+  }
+  // Its write fails on the shard's version; it reads the image again (and
+  // stops again before each new write).
+  first.resume();
+  while (first.wait_stopped()) first.resume();
+  auto done = first.finish();
+  INFO(done.err);
+  // A deleted volume: extended, then not found when its attachments are
+  // listed (3).
+  CHECK((done.exit_code == 0 || (deleting && done.exit_code == 3)));
+  CHECK(done.err.find("the directory was not brought up to date") == std::string::npos);
+
+  auto entry =
+      rbdvol::plugin::directory_get(fast.plugin_pool("volumes"), DirectoryKind::kVolumes, id);
+  if (deleting) {
+    CHECK(entry.status().err() == ENOENT);
+  } else {
+    REQUIRE(entry.ok());
+    CHECK(entry->at("size") == 12u << 20);
+    CHECK(entry->at("snapshots").size() == 1);
+    const json item = listed_volume(name, id);
+    REQUIRE(item.is_object());
+    CHECK(item.at("snapshots").size() == 1);
+  }
+  const json checked = run_check(id);
+  CHECK(checked.at("unreachable").empty());
+  CHECK(kinds_for(checked, id).empty());
 }
 
 TEST_CASE("image listings and lookups by name follow uploads, copies and deletes",
