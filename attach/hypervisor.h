@@ -67,6 +67,15 @@ class Hypervisor {
   virtual Result<std::string> capabilities_xml() {
     return Status::Error(EOPNOTSUPP, "capabilities are not supported here");
   }
+  // Starts the defined, shut-off domain (virDomainCreate).
+  virtual Status start_domain(const std::string& /*domain*/) {
+    return Status::Error(EOPNOTSUPP, "starting domains is not supported here");
+  }
+  // Stops the running domain at once, as pulling its power would
+  // (virDomainDestroy: QEMU gets SIGTERM, then SIGKILL if it lingers).
+  virtual Status destroy_domain(const std::string& /*domain*/) {
+    return Status::Error(EOPNOTSUPP, "destroying domains is not supported here");
+  }
 };
 
 // Connects to libvirt at `uri` ("" = libvirt's default, qemu:///system as

@@ -174,6 +174,22 @@ class LibvirtHypervisor final : public Hypervisor {
     return Status::Ok();
   }
 
+  Status start_domain(const std::string& domain) override {
+    auto dom = lookup(domain);
+    if (!dom.ok()) return dom.status();
+    if (virDomainCreate(dom->get()) < 0) return libvirt_error("cannot start domain " + domain);
+    return Status::Ok();
+  }
+
+  Status destroy_domain(const std::string& domain) override {
+    auto dom = lookup(domain);
+    if (!dom.ok()) return dom.status();
+    if (virDomainDestroy(dom->get()) < 0) {
+      return libvirt_error("cannot destroy domain " + domain);
+    }
+    return Status::Ok();
+  }
+
   Result<std::string> capabilities_xml() override {
     CharPtr xml(virConnectGetCapabilities(conn_.get()), &free);
     if (!xml) return libvirt_error("cannot read the host's capabilities");

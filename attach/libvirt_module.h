@@ -21,7 +21,7 @@ namespace rbdvol::attach {
 
 // Changes whenever the Hypervisor interface, Status/Result or the entry below
 // change.
-inline constexpr int kLibvirtModuleVersion = 3;
+inline constexpr int kLibvirtModuleVersion = 4;
 
 inline constexpr char kLibvirtModuleFile[] = "librbdvol_libvirt.so";
 

@@ -80,6 +80,14 @@ Command image_download_command();
 Command image_checksum_command();
 Command check_command();
 Command vm_define_command();
+Command ha_define_command();
+Command ha_list_command();
+Command ha_show_command();
+Command ha_status_command();
+Command ha_maintenance_command();
+Command ha_relocate_command();
+Command ha_undefine_command();
+Command ha_agent_command();
 
 // Prints `answer` as JSON (with --json) or calls `human` to print it for people.
 void print_answer(const Context& ctx, const nlohmann::json& answer,

@@ -39,7 +39,10 @@ std::vector<Command> all_commands() {
           snapshot_create_command(), snapshot_list_command(),  snapshot_delete_command(),
           snapshot_revert_command(), attach_command(),         detach_command(),
           audit_command(),           xml_patch_command(),      secret_ensure_command(),
-          vm_define_command(),       check_command()};
+          vm_define_command(),       check_command(),          ha_define_command(),
+          ha_list_command(),         ha_show_command(),        ha_status_command(),
+          ha_maintenance_command(),  ha_relocate_command(),    ha_undefine_command(),
+          ha_agent_command()};
 }
 
 void print_options(const std::vector<OptionSpec>& options) {

@@ -60,6 +60,16 @@ Result<Json> call_operation(Driver& driver, const std::string& op, const Json& r
       {"image.transfer_status", {image_transfer_status, Touches::kNothing}},
       {"image.transfer_finish", {image_transfer_finish, Touches::kImageFromAnswer}},
       {"image.read", Entry(image_read)},
+      {"ha.define", {ha_define, Touches::kNothing}},
+      {"ha.list", {ha_list, Touches::kNothing}},
+      {"ha.show", {ha_show, Touches::kNothing}},
+      {"ha.undefine", {ha_undefine, Touches::kNothing}},
+      {"ha.update", {ha_update, Touches::kNothing}},
+      {"ha.report", {ha_report, Touches::kNothing}},
+      {"ha.check", {ha_check, Touches::kNothing}},
+      {"ha.lease_acquire", {ha_lease_acquire, Touches::kNothing}},
+      {"ha.lease_release", {ha_lease_release, Touches::kNothing}},
+      {"ha.fence", {ha_fence, Touches::kNothing}},
   };
   auto it = operations.find(op);
   if (it == operations.end()) {

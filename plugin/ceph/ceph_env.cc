@@ -503,6 +503,31 @@ class CephPool : public Pool {
     if (r < 0) return ceph_error(r, "cannot unlock object " + name_ + "/" + oid);
     return Status::Ok();
   }
+  Status lock_lease(const std::string& oid, const std::string& name, const std::string& cookie,
+                    uint32_t seconds) override {
+    timeval duration{static_cast<time_t>(seconds), 0};
+    int r = io_.lock_exclusive(oid, name, cookie, "", &duration, LIBRADOS_LOCK_FLAG_MAY_RENEW);
+    if (r < 0) return ceph_error(r, "cannot lock object " + name_ + "/" + oid);
+    return Status::Ok();
+  }
+  Result<std::vector<ObjectLocker>> object_lockers(const std::string& oid,
+                                                   const std::string& name) override {
+    int exclusive = 0;
+    std::string tag;
+    std::list<librados::locker_t> lockers;
+    int r = io_.list_lockers(oid, name, &exclusive, &tag, &lockers);
+    if (r == -ENOENT) return std::vector<ObjectLocker>{};
+    if (r < 0) return ceph_error(r, "cannot list the lockers of " + name_ + "/" + oid);
+    std::vector<ObjectLocker> out;
+    for (const auto& l : lockers) out.push_back({l.client, l.cookie, l.address});
+    return out;
+  }
+  Status break_object_lock(const std::string& oid, const std::string& name,
+                           const std::string& client, const std::string& cookie) override {
+    int r = io_.break_lock(oid, name, client, cookie);
+    if (r < 0) return ceph_error(r, "cannot break the lock of " + client + " on " + name_ + "/" + oid);
+    return Status::Ok();
+  }
   Result<std::unique_ptr<Watch>> watch(const std::string& oid) override {
     auto w = std::make_unique<CephWatch>(io_, oid);
     int r = w->start();

@@ -81,6 +81,14 @@ struct ImageLocker {
   std::string address;  // its client's address, "127.0.0.1:0/<nonce>"
 };
 
+// A client holding an advisory lock on an object, as `rados lock info` shows
+// it.
+struct ObjectLocker {
+  std::string client;   // "client.<instance id>"
+  std::string cookie;
+  std::string address;  // "127.0.0.1:0/<nonce>"
+};
+
 // An image in the same cluster, as "pool/image" for messages and answers.
 struct LinkedImage {
   int64_t pool_id = 0;
@@ -244,6 +252,19 @@ class Pool {
                                 const std::string& cookie, uint32_t seconds) = 0;
   virtual Status unlock(const std::string& oid, const std::string& name,
                         const std::string& cookie) = 0;
+  // A lease: the same lock for `seconds` (> 0), or, when this client holds
+  // it with `cookie` already, the same lock renewed for `seconds` from now
+  // (librados' LOCK_FLAG_MAY_RENEW). EBUSY while another client or cookie
+  // holds it; an expired lock is anyone's, as the OSD's clock tells.
+  virtual Status lock_lease(const std::string& oid, const std::string& name,
+                            const std::string& cookie, uint32_t seconds) = 0;
+  // Who holds lock `name` on `oid` (expired holders included, until someone
+  // locks it again). Empty when nobody does or the object does not exist.
+  virtual Result<std::vector<ObjectLocker>> object_lockers(const std::string& oid,
+                                                           const std::string& name) = 0;
+  // Removes `client`'s hold with `cookie` (ENOENT when it has none).
+  virtual Status break_object_lock(const std::string& oid, const std::string& name,
+                                   const std::string& client, const std::string& cookie) = 0;
 
   // A watch on an object, kept while the returned handle lives (how a
   // process shows it is alive). ENOENT when the object does not exist.

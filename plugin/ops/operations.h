@@ -52,5 +52,16 @@ Result<Json> volume_update(Driver&, const Json& request, const Progress&);
 Result<Json> journal_get(Driver&, const Json& request, const Progress&);
 Result<Json> journal_list(Driver&, const Json& request, const Progress&);
 Result<Json> journal_update(Driver&, const Json& request, const Progress&);
+// ops/ha/: the HA of a domain on a volume (rbdvol ha).
+Result<Json> ha_define(Driver&, const Json& request, const Progress&);
+Result<Json> ha_list(Driver&, const Json& request, const Progress&);
+Result<Json> ha_show(Driver&, const Json& request, const Progress&);
+Result<Json> ha_undefine(Driver&, const Json& request, const Progress&);
+Result<Json> ha_update(Driver&, const Json& request, const Progress&);
+Result<Json> ha_report(Driver&, const Json& request, const Progress&);
+Result<Json> ha_check(Driver&, const Json& request, const Progress&);
+Result<Json> ha_lease_acquire(Driver&, const Json& request, const Progress&);
+Result<Json> ha_lease_release(Driver&, const Json& request, const Progress&);
+Result<Json> ha_fence(Driver&, const Json& request, const Progress&);
 
 }  // namespace rbdvol::plugin

@@ -35,6 +35,8 @@ struct Object {
   uint64_t size = 0;
   std::map<uint64_t, std::string> watchers;  // handle -> client address
   std::string lock_name, lock_cookie;
+  uint64_t lock_client = 0;
+  time_t lock_expires = 0;  // CLOCK_REALTIME seconds; 0: never
 };
 
 // An image's bytes: whole objects by object number.
@@ -746,6 +748,47 @@ class MemoryPool : public Pool {
     }
     o.lock_name = name;
     o.lock_cookie = cookie;
+    o.lock_client = client_;
+    o.lock_expires = 0;
+    return Status::Ok();
+  }
+  Status lock_lease(const std::string& oid, const std::string& name, const std::string& cookie,
+                    uint32_t seconds) override {
+    std::lock_guard<std::mutex> lock(c_->mu);
+    Object& o = state().objects[oid];
+    const time_t t = now().tv_sec;
+    const bool expired = o.lock_expires != 0 && o.lock_expires <= t;
+    const bool mine = o.lock_name == name && o.lock_cookie == cookie && o.lock_client == client_;
+    if (!o.lock_name.empty() && !expired && !mine) return err(-EBUSY, "lock on " + name_ + "/" + oid);
+    o.lock_name = name;
+    o.lock_cookie = cookie;
+    o.lock_client = client_;
+    o.lock_expires = t + seconds;
+    return Status::Ok();
+  }
+  Result<std::vector<ObjectLocker>> object_lockers(const std::string& oid,
+                                                   const std::string& name) override {
+    std::lock_guard<std::mutex> lock(c_->mu);
+    std::vector<ObjectLocker> out;
+    auto it = state().objects.find(oid);
+    if (it != state().objects.end() && it->second.lock_name == name) {
+      out.push_back({"client." + std::to_string(it->second.lock_client), it->second.lock_cookie,
+                     "127.0.0.1:0/" + std::to_string(it->second.lock_client)});
+    }
+    return out;
+  }
+  Status break_object_lock(const std::string& oid, const std::string& name,
+                           const std::string& client, const std::string& cookie) override {
+    std::lock_guard<std::mutex> lock(c_->mu);
+    auto it = state().objects.find(oid);
+    if (it == state().objects.end() || it->second.lock_name != name ||
+        it->second.lock_cookie != cookie ||
+        "client." + std::to_string(it->second.lock_client) != client) {
+      return err(-ENOENT, "lock on " + name_ + "/" + oid);
+    }
+    it->second.lock_name.clear();
+    it->second.lock_cookie.clear();
+    it->second.lock_expires = 0;
     return Status::Ok();
   }
   Status unlock(const std::string& oid, const std::string& name,
@@ -919,6 +962,13 @@ std::string mon_answer(MemoryCluster& c, const std::string& command) {
     }
   } else if (prefix == "mon dump") {
     out["mons"] = {{{"addr", "127.0.0.1:6789/0"}}};
+  } else if (prefix == "osd blocklist" && cmd.value("blocklistop", "") == "add") {
+    // The addresses this cluster hands out: "127.0.0.1:0/<client id>".
+    const std::string addr = cmd.value("addr", "");
+    const auto slash = addr.rfind('/');
+    if (slash == std::string::npos) return "";
+    c.blocklist(std::stoull(addr.substr(slash + 1)));
+    out["blocklisted"] = addr;
   } else {
     return "";
   }
