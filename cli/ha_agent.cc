@@ -73,7 +73,8 @@ struct CheckResult {
   bool maintenance = false;
   bool running_after = false;
   std::string lease_action, domain_action, reason;
-  bool acted = false;  // it started, stopped, took, released or fenced something
+  std::string quiet_key;  // what changes when the decision does (no times)
+  bool acted = false;     // it started, stopped, took, released or fenced something
 };
 
 class Agent {
@@ -272,6 +273,8 @@ CheckResult Agent::check_once(const json& def, bool held_before, uint64_t epoch_
   ha::DomainDecision dom = ha::domain_step(di);
   out.domain_action = ha::to_string(dom.action);
   out.reason = dom.reason + "; lease " + out.lease_action + ": " + lease.reason;
+  out.quiet_key = out.lease_action + "/" + out.domain_action + "/" + dom.reason + "/" +
+                  (out.storage_ok ? "" : storage_error);
   if (!storage_error.empty()) out.reason += " (" + storage_error + ")";
 
   Status acted;
@@ -378,10 +381,11 @@ void Agent::supervise(Managed& m) {
       m.maintenance = r.maintenance;
       m.running = r.running_after;
       if (r.held && r.lease_deadline != Clock::time_point{}) m.lease_deadline = r.lease_deadline;
-      const std::string said = "lease " + r.lease_action + ", domain " + r.domain_action;
-      if (r.acted || said + r.reason != m.last_said) {
-        log_line(name, node_, said + ": " + r.reason);
-        m.last_said = said + r.reason;
+      // Every decision that acts is logged; one that repeats the last is not.
+      if (r.acted || r.quiet_key != m.last_said) {
+        log_line(name, node_,
+                 "lease " + r.lease_action + ", domain " + r.domain_action + ": " + r.reason);
+        m.last_said = r.quiet_key;
       }
       m.stopped_for_timeout = false;
       return;

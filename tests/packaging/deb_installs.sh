@@ -209,7 +209,9 @@ expected_files=(
   /usr/include/rbdvol/driver.h
   /usr/share/pkgconfig/rbdvol.pc
   /lib/systemd/system/rbdvold.service
+  /lib/systemd/system/rbdvol-ha-agent@.service
   /usr/share/doc/rbdvol/README.md
+  /usr/share/doc/rbdvol/ha.md
   /usr/share/doc/rbdvol/attach.md
   /usr/share/doc/rbdvol/config.md
   /usr/share/doc/rbdvol/driver-abi.md
