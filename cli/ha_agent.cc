@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -511,6 +512,14 @@ Command ha_agent_command() {
   };
   c.run = [](Context& ctx, const Arguments& args) -> Status {
     if (!args.has("node")) return usage_error("--node NODE is required");
+    const std::string node = args.get("node");
+    bool valid = !node.empty() && node.size() <= 64 && node[0] != '.' && node[0] != '-';
+    for (char ch : node) valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) ||
+                                           ch == '_' || ch == '.' || ch == '-');
+    if (!valid) {
+      return usage_error("--node takes a node name: 1 to 64 of letters, digits, '_', '.' and '-', "
+                         "not starting with '.' or '-'; not '" + printable(node) + "'");
+    }
     Agent agent(ctx, args.get("node"), args.has("once"), args.get("name"));
     return agent.run();
   };
