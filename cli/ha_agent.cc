@@ -208,7 +208,44 @@ CheckResult Agent::check_once(const json& def, bool held_before, uint64_t epoch_
     if (def.at("nodes")[i] == node_) rank = static_cast<int>(i);
   }
   auto running = running_here(name);
-  const bool running_before = running.ok() && *running;
+  if (!running.ok()) {
+    // libvirt restarted, or does not answer: connect again once.
+    {
+      std::lock_guard<std::mutex> lock(hv_mu_);
+      auto again = connect_libvirt(ctx_.libvirt_uri);
+      if (again.ok()) hv_ = std::move(*again);
+    }
+    running = running_here(name);
+  }
+  if (!running.ok()) {
+    // Whether the domain runs here is unknown: nothing is started, stopped
+    // or fenced (a start would fence this node's own QEMU), and the lease is
+    // only kept, not sought.
+    out.storage_ok = true;
+    out.held = held_before;
+    out.epoch = epoch_before;
+    out.maintenance = maintenance_before;
+    out.lease_action = "none";
+    out.domain_action = "none";
+    out.reason =
+        "libvirt does not answer (" + running.status().message() + "): the domain is left as it is";
+    if (held_before) {
+      const auto asked = Clock::now();
+      auto got =
+          ctx_.call("ha.lease_acquire", {{"name", name}, {"backend", backend}, {"node", node_}});
+      if (got.ok() && got->at("held").get<bool>() && !got->at("took_over").get<bool>()) {
+        out.lease_action = "renew";
+        out.lease_deadline = asked + std::chrono::seconds(def.at("lease_seconds").get<int>()) -
+                             std::chrono::milliseconds(1000);
+      } else {
+        out.held = false;
+      }
+    }
+    out.running_after = true;  // as far as anyone knows: the watchdog may stop it
+    out.quiet_key = out.reason;
+    return out;
+  }
+  const bool running_before = *running;
   out.running_after = running_before;
   auto checked = ctx_.call("ha.check", {{"name", name}, {"backend", backend}});
   std::string storage_error;
@@ -514,11 +551,14 @@ Command ha_agent_command() {
     if (!args.has("node")) return usage_error("--node NODE is required");
     const std::string node = args.get("node");
     bool valid = !node.empty() && node.size() <= 64 && node[0] != '.' && node[0] != '-';
-    for (char ch : node) valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) ||
-                                           ch == '_' || ch == '.' || ch == '-');
+    for (char ch : node)
+      valid = valid &&
+              (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-');
     if (!valid) {
-      return usage_error("--node takes a node name: 1 to 64 of letters, digits, '_', '.' and '-', "
-                         "not starting with '.' or '-'; not '" + printable(node) + "'");
+      return usage_error(
+          "--node takes a node name: 1 to 64 of letters, digits, '_', '.' and '-', "
+          "not starting with '.' or '-'; not '" +
+          printable(node) + "'");
     }
     Agent agent(ctx, args.get("node"), args.has("once"), args.get("name"));
     return agent.run();
