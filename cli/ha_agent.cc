@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -118,7 +119,8 @@ class Agent {
   std::string node_;
   bool once_;
   std::string only_;
-  std::mutex hv_mu_;  // one libvirt call at a time on hv_
+  double started_at_ = 0;  // unix seconds; 0 for --once (ha::LeaseInput::free_since)
+  std::mutex hv_mu_;       // one libvirt call at a time on hv_
   std::unique_ptr<attach::Hypervisor> hv_;
   std::map<std::string, Managed> managed_;
   std::map<std::string, bool> secrets_;  // backend -> its secret is in libvirt
@@ -253,6 +255,7 @@ CheckResult Agent::check_once(const json& def, bool held_before, uint64_t epoch_
   li.me = node_;
   li.rank = rank;
   li.now = unix_now();
+  li.free_since = std::max(def.value("created", 0.0), started_at_);
   li.grace_seconds = def.at("grace_seconds");
   li.interval_seconds = def.at("interval_seconds");
   if (checked.ok()) {
@@ -469,6 +472,7 @@ Status Agent::run() {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
   }
+  if (!once_) started_at_ = unix_now();
   log_line("*", node_, once_ ? "one check" : "agent started");
   auto fetched = fetch_definitions();
   if (fetched.ok()) {

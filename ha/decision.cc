@@ -1,5 +1,6 @@
 #include "ha/decision.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace rbdvol::ha {
@@ -55,10 +56,11 @@ LeaseDecision lease_step(const LeaseInput& in) {
   if (l.maintenance) return {LeaseAction::kNone, "in maintenance: the lease is left as it is"};
   const double stagger = static_cast<double>(in.rank) * in.interval_seconds;
   if (free) {
+    const double free_since = std::max(l.released_at, in.free_since);
     if (!l.relocate_to.empty()) {
       if (l.relocate_to == in.me) return {LeaseAction::kAcquire, "relocated to this node"};
       // The target has the grace time (and the stagger) to come for it.
-      const double at = l.released_at + in.grace_seconds + stagger;
+      const double at = free_since + in.grace_seconds + stagger;
       if (in.now >= at) {
         return {LeaseAction::kAcquire, "relocation target " + l.relocate_to +
                                            " did not take the lease within the grace time"};
@@ -67,7 +69,7 @@ LeaseDecision lease_step(const LeaseInput& in) {
     }
     if (in.rank == 0)
       return {LeaseAction::kAcquire, "the lease is free and this node is the primary"};
-    const double at = l.released_at + in.grace_seconds + stagger;
+    const double at = free_since + in.grace_seconds + stagger;
     if (in.now >= at) {
       return {LeaseAction::kAcquire, "the lease is free and the primary did not take it"};
     }

@@ -17,7 +17,9 @@
 //     stops the domain and releases the lease;
 //   - a free lease (never taken, or released): the relocation target takes it
 //     at once, else the primary at once, others after the grace time and a
-//     stagger by rank (so that the primary wins a full restart);
+//     stagger by rank (so that the primary wins a full restart), counted from
+//     when it was released or, for a lease never taken, from when the
+//     definition was made or this agent started, whichever is later;
 //   - a lease held by another: taken only once it expired and the grace time
 //     (plus the stagger by rank) has passed;
 //   - holding the lease: a takeover (new epoch) fences and then starts the
@@ -48,6 +50,12 @@ struct LeaseInput {
   int rank = 0;  // my place in the definition's nodes: 0 = the primary
   LeaseView lease;
   double now = 0;  // unix seconds
+  // Since when a lease never taken is known to be free here (unix seconds):
+  // the later of the definition's creation and this agent's start (0 for a
+  // single check, which cannot know). Without it a node that is not the
+  // primary would take a new definition's lease before the primary's agent
+  // has had a check.
+  double free_since = 0;
   int grace_seconds = 0;
   int interval_seconds = 0;
 };

@@ -2,6 +2,7 @@
 // combination of what an agent can see, then the cases of issue 20 by name.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -46,68 +47,74 @@ TEST_CASE("lease_step over every combination keeps the lease rules", "[ha][decis
           for (Phase phase : kPhases) {
             for (const std::string relocate_to : {"", "n1", "n2"}) {
               for (int rank : {0, 1}) {
-                const std::string me = rank == 0 ? "n1" : "n2";
-                LeaseInput in;
-                in.storage_ok = storage_ok;
-                in.me = me;
-                in.rank = rank;
-                in.now = kNow;
-                in.grace_seconds = kGrace;
-                in.interval_seconds = kInterval;
-                in.lease.holder = holder;
-                in.lease.epoch = holder.empty() ? 0 : 3;
-                in.lease.released = released;
-                in.lease.expires = expiry_for(phase);
-                in.lease.released_at = expiry_for(phase);
-                in.lease.relocate_to = relocate_to;
-                in.lease.maintenance = maintenance;
-                const LeaseDecision d = lease_step(in);
-                ++combinations;
-                INFO("storage " << storage_ok << " maintenance " << maintenance << " holder '"
-                                << holder << "' released " << released << " phase "
-                                << static_cast<int>(phase) << " relocate '" << relocate_to
-                                << "' me " << me << " -> " << to_string(d.action) << ": "
-                                << d.reason);
-                CHECK_FALSE(d.reason.empty());
-                const bool free = holder.empty() || released;
-                const bool mine = !free && holder == me;
-                // Nothing is done with a storage that does not answer.
-                if (!storage_ok) {
-                  CHECK(d.action == LeaseAction::kNone);
-                  continue;
-                }
-                // The holder always renews (or hands over when relocating).
-                if (mine) {
-                  if (!relocate_to.empty() && relocate_to != me && !maintenance) {
-                    CHECK(d.action == LeaseAction::kRelease);
-                  } else {
-                    CHECK(d.action == LeaseAction::kRenew);
+                for (double free_since : {0.0, kNow - 1}) {
+                  const std::string me = rank == 0 ? "n1" : "n2";
+                  LeaseInput in;
+                  in.storage_ok = storage_ok;
+                  in.me = me;
+                  in.rank = rank;
+                  in.now = kNow;
+                  in.grace_seconds = kGrace;
+                  in.interval_seconds = kInterval;
+                  in.lease.holder = holder;
+                  in.lease.epoch = holder.empty() ? 0 : 3;
+                  in.lease.released = released;
+                  in.lease.expires = expiry_for(phase);
+                  in.lease.released_at = expiry_for(phase);
+                  in.lease.relocate_to = relocate_to;
+                  in.lease.maintenance = maintenance;
+                  in.free_since = free_since;
+                  const LeaseDecision d = lease_step(in);
+                  ++combinations;
+                  INFO("storage " << storage_ok << " maintenance " << maintenance << " holder '"
+                                  << holder << "' released " << released << " phase "
+                                  << static_cast<int>(phase) << " relocate '" << relocate_to
+                                  << "' me " << me << " free since " << free_since << " -> "
+                                  << to_string(d.action) << ": " << d.reason);
+                  CHECK_FALSE(d.reason.empty());
+                  const bool free = holder.empty() || released;
+                  const bool mine = !free && holder == me;
+                  // Nothing is done with a storage that does not answer.
+                  if (!storage_ok) {
+                    CHECK(d.action == LeaseAction::kNone);
+                    continue;
                   }
-                  continue;
-                }
-                CHECK(d.action != LeaseAction::kRenew);
-                CHECK(d.action != LeaseAction::kRelease);
-                // In maintenance nobody takes the lease.
-                if (maintenance) {
-                  CHECK(d.action == LeaseAction::kNone);
-                  continue;
-                }
-                if (!free) {
-                  // Another's lease: never before its expiry plus the grace
-                  // time, and a lower rank waits longer.
-                  const double may_at = in.lease.expires + kGrace + rank * kInterval;
-                  CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
-                  continue;
-                }
-                // A free lease: the relocation target, else the primary, at
-                // once; the others only after the grace time.
-                if (relocate_to == me) {
-                  CHECK(d.action == LeaseAction::kAcquire);
-                } else if (relocate_to.empty() && rank == 0) {
-                  CHECK(d.action == LeaseAction::kAcquire);
-                } else {
-                  const double may_at = in.lease.released_at + kGrace + rank * kInterval;
-                  CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
+                  // The holder always renews (or hands over when relocating).
+                  if (mine) {
+                    if (!relocate_to.empty() && relocate_to != me && !maintenance) {
+                      CHECK(d.action == LeaseAction::kRelease);
+                    } else {
+                      CHECK(d.action == LeaseAction::kRenew);
+                    }
+                    continue;
+                  }
+                  CHECK(d.action != LeaseAction::kRenew);
+                  CHECK(d.action != LeaseAction::kRelease);
+                  // In maintenance nobody takes the lease.
+                  if (maintenance) {
+                    CHECK(d.action == LeaseAction::kNone);
+                    continue;
+                  }
+                  if (!free) {
+                    // Another's lease: never before its expiry plus the grace
+                    // time, and a lower rank waits longer.
+                    const double may_at = in.lease.expires + kGrace + rank * kInterval;
+                    CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
+                    continue;
+                  }
+                  // A free lease: the relocation target, else the primary, at
+                  // once; the others only after the grace time.
+                  if (relocate_to == me) {
+                    CHECK(d.action == LeaseAction::kAcquire);
+                  } else if (relocate_to.empty() && rank == 0) {
+                    CHECK(d.action == LeaseAction::kAcquire);
+                  } else {
+                    // ... counted from the release, or from when this agent
+                    // knows it free, whichever is later.
+                    const double may_at =
+                        std::max(in.lease.released_at, free_since) + kGrace + rank * kInterval;
+                    CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
+                  }
                 }
               }
             }
@@ -116,7 +123,7 @@ TEST_CASE("lease_step over every combination keeps the lease rules", "[ha][decis
       }
     }
   }
-  CHECK(combinations == 2 * 2 * 3 * 2 * 4 * 3 * 2);
+  CHECK(combinations == 2 * 2 * 3 * 2 * 4 * 3 * 2 * 2);
 }
 
 TEST_CASE("domain_step over every combination keeps the domain rules", "[ha][decision]") {
@@ -197,9 +204,19 @@ TEST_CASE("the cases of issue 20, step by step", "[ha][decision]") {
   n2.rank = 1;
 
   SECTION("a fresh definition: the primary takes the free lease, the other waits") {
+    // Never taken: no holder, epoch 0, released_at 0. The definition was
+    // made (or the agent started) a second ago.
+    n1.free_since = n2.free_since = kNow - 1;
     CHECK(lease_step(n1).action == LeaseAction::kAcquire);
-    n2.lease.released_at = kNow;  // just released: the primary's turn
     CHECK(lease_step(n2).action == LeaseAction::kNone);
+    // The primary's agent never came: the other takes it past the grace
+    // time and its stagger.
+    n2.free_since = kNow - kGrace - kInterval - 0.1;
+    CHECK(lease_step(n2).action == LeaseAction::kAcquire);
+    // A single check (--once) cannot know since when the agent runs: it
+    // counts from the definition's creation alone (a minute ago here).
+    n2.free_since = kNow - 60;
+    CHECK(lease_step(n2).action == LeaseAction::kAcquire);
   }
   SECTION("the holder frozen: the other takes over only past expiry and grace") {
     n2.lease.holder = "n1";
