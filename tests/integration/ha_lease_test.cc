@@ -101,7 +101,7 @@ TEST_CASE("nodes racing for a free lease: exactly one wins, at epoch 1, every ro
   }
 }
 
-TEST_CASE("the OSD ends a lease that is not renewed; the next holder fences the old writer",
+TEST_CASE("the OSD ends a lease that is not renewed, and the next holder fences the old writer",
           "[integration][ha]") {
   auto admin = open_node();
   Defined ha(*admin, {"n1", "n2"}, 3);

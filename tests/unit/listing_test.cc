@@ -115,7 +115,7 @@ TEST_CASE("an unknown marker is EINVAL naming it") {
   REQUIRE(s.message().find("no-such-id") != std::string::npos);
 }
 
-TEST_CASE("sorting by name, then id; by created_at descending; by size") {
+TEST_CASE("sorting by name, then id, by created_at descending, and by size") {
   auto all = items(6);  // names vol0 vol1 vol2 vol0 vol1 vol2
   auto by_name = all;
   std::string next;

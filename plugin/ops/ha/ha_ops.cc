@@ -400,8 +400,14 @@ Result<Json> ha_lease_acquire(Driver& driver, const Json& request, const Progres
   if (s.err() == EBUSY) {
     ASSIGN_OR_RETURN(HaState state, read_state(*ha.io, ha.def.name));
     ASSIGN_OR_RETURN(auto lockers, lease_lockers(ha));
+    // The lock names the holder first: a node that has just won has its lock
+    // but may not have written the state yet.
+    std::string holder = state.holder;
+    for (const auto& l : lockers) {
+      if (l.cookie.rfind("node:", 0) == 0) holder = l.cookie.substr(5);
+    }
     return Json{{"held", false},
-                {"holder", state.holder},
+                {"holder", holder},
                 {"epoch", state.epoch},
                 {"expires", state.expires},
                 {"lockers", lockers_json(lockers)}};
