@@ -787,6 +787,20 @@ class ZzNoKeyAnywhere(unittest.TestCase):
             self.assertNotIn(key, text)
 
 
+class TimedResult(unittest.TextTestResult):
+    """Prints each test's time after its verdict, so that a slow case shows in
+    CI's log."""
+
+    def startTest(self, test):
+        self._started = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.stream.writeln("    (%.1f s)" % (time.monotonic() - self._started))
+        self.stream.flush()
+
+
 def run_tests():
     """The entry point of every service test file: FILE RBDVOLD RBDVOL
     [unittest args]; runs the test cases of the file run as __main__."""
@@ -795,7 +809,8 @@ def run_tests():
     if not CONFIG or not os.path.exists(CONFIG):
         sys.exit("RBDVOL_CONFIG is not set: eval \"$(scripts/sandbox env)\" first")
     try:
-        unittest.main(module="__main__", argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
+        unittest.main(module="__main__", argv=[sys.argv[0]] + sys.argv[3:], verbosity=2,
+                      testRunner=unittest.TextTestRunner(resultclass=TimedResult, verbosity=2))
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
 
