@@ -79,6 +79,14 @@ std::vector<std::string> fast_volumes() {
   return out;
 }
 
+// A killed process's watch on an image lingers until the OSDs time it out
+// (30 s): a snapshot made meanwhile waits for it to answer, and so does the
+// cleanup's removal. An operator fences a dead host; so does this.
+void fence_killed_writer(CephView& ceph, const std::string& pool, const std::string& image) {
+  if (!ceph.image_exists(pool, image)) return;
+  for (const auto& watcher : ceph.watchers(pool, image)) ceph.blocklist(watcher);
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -94,6 +102,7 @@ TEST_CASE(
   cleanup.add("fast", "images", "image-" + copied);
   cleanup.add("capacity", "images", "image-" + copied);
   copy_to_capacity_killed(copied, "image.copy:kill-after-chunk=1");
+  fence_killed_writer(capacity, "images", "image-" + copied);
   ids.push_back(copied);
 
   // 2. A hidden clone snapshot whose clone is gone; 3. a snapshot.create
@@ -106,6 +115,7 @@ TEST_CASE(
   const std::string gone_clone = random_uuid();
   rbd("fast", {"snap", "create", "volumes/" + vol_image + "@rbdvol-clone-" + gone_clone});
   run_killed({"snapshot", "create", vol_id}, "snapshot.create:before-directory=kill");
+  fence_killed_writer(fast, "volumes", vol_image);
   std::string killed_snap;
   for (const auto& s : fast.snapshots("volumes", vol_image)) {
     if (s.rfind("snapshot-", 0) == 0) killed_snap = s.substr(9);
@@ -157,6 +167,7 @@ TEST_CASE(
       unfinished = v.substr(7);
   }
   REQUIRE(!unfinished.empty());
+  fence_killed_writer(fast, "volumes", "volume-" + unfinished);
   cleanup.add("fast", "volumes", "volume-" + unfinished);
   ids.push_back(unfinished);
 
