@@ -256,6 +256,7 @@ CheckResult Agent::check_once(const json& def, bool held_before, uint64_t epoch_
   li.rank = rank;
   li.now = unix_now();
   li.free_since = std::max(def.value("created", 0.0), started_at_);
+  li.running_here = running_before;
   li.grace_seconds = def.at("grace_seconds");
   li.interval_seconds = def.at("interval_seconds");
   if (checked.ok()) {

@@ -46,8 +46,14 @@ LeaseDecision lease_step(const LeaseInput& in) {
   const LeaseView& l = in.lease;
   if (!in.storage_ok) return {LeaseAction::kNone, "the storage does not answer"};
   const bool free = l.holder.empty() || l.released;
-  if (!free && l.holder == in.me) {
-    if (!l.relocate_to.empty() && l.relocate_to != in.me && !l.maintenance) {
+  // This node's own lease, expired, with nothing running here: its agent
+  // came back after the lease ran out. Sought below as any expired lease
+  // (unless it is to be handed over: then it is released as ever).
+  const bool relocating = !l.relocate_to.empty() && l.relocate_to != in.me;
+  const bool own_expired = !free && l.holder == in.me && in.now >= l.expires && !in.running_here &&
+                           !l.maintenance && !relocating;
+  if (!free && l.holder == in.me && !own_expired) {
+    if (relocating && !l.maintenance) {
       return {LeaseAction::kRelease, "asked to relocate to " + l.relocate_to};
     }
     return {LeaseAction::kRenew,
@@ -76,12 +82,16 @@ LeaseDecision lease_step(const LeaseInput& in) {
     return {LeaseAction::kNone,
             "the lease is free: the primary goes first, this node in " + seconds(at - in.now)};
   }
-  // Held by another node: only once it expired and the grace time passed.
+  // Held by another node (or this node's, expired): only once it expired
+  // and the grace time passed. A node that is not the primary counts from
+  // its agent's start if later: after a power loss every lease expired long
+  // ago, and the primary, which does not wait, goes first.
   if (in.now < l.expires) {
     return {LeaseAction::kNone,
             "node " + l.holder + " holds the lease for another " + seconds(l.expires - in.now)};
   }
-  const double at = l.expires + in.grace_seconds + stagger;
+  const double from = in.rank == 0 ? l.expires : std::max(l.expires, in.free_since);
+  const double at = from + in.grace_seconds + stagger;
   if (in.now < at) {
     return {LeaseAction::kNone, "the lease of node " + l.holder + " expired " +
                                     seconds(in.now - l.expires) + " ago; grace for another " +

@@ -21,7 +21,14 @@
 //     when it was released or, for a lease never taken, from when the
 //     definition was made or this agent started, whichever is later;
 //   - a lease held by another: taken only once it expired and the grace time
-//     (plus the stagger by rank) has passed;
+//     (plus the stagger by rank) has passed; for a node that is not the
+//     primary, counted from when this agent started if that is later, so
+//     that after a power loss (every lease long expired) the primary goes
+//     first;
+//   - this node's own lease, expired, while the domain does not run here
+//     (its agent came back after the lease ran out: a power loss, or after it
+//     stopped its copy): sought as another node's expired lease is, not
+//     renewed, so that the primary wins after a full restart;
 //   - holding the lease: a takeover (new epoch) fences and then starts the
 //     domain (stopping a copy already running here first); a renewal keeps a
 //     running domain, and fences and starts one that is not running;
@@ -54,8 +61,11 @@ struct LeaseInput {
   // the later of the definition's creation and this agent's start (0 for a
   // single check, which cannot know). Without it a node that is not the
   // primary would take a new definition's lease before the primary's agent
-  // has had a check.
+  // has had a check. An expired lease is waited for from then too, by every
+  // node but the primary.
   double free_since = 0;
+  // Whether the domain runs on this node now.
+  bool running_here = false;
   int grace_seconds = 0;
   int interval_seconds = 0;
 };

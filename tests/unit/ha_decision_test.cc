@@ -48,72 +48,92 @@ TEST_CASE("lease_step over every combination keeps the lease rules", "[ha][decis
             for (const std::string relocate_to : {"", "n1", "n2"}) {
               for (int rank : {0, 1}) {
                 for (double free_since : {0.0, kNow - 1}) {
-                  const std::string me = rank == 0 ? "n1" : "n2";
-                  LeaseInput in;
-                  in.storage_ok = storage_ok;
-                  in.me = me;
-                  in.rank = rank;
-                  in.now = kNow;
-                  in.grace_seconds = kGrace;
-                  in.interval_seconds = kInterval;
-                  in.lease.holder = holder;
-                  in.lease.epoch = holder.empty() ? 0 : 3;
-                  in.lease.released = released;
-                  in.lease.expires = expiry_for(phase);
-                  in.lease.released_at = expiry_for(phase);
-                  in.lease.relocate_to = relocate_to;
-                  in.lease.maintenance = maintenance;
-                  in.free_since = free_since;
-                  const LeaseDecision d = lease_step(in);
-                  ++combinations;
-                  INFO("storage " << storage_ok << " maintenance " << maintenance << " holder '"
-                                  << holder << "' released " << released << " phase "
-                                  << static_cast<int>(phase) << " relocate '" << relocate_to
-                                  << "' me " << me << " free since " << free_since << " -> "
-                                  << to_string(d.action) << ": " << d.reason);
-                  CHECK_FALSE(d.reason.empty());
-                  const bool free = holder.empty() || released;
-                  const bool mine = !free && holder == me;
-                  // Nothing is done with a storage that does not answer.
-                  if (!storage_ok) {
-                    CHECK(d.action == LeaseAction::kNone);
-                    continue;
-                  }
-                  // The holder always renews (or hands over when relocating).
-                  if (mine) {
-                    if (!relocate_to.empty() && relocate_to != me && !maintenance) {
-                      CHECK(d.action == LeaseAction::kRelease);
-                    } else {
-                      CHECK(d.action == LeaseAction::kRenew);
+                  for (bool running_here : {false, true}) {
+                    const std::string me = rank == 0 ? "n1" : "n2";
+                    LeaseInput in;
+                    in.storage_ok = storage_ok;
+                    in.me = me;
+                    in.rank = rank;
+                    in.now = kNow;
+                    in.grace_seconds = kGrace;
+                    in.interval_seconds = kInterval;
+                    in.lease.holder = holder;
+                    in.lease.epoch = holder.empty() ? 0 : 3;
+                    in.lease.released = released;
+                    in.lease.expires = expiry_for(phase);
+                    in.lease.released_at = expiry_for(phase);
+                    in.lease.relocate_to = relocate_to;
+                    in.lease.maintenance = maintenance;
+                    in.free_since = free_since;
+                    in.running_here = running_here;
+                    const LeaseDecision d = lease_step(in);
+                    ++combinations;
+                    INFO("storage " << storage_ok << " maintenance " << maintenance << " holder '"
+                                    << holder << "' released " << released << " phase "
+                                    << static_cast<int>(phase) << " relocate '" << relocate_to
+                                    << "' me " << me << " free since " << free_since
+                                    << " running here " << running_here << " -> "
+                                    << to_string(d.action) << ": " << d.reason);
+                    CHECK_FALSE(d.reason.empty());
+                    const bool free = holder.empty() || released;
+                    // This node's own lease, expired, nothing running here:
+                    // its agent came back after it ran out; sought as
+                    // another's (below).
+                    const bool own_expired = !free && holder == me && kNow >= in.lease.expires &&
+                                             !running_here && !maintenance &&
+                                             (relocate_to.empty() || relocate_to == me);
+                    const bool mine = !free && holder == me && !own_expired;
+                    // Nothing is done with a storage that does not answer.
+                    if (!storage_ok) {
+                      CHECK(d.action == LeaseAction::kNone);
+                      continue;
                     }
-                    continue;
-                  }
-                  CHECK(d.action != LeaseAction::kRenew);
-                  CHECK(d.action != LeaseAction::kRelease);
-                  // In maintenance nobody takes the lease.
-                  if (maintenance) {
-                    CHECK(d.action == LeaseAction::kNone);
-                    continue;
-                  }
-                  if (!free) {
-                    // Another's lease: never before its expiry plus the grace
-                    // time, and a lower rank waits longer.
-                    const double may_at = in.lease.expires + kGrace + rank * kInterval;
-                    CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
-                    continue;
-                  }
-                  // A free lease: the relocation target, else the primary, at
-                  // once; the others only after the grace time.
-                  if (relocate_to == me) {
-                    CHECK(d.action == LeaseAction::kAcquire);
-                  } else if (relocate_to.empty() && rank == 0) {
-                    CHECK(d.action == LeaseAction::kAcquire);
-                  } else {
-                    // ... counted from the release, or from when this agent
-                    // knows it free, whichever is later.
-                    const double may_at =
-                        std::max(in.lease.released_at, free_since) + kGrace + rank * kInterval;
-                    CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
+                    // The holder always renews (or hands over when relocating).
+                    if (mine) {
+                      if (!relocate_to.empty() && relocate_to != me && !maintenance) {
+                        CHECK(d.action == LeaseAction::kRelease);
+                      } else {
+                        CHECK(d.action == LeaseAction::kRenew);
+                      }
+                      continue;
+                    }
+                    CHECK(d.action != LeaseAction::kRenew);
+                    CHECK(d.action != LeaseAction::kRelease);
+                    if (own_expired) {
+                      const double from =
+                          rank == 0 ? in.lease.expires : std::max(in.lease.expires, free_since);
+                      CHECK((d.action == LeaseAction::kAcquire) ==
+                            (kNow >= from + kGrace + rank * kInterval));
+                      continue;
+                    }
+                    // In maintenance nobody takes the lease.
+                    if (maintenance) {
+                      CHECK(d.action == LeaseAction::kNone);
+                      continue;
+                    }
+                    if (!free) {
+                      // Another's lease: never before its expiry plus the grace
+                      // time, and a lower rank waits longer, counting from its
+                      // agent's start if later (the primary does not wait).
+                      const double from =
+                          rank == 0 ? in.lease.expires : std::max(in.lease.expires, free_since);
+                      const double may_at = from + kGrace + rank * kInterval;
+                      CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
+                      continue;
+                    }
+                    // A free lease: the relocation target, else the primary, at
+                    // once; the others only after the grace time.
+                    if (relocate_to == me) {
+                      CHECK(d.action == LeaseAction::kAcquire);
+                    } else if (relocate_to.empty() && rank == 0) {
+                      CHECK(d.action == LeaseAction::kAcquire);
+                    } else {
+                      // ... counted from the release, or from when this agent
+                      // knows it free, whichever is later.
+                      const double may_at =
+                          std::max(in.lease.released_at, free_since) + kGrace + rank * kInterval;
+                      CHECK((d.action == LeaseAction::kAcquire) == (kNow >= may_at));
+                    }
                   }
                 }
               }
@@ -123,7 +143,7 @@ TEST_CASE("lease_step over every combination keeps the lease rules", "[ha][decis
       }
     }
   }
-  CHECK(combinations == 2 * 2 * 3 * 2 * 4 * 3 * 2 * 2);
+  CHECK(combinations == 2 * 2 * 3 * 2 * 4 * 3 * 2 * 2 * 2);
 }
 
 TEST_CASE("domain_step over every combination keeps the domain rules", "[ha][decision]") {
@@ -240,6 +260,31 @@ TEST_CASE("the cases of issue 20, step by step", "[ha][decision]") {
     n1.lease.expires = n2.lease.expires = kNow - kGrace - 0.5;
     CHECK(lease_step(n1).action == LeaseAction::kAcquire);
     CHECK(lease_step(n2).action == LeaseAction::kNone);
+  }
+  SECTION("power loss of minutes, the agents back a second ago: the primary goes first") {
+    n1.free_since = n2.free_since = kNow - 1;
+    n1.lease.expires = n2.lease.expires = kNow - 300;
+    SECTION("the holder was another node") { n1.lease.holder = n2.lease.holder = "n3"; }
+    SECTION("the holder was the node that is not the primary") {
+      // Its own lease, expired, and its domain gone with the power: sought
+      // like any other expired lease, not renewed.
+      n1.lease.holder = n2.lease.holder = "n2";
+    }
+    SECTION("the holder was the primary") { n1.lease.holder = n2.lease.holder = "n1"; }
+    CHECK(lease_step(n1).action == LeaseAction::kAcquire);
+    CHECK(lease_step(n2).action == LeaseAction::kNone);
+    // The primary did not come back: the other takes it past the grace time
+    // and its stagger, counted from its own start.
+    n2.now = n2.free_since + kGrace + kInterval + 0.1;
+    CHECK(lease_step(n2).action == LeaseAction::kAcquire);
+  }
+  SECTION("the holder's agent restarted after its lease ran out, its domain still running") {
+    // No power loss: the guest kept running here. It carries on.
+    n2.lease.holder = "n2";
+    n2.lease.expires = kNow - 30;
+    n2.free_since = kNow - 1;
+    n2.running_here = true;
+    CHECK(lease_step(n2).action == LeaseAction::kRenew);
   }
   SECTION("relocate: the holder releases, the target takes the free lease at once") {
     n1.lease.holder = "n1";
