@@ -82,6 +82,15 @@ class Driver {
   // The same, or ENOENT: "backend 'x' is not an enabled backend (enabled: ...)".
   Result<Cluster*> enabled_cluster(const std::string& backend_id);
   const std::vector<std::unique_ptr<Cluster>>& clusters() { return clusters_; }
+  // The same as plain pointers (what fan_out takes): all of them, or only
+  // backend `only` when it is not empty.
+  std::vector<Cluster*> cluster_list(const std::string& only = "") {
+    std::vector<Cluster*> out;
+    for (const auto& c : clusters_) {
+      if (only.empty() || c->id() == only) out.push_back(c.get());
+    }
+    return out;
+  }
 
   // False for a driver opened without a config (open_without_config).
   bool configured() const { return configured_; }

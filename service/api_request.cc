@@ -81,4 +81,9 @@ bool parse_target(const std::string& target, ApiRequest* request) {
   return true;
 }
 
+ApiResponse json_response(int status, const nlohmann::json& body) {
+  return ApiResponse{status, {},
+                     body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
 }  // namespace rbdvol::service

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "status/status.h"
 
 namespace rbdvol::service {
@@ -77,5 +79,9 @@ struct ApiResponse {
 // False when it is not a valid origin-form target: not starting with '/', a
 // bad percent escape, or a decoded NUL or control character in the path.
 bool parse_target(const std::string& target, ApiRequest* request);
+
+// An answer of `status` with `body` as its JSON text (invalid UTF-8 in a
+// string is replaced, never thrown on).
+ApiResponse json_response(int status, const nlohmann::json& body);
 
 }  // namespace rbdvol::service

@@ -21,14 +21,6 @@ namespace rbdvol::plugin {
 
 namespace {
 
-std::vector<Cluster*> clusters_named(Driver& driver, const std::string& backend) {
-  std::vector<Cluster*> out;
-  for (auto& c : driver.clusters()) {
-    if (backend.empty() || c->id() == backend) out.push_back(c.get());
-  }
-  return out;
-}
-
 // The first failure of `results` (one per cluster), named by its backend.
 Status first_failure(const std::vector<Status>& results, const std::vector<Cluster*>& clusters) {
   for (size_t i = 0; i < results.size(); ++i) {
@@ -101,7 +93,7 @@ Status refresh_entry(Pool& io, DirectoryKind kind, const std::string& uuid,
 }
 
 Status sync_volume_in(Driver& driver, const std::string& uuid, const std::string& backend) {
-  auto clusters = clusters_named(driver, backend);
+  auto clusters = driver.cluster_list(backend);
   auto results = fan_out(clusters, [&](Cluster* c) -> Status {
     auto io = c->open_volume_pool();
     if (!io.ok()) return unreachable(io.status()) ? Status::Ok() : io.status();
@@ -137,7 +129,7 @@ Status sync_volume_entry(Driver& driver, const std::string& uuid) {
 }
 
 Status sync_image_entries(Driver& driver, const std::string& uuid) {
-  auto clusters = clusters_named(driver, "");
+  auto clusters = driver.cluster_list();
   auto results = fan_out(clusters, [&](Cluster* c) -> Status {
     auto io = c->open_image_pool();
     if (!io.ok()) return unreachable(io.status()) ? Status::Ok() : io.status();
@@ -279,7 +271,7 @@ Result<std::vector<Json>> existing_entries(Pool& io, DirectoryKind kind,
 }  // namespace
 
 Result<Json> find_volume_in_directory(Driver& driver, const std::string& uuid) {
-  auto clusters = clusters_named(driver, "");
+  auto clusters = driver.cluster_list();
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<Json> {
     ASSIGN_OR_RETURN(auto io, c->open_volume_pool());
     ASSIGN_OR_RETURN(Json entry, directory_get(*io, DirectoryKind::kVolumes, uuid));

@@ -20,15 +20,15 @@ Result<std::string> header_object(RbdImage& image) {
   return "rbd_header." + id;
 }
 
-struct Versioned {
+struct VersionedRecords {
   Json records = Json::array();
   uint64_t version = 0;
 };
 
-Result<Versioned> read_versioned(Pool& io, const std::string& oid) {
+Result<VersionedRecords> read_versioned(Pool& io, const std::string& oid) {
   auto page = io.omap_get_keys(oid, {kOmapKey});
   if (!page.ok()) return page.status().Prefixed("cannot read attachments");
-  Versioned out;
+  VersionedRecords out;
   out.version = page->version;
   const auto it = page->values.find(kOmapKey);
   const bool found = it != page->values.end();

@@ -13,22 +13,12 @@
 
 namespace rbdvol::plugin {
 
-namespace {
-
-std::vector<Cluster*> all_clusters(Driver& driver) {
-  std::vector<Cluster*> result;
-  for (auto& c : driver.clusters()) result.push_back(c.get());
-  return result;
-}
-
-}  // namespace
-
 Result<std::string> new_unused_id(Driver& driver, const std::string& prefix,
                                   const std::string& chosen) {
   const std::string uuid = !chosen.empty() ? chosen : forced_id().value_or(new_uuid());
   const std::string rbd_name = prefix + uuid;
   const bool volume = prefix == kVolumePrefix;
-  auto clusters = all_clusters(driver);
+  auto clusters = driver.cluster_list();
   auto found = fan_out(clusters, [&](Cluster* c) -> Status {
     auto io = volume ? c->open_volume_pool() : c->open_image_pool();
     if (!io.ok()) return io.status();
@@ -48,7 +38,7 @@ Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
   auto uuid = uuid_from_id(id, kVolumePrefix, "volume");
   if (!uuid.ok()) return uuid.status();
   const std::string rbd_name = kVolumePrefix + *uuid;
-  auto found = fan_out(all_clusters(driver), [&](Cluster* c) -> Result<PoolPtr> {
+  auto found = fan_out(driver.cluster_list(), [&](Cluster* c) -> Result<PoolPtr> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
     Status s = image_exists(**io, rbd_name);
@@ -56,7 +46,7 @@ Result<VolumeHandle> locate_volume(Driver& driver, const std::string& id) {
     return std::move(io).value();
   });
   std::string unreachable;
-  auto clusters = all_clusters(driver);
+  auto clusters = driver.cluster_list();
   for (size_t i = 0; i < found.size(); ++i) {
     if (found[i].ok()) {
       return VolumeHandle{clusters[i], std::move(found[i]).value(), *uuid, rbd_name};
@@ -142,7 +132,7 @@ ImageCatalog list_image_catalog(Driver& driver, const std::string& only_uuid) {
     std::vector<ImageRecord> images;
     std::vector<ImageCatalog::Unreadable> unreadable;
   };
-  auto clusters = all_clusters(driver);
+  auto clusters = driver.cluster_list();
   auto per_backend = fan_out(clusters, [&only_uuid](Cluster* c) {
     PerBackend out;
     const std::string pool = c->backend().image_pool;
@@ -365,7 +355,7 @@ namespace {
 std::vector<std::string> image_ids_named(
     Driver& driver, const std::string& name,
     std::vector<std::pair<std::string, std::string>>* unreachable) {
-  auto clusters = all_clusters(driver);
+  auto clusters = driver.cluster_list();
   auto per_backend = fan_out(clusters, [&name](Cluster* c) -> Result<std::vector<std::string>> {
     auto io = c->open_image_pool();
     if (!io.ok()) return io.status();

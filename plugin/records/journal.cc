@@ -10,7 +10,7 @@
 namespace rbdvol::plugin {
 namespace {
 
-struct Versioned {
+struct JournalEntry {
   std::optional<std::string> value;
   uint64_t version = 0;
   bool exists = false;
@@ -27,11 +27,11 @@ Result<bool> journal_exists(Pool& io, const std::string& object) {
   return size.status().Prefixed("cannot stat " + object);
 }
 
-Result<Versioned> read_key(Pool& io, const std::string& object, const std::string& key) {
+Result<JournalEntry> read_key(Pool& io, const std::string& object, const std::string& key) {
   ASSIGN_OR_RETURN(bool exists, journal_exists(io, object));
-  if (!exists) return Versioned{};
+  if (!exists) return JournalEntry{};
   auto page = io.omap_get_keys(object, {key});
-  Versioned out;
+  JournalEntry out;
   if (!page.ok()) {
     if (page.status().err() == ENOENT) return out;
     return page.status().Prefixed("cannot read " + object);
@@ -47,7 +47,7 @@ Result<Versioned> read_key(Pool& io, const std::string& object, const std::strin
 
 Result<std::optional<std::string>> journal_get(Pool& io, const std::string& key,
                                                const std::string& object) {
-  ASSIGN_OR_RETURN(Versioned v, read_key(io, object, key));
+  ASSIGN_OR_RETURN(JournalEntry v, read_key(io, object, key));
   return v.value;
 }
 
@@ -67,7 +67,7 @@ Result<std::optional<std::string>> journal_update(
   std::mt19937 rng{std::random_device{}()};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
-    ASSIGN_OR_RETURN(Versioned current, read_key(io, object, key));
+    ASSIGN_OR_RETURN(JournalEntry current, read_key(io, object, key));
     std::optional<std::string> value = current.value;
     RETURN_IF_ERROR(change(value));
     if (value == current.value) return current.value;

@@ -63,8 +63,7 @@ Result<SnapshotHandle> locate_snapshot(Driver& driver, const std::string& id) {
   auto uuid = uuid_from_id(id, kSnapshotPrefix, "snapshot");
   if (!uuid.ok()) return uuid.status();
   const std::string rbd_snap = kSnapshotPrefix + *uuid;
-  std::vector<Cluster*> clusters;
-  for (auto& c : driver.clusters()) clusters.push_back(c.get());
+  std::vector<Cluster*> clusters = driver.cluster_list();
   struct Found {
     PoolPtr io;
     std::string volume_name;

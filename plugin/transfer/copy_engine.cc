@@ -96,7 +96,7 @@ using BlockingWriter = std::function<ssize_t(uint64_t offset, const bufferlist& 
 
 // What the pipeline moves, and where. A source has `read` or `read_blocking`;
 // a destination, if any, `write` or `write_blocking`.
-struct Transfer {
+struct CopyJob {
   std::vector<Extent> pieces;  // allocated pieces, at most one per chunk, sorted
   uint64_t chunk = 0;
   uint64_t size = 0;
@@ -149,7 +149,7 @@ std::vector<ChunkDigest> hole_runs(const std::vector<Extent>& pieces, uint64_t c
 // its post, so nothing touches the loop or a slot after it is gone.
 class Pipeline {
  public:
-  Pipeline(const Transfer& t, const Progress& progress, const CopyOptions& options,
+  Pipeline(const CopyJob& t, const Progress& progress, const CopyOptions& options,
            CopyStats stats);
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -196,7 +196,7 @@ class Pipeline {
   void post_from_foreign(std::function<void()> handler);
   void wait_for_foreign();
 
-  const Transfer& t_;
+  const CopyJob& t_;
   const Progress& progress_;
   const CopyOptions& options_;
   CopyStats stats_;
@@ -230,7 +230,7 @@ class Pipeline {
   std::optional<asio::thread_pool> blocking_io_;
 };
 
-Pipeline::Pipeline(const Transfer& t, const Progress& progress, const CopyOptions& options,
+Pipeline::Pipeline(const CopyJob& t, const Progress& progress, const CopyOptions& options,
                    CopyStats stats)
     : t_(t),
       progress_(progress),
@@ -451,7 +451,7 @@ void Pipeline::on_committed(size_t batch, const Status& s) {
   check_finished();
 }
 
-Result<CopyStats> run_pipeline(const Transfer& t, const Progress& progress,
+Result<CopyStats> run_pipeline(const CopyJob& t, const Progress& progress,
                                const CopyOptions& options, CopyStats stats) {
   Pipeline pipeline(t, progress, options, stats);
   return pipeline.run();
@@ -536,8 +536,8 @@ Result<std::vector<Extent>> allocated_extents(RbdImage& image, const std::string
 }
 
 // The transfer of an open, planned RBD source.
-Transfer rbd_source(OpenImage& src, const SourcePlan& plan) {
-  Transfer t;
+CopyJob rbd_source(OpenImage& src, const SourcePlan& plan) {
+  CopyJob t;
   t.pieces = plan.pieces;
   t.chunk = plan.chunk_size;
   t.size = plan.size;
@@ -546,14 +546,14 @@ Transfer rbd_source(OpenImage& src, const SourcePlan& plan) {
   return t;
 }
 
-Result<Transfer> rbd_source(OpenImage& src, uint64_t chunk_size) {
+Result<CopyJob> rbd_source(OpenImage& src, uint64_t chunk_size) {
   auto plan = plan_image_source(src, chunk_size);
   if (!plan.ok()) return plan.status();
   return rbd_source(src, *plan);
 }
 
 // Runs `t` into the open image `dst`.
-Result<CopyStats> run_into_image(Transfer t, OpenImage& dst, const Progress& progress,
+Result<CopyStats> run_into_image(CopyJob t, OpenImage& dst, const Progress& progress,
                                  const CopyOptions& options) {
   Status fits = check_fits(*dst.image, dst.label, t.size);
   if (!fits.ok()) return fits;
@@ -661,8 +661,8 @@ CopyOptions read_only(CopyOptions options) {
 // of `chunk`: only its data extents are read. pread blocks: the pipeline runs
 // it on its own threads, never on the event loop. Each piece is read into a
 // page-aligned buffer of its own, which a write then sends.
-Transfer file_source(int fd, const std::string& path, uint64_t size, uint64_t chunk) {
-  Transfer t;
+CopyJob file_source(int fd, const std::string& path, uint64_t size, uint64_t chunk) {
+  CopyJob t;
   t.pieces = chunk_pieces(file_data_extents(fd, size), chunk, size);
   t.chunk = chunk;
   t.size = size;
@@ -702,7 +702,7 @@ Result<CopyStats> digest_file_data(int fd, const std::string& path, uint64_t siz
                                    const std::function<void(const ChunkDigest&)>& on_chunk,
                                    const Progress& progress, const CopyOptions& options) {
   if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + path);
-  Transfer t = file_source(fd, path, size, chunk_size);
+  CopyJob t = file_source(fd, path, size, chunk_size);
   t.on_chunk = on_chunk;
   CopyStats stats;
   stats.size = size;
@@ -713,7 +713,7 @@ Result<CopyStats> download_image_data(OpenImage& src, int fd, const std::string&
                                       const Progress& progress, const CopyOptions& options) {
   auto source = rbd_source(src, options.chunk_size);
   if (!source.ok()) return source.status();
-  Transfer t = std::move(source).value();
+  CopyJob t = std::move(source).value();
   // The file gets its size first, as one hole; only data is written into it.
   if (::ftruncate(fd, static_cast<off_t>(t.size)) < 0) {
     return Status::Error(errno, "cannot size " + path + " to " + std::to_string(t.size) +
@@ -754,7 +754,7 @@ Result<CopyStats> digest_image_data(OpenImage& image, uint64_t chunk_size,
   if (chunk_size == 0) return Status::Invalid("chunk size 0 for " + image.label);
   auto source = rbd_source(image, chunk_size);
   if (!source.ok()) return source.status();
-  Transfer t = std::move(source).value();
+  CopyJob t = std::move(source).value();
   t.on_chunk = on_chunk;
   CopyStats stats;
   stats.size = t.size;

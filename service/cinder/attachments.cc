@@ -71,7 +71,7 @@ Result<Attachment> find_attachment(VolumeService& service, const std::string& ra
   return Status::NotFound("attachment " + id + " could not be found");
 }
 
-Result<ApiResponse> list(VolumeService& service, Call& call, bool detail) {
+Result<ApiResponse> list_attachments(VolumeService& service, Call& call, bool detail) {
   ASSIGN_OR_RETURN(ListQuery query,
                    parse_list_query(call.request, {"volume_id", "instance_id", "status"},
                                     {"id", "volume_id", "status", "instance"}));
@@ -94,11 +94,11 @@ Result<ApiResponse> list(VolumeService& service, Call& call, bool detail) {
 }  // namespace
 
 Result<ApiResponse> attachments_list(VolumeService& service, Call& call) {
-  return list(service, call, false);
+  return list_attachments(service, call, false);
 }
 
 Result<ApiResponse> attachments_detail(VolumeService& service, Call& call) {
-  return list(service, call, true);
+  return list_attachments(service, call, true);
 }
 
 Result<ApiResponse> attachment_show(VolumeService& service, Call& call) {

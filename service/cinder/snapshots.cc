@@ -40,7 +40,7 @@ Result<Json> snapshot_records(VolumeService& service, const std::string& only) {
   return records;
 }
 
-Result<ApiResponse> list(VolumeService& service, Call& call, bool detail) {
+Result<ApiResponse> list_snapshots(VolumeService& service, Call& call, bool detail) {
   ASSIGN_OR_RETURN(ListQuery query, parse_list_query(call.request, kFilterKeys, kSortKeys));
   ASSIGN_OR_RETURN(Json records, snapshot_records(service, ""));
   Json views = Json::array();
@@ -66,11 +66,11 @@ Result<ApiResponse> list(VolumeService& service, Call& call, bool detail) {
 }  // namespace
 
 Result<ApiResponse> snapshots_list(VolumeService& service, Call& call) {
-  return list(service, call, false);
+  return list_snapshots(service, call, false);
 }
 
 Result<ApiResponse> snapshots_detail(VolumeService& service, Call& call) {
-  return list(service, call, true);
+  return list_snapshots(service, call, true);
 }
 
 Result<ApiResponse> snapshot_show(VolumeService& service, Call& call) {

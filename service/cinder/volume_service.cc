@@ -289,13 +289,6 @@ void VolumeService::take_over_orphans() {
   }
 }
 
-ApiResponse json_response(int status, const Json& body) {
-  ApiResponse response;
-  response.status = status;
-  response.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return response;
-}
-
 Result<Json> body_object(const Call& call, const std::string& key) {
   if (!call.body.is_object()) {
     return Status::Invalid("the request body must be a JSON object {\"" + key + "\": {...}}");

@@ -126,9 +126,6 @@ struct Call {
 
 using Handler = Result<ApiResponse> (*)(VolumeService&, Call&);
 
-// An answer of `status` with a JSON body.
-ApiResponse json_response(int status, const Json& body);
-
 // The body's object `key` ({"volume": {...}}), or EINVAL naming what is missing.
 Result<Json> body_object(const Call& call, const std::string& key);
 

@@ -16,7 +16,7 @@ const std::set<std::string> kFilterKeys = {"name", "status", "bootable", "availa
 const std::set<std::string> kSortKeys = {"id",         "name",        "status",  "size",
                                          "created_at", "volume_type", "bootable"};
 
-Result<ApiResponse> list(VolumeService& service, Call& call, bool detail) {
+Result<ApiResponse> list_volumes(VolumeService& service, Call& call, bool detail) {
   ASSIGN_OR_RETURN(ListQuery query, parse_list_query(call.request, kFilterKeys, kSortKeys));
   ASSIGN_OR_RETURN(VolumePage page, list_volume_page(service, call, query));
   Json out = Json::array();
@@ -56,11 +56,11 @@ const config::DiskType* default_type(const config::Config& config) {
 }
 
 Result<ApiResponse> volumes_list(VolumeService& service, Call& call) {
-  return list(service, call, false);
+  return list_volumes(service, call, false);
 }
 
 Result<ApiResponse> volumes_detail(VolumeService& service, Call& call) {
-  return list(service, call, true);
+  return list_volumes(service, call, true);
 }
 
 Result<ApiResponse> volume_show(VolumeService& service, Call& call) {

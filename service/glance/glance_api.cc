@@ -74,13 +74,6 @@ const char* title_for(int status) {
   }
 }
 
-ApiResponse json_answer(int status, const Json& body) {
-  ApiResponse r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
 bool is_uuid(const std::string& s) {
   if (s.size() != 36) return false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -224,7 +217,7 @@ Result<ApiResponse> images_create(Call& c) {
   if (put.err() == EBUSY) return Status::Exists("an image with ID " + id + " already exists");
   RETURN_IF_ERROR(put);
   record["home"] = home;
-  ApiResponse r = json_answer(201, image_view(record));
+  ApiResponse r = json_response(201, image_view(record));
   r.headers["Location"] = c.request.base_url + "/v2/images/" + id;
   return r;
 }
@@ -353,12 +346,12 @@ Result<ApiResponse> images_list(Call& c) {
     }
     body["next"] = next;
   }
-  return json_answer(200, body);
+  return json_response(200, body);
 }
 
 Result<ApiResponse> image_show(Call& c) {
   ASSIGN_OR_RETURN(Json record, fetch(c, c.rest[1]));
-  return json_answer(200, image_view(record));
+  return json_response(200, image_view(record));
 }
 
 Result<ApiResponse> image_patch(Call& c) {
@@ -383,7 +376,7 @@ Result<ApiResponse> image_patch(Call& c) {
     rec["image"] = image;
     return Status::Ok();
   }));
-  return json_answer(200, image_view(record));
+  return json_response(200, image_view(record));
 }
 
 Result<ApiResponse> image_delete(Call& c) {
@@ -831,21 +824,21 @@ Result<ApiResponse> stores_info(Call& c, bool detail) {
     }
     stores.push_back(s);
   }
-  return json_answer(200, {{"stores", stores}});
+  return json_response(200, {{"stores", stores}});
 }
 
 Result<ApiResponse> info_stores(Call& c) { return stores_info(c, false); }
 Result<ApiResponse> info_stores_detail(Call& c) { return stores_info(c, true); }
 
 Result<ApiResponse> info_import(Call&) {
-  return json_answer(200, {{"import-methods",
+  return json_response(200, {{"import-methods",
                             {{"description", "Import methods available."},
                              {"type", "array"},
                              {"value", Json::array({"glance-direct", "copy-image"})}}}});
 }
 
-Result<ApiResponse> schema_image(Call&) { return json_answer(200, image_schema()); }
-Result<ApiResponse> schema_images(Call&) { return json_answer(200, images_schema()); }
+Result<ApiResponse> schema_image(Call&) { return json_response(200, image_schema()); }
+Result<ApiResponse> schema_images(Call&) { return json_response(200, images_schema()); }
 
 ApiResponse versions(const ApiRequest& request, int status) {
   Json list = Json::array();
@@ -855,7 +848,7 @@ ApiResponse versions(const ApiRequest& request, int status) {
          {"status", minor == kMaxMinor ? "CURRENT" : "SUPPORTED"},
          {"links", Json::array({Json{{"rel", "self"}, {"href", request.base_url + "/v2/"}}})}});
   }
-  return json_answer(status, {{"versions", list}});
+  return json_response(status, {{"versions", list}});
 }
 
 // --- the transfer resource (image_transfer.h) ---
@@ -985,7 +978,7 @@ Result<std::string> start_image_from_volume(ImageService& images, const std::str
 }
 
 ApiResponse glance_error(int status, const std::string& message) {
-  return json_answer(
+  return json_response(
       status, {{"error", {{"message", message}, {"code", status}, {"title", title_for(status)}}}});
 }
 

@@ -15,10 +15,6 @@
 namespace rbdvol::service::glance {
 namespace {
 
-ApiResponse json_answer(int status, const Json& body) {
-  return ApiResponse{status, {}, body.dump()};
-}
-
 // The byte ranges [first, end) being written through this process, per
 // image: a PUT that overlaps one of them is refused rather than racing it
 // for the same chunks. (Another instance's ranges in flight are not known
@@ -220,7 +216,7 @@ Result<ApiResponse> transfer_begin(ImageService& images, const ApiRequest& reque
                           ", not " + printable(named, 64));
     }
     ASSIGN_OR_RETURN(Json view, transfer_view(images, record));
-    return json_answer(200, view);
+    return json_response(200, view);
   }
   if (status != "queued") {
     return Status::Busy("image " + id + " is " + status + "; a transfer begins on a queued image");
@@ -261,7 +257,7 @@ Result<ApiResponse> transfer_begin(ImageService& images, const ApiRequest& reque
     return recorded.status();
   }
   ASSIGN_OR_RETURN(Json view, transfer_view(images, *recorded));
-  ApiResponse r = json_answer(201, view);
+  ApiResponse r = json_response(201, view);
   r.headers["Location"] = "/v2/images/" + id + "/transfer";
   return r;
 }
@@ -269,7 +265,7 @@ Result<ApiResponse> transfer_begin(ImageService& images, const ApiRequest& reque
 Result<ApiResponse> transfer_show(ImageService& images, const std::string& id) {
   ASSIGN_OR_RETURN(Json record, with_transfer(images, id));
   ASSIGN_OR_RETURN(Json view, transfer_view(images, record));
-  return json_answer(200, view);
+  return json_response(200, view);
 }
 
 Result<ApiResponse> transfer_write(ImageService& images, ApiRequest& request,
@@ -341,7 +337,7 @@ Result<ApiResponse> transfer_write(ImageService& images, ApiRequest& request,
                            "); the chunks recorded stay confirmed (GET .../transfer)");
   }
   if (!written.ok()) return written.status();
-  return json_answer(200, {{"offset", range.first},
+  return json_response(200, {{"offset", range.first},
                            {"length", range.length()},
                            {"chunks", written->value("chunks", Json::array())},
                            {"chunks_zero", written->value("chunks_zero", 0)}});
@@ -371,7 +367,7 @@ Result<ApiResponse> transfer_zero(ImageService& images, const std::string& id, c
                                                                     {"backend", store_of(record)},
                                                                     {"offset", offset},
                                                                     {"length", length}}));
-  return json_answer(
+  return json_response(
       200,
       {{"offset", offset}, {"length", length}, {"chunks", zeroed.value("chunks", Json::array())}});
 }
@@ -379,7 +375,7 @@ Result<ApiResponse> transfer_zero(ImageService& images, const std::string& id, c
 Result<ApiResponse> transfer_finish(ImageService& images, const std::string& id) {
   ASSIGN_OR_RETURN(Json record, images.get(id));
   if (!record.contains("transfer") && record["image"].value("status", "") == "active") {
-    return json_answer(200, image_view(record));  // finished before
+    return json_response(200, image_view(record));  // finished before
   }
   ASSIGN_OR_RETURN(record, with_transfer(images, id));
   const std::string store = store_of(record);
@@ -408,7 +404,7 @@ Result<ApiResponse> transfer_finish(ImageService& images, const std::string& id)
     return Status::Error(ESTALE, "image " + id + " was deleted while its transfer finished");
   }
   if (!settled.ok()) return settled.status();
-  return json_answer(200, image_view(*settled));
+  return json_response(200, image_view(*settled));
 }
 
 Result<ApiResponse> transfer_abandon(ImageService& images, const std::string& id) {

@@ -54,12 +54,8 @@ std::vector<json> findings_of(const json& answer, const std::string& kind, const
   return out;
 }
 
-std::string ceph_conf(const std::string& backend) {
-  return sandbox_config().find_backend(backend)->ceph_conf;
-}
-
 void rbd(const std::string& backend, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"rbd", "-c", ceph_conf(backend)};
+  std::vector<std::string> argv = {"rbd", "-c", ceph_conf_of(backend)};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run(argv);
   INFO("rbd " << args.front() << ": " << r.err);
@@ -68,7 +64,7 @@ void rbd(const std::string& backend, const std::vector<std::string>& args) {
 
 // The volume-<uuid> images of fast's volume pool.
 std::vector<std::string> fast_volumes() {
-  auto r = run({"rbd", "-c", ceph_conf("fast"), "ls", "volumes"});
+  auto r = run({"rbd", "-c", ceph_conf_of("fast"), "ls", "volumes"});
   REQUIRE(r.exit_code == 0);
   std::vector<std::string> out;
   std::istringstream lines(r.out);

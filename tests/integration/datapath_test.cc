@@ -98,21 +98,6 @@ std::map<uint64_t, nlohmann::json> chunks_of(const std::map<std::string, nlohman
   return out;
 }
 
-std::string read_image(CephView& ceph, const std::string& image, const std::string& snap = "") {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool("images"), image.c_str(), &img,
-                             snap.empty() ? nullptr : snap.c_str()) == 0);
-  uint64_t size = 0;
-  REQUIRE(rbd_get_size(img, &size) == 0);
-  std::string out(size, '\0');
-  for (uint64_t off = 0; off < size; off += kChunk) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, size - off));
-    REQUIRE(rbd_read(img, off, n, out.data() + off) == static_cast<ssize_t>(n));
-  }
-  rbd_close(img);
-  return out;
-}
-
 // The RADOS object holding chunk `index` of images/<image>.
 std::string chunk_object(CephView& ceph, const std::string& image, uint64_t index) {
   rbd_image_t img = nullptr;
@@ -206,7 +191,7 @@ TEST_CASE("a copy across clusters records each chunk's digest of the source and 
     CHECK(ceph.metadata("images", image, "rbdvol.incomplete").empty());
   }
   CephView capacity("capacity");
-  CHECK(read_image(capacity, image) == content);
+  CHECK(capacity.read("images", image) == content);
 
   SECTION("removing the copy removes its record") {
     rbdvol_json({"image", "delete", id, "--backend", "capacity"});
@@ -245,7 +230,7 @@ TEST_CASE("a copy reads an object of zeros the source holds and does not write i
   CHECK(stats.at("chunks_zero") == 1);
   CHECK(stats.at("bytes_written") <= raw.data_bytes + 3 * 4096);
   CephView capacity("capacity");
-  CHECK(read_image(capacity, image) == read_file(raw.path));
+  CHECK(capacity.read("images", image) == read_file(raw.path));
   CHECK(rados_stat(capacity.pool("images"), chunk_object(capacity, image, 5).c_str(), &object_size,
                    &mtime) == -ENOENT);
   CHECK(rados_stat(capacity.pool("images"), chunk_object(capacity, image, 2).c_str(), &object_size,
@@ -299,7 +284,7 @@ TEST_CASE("a copy killed half way resumes without rewriting confirmed chunks",
   CHECK(stats.at("chunks_skipped_confirmed") == confirmed);
   CHECK(stats.at("chunks_written") == 16 - confirmed);
   CHECK(stats.at("resumed") == true);
-  CHECK(read_image(capacity, image) == read_file(file.path()));
+  CHECK(capacity.read("images", image) == read_file(file.path()));
   CHECK(capacity.metadata("images", image, "rbdvol.incomplete").empty());
   CHECK(chunk_record(capacity, image).at("header").at("state") == "complete");
   auto verified = run_rbdvol({"image", "verify", id, "--backend", "capacity"});
@@ -371,7 +356,7 @@ TEST_CASE("volumes made at once from an image only another backend holds share o
     CHECK(capacity.parent_of("volumes", v->at("image")) == "images/" + image + "@snap");
   }
   CHECK_FALSE(capacity.metadata("images", image, "rbdvol.complete").empty());
-  CHECK(read_image(capacity, image) == read_file(file.path()));
+  CHECK(capacity.read("images", image) == read_file(file.path()));
   // Each shows its stage's progress (stderr is no terminal: plain lines, the
   // last at 100%).
   CHECK_THAT(a.err, Catch::Contains("copy of image " + id + ": 100% 64.0 MiB of 64.0 MiB"));
@@ -446,7 +431,7 @@ TEST_CASE("a copy by a process on another host is waited for and never taken ove
   REQUIRE(resumed.exit_code == 0);
   CHECK(nlohmann::json::parse(resumed.out).at("copied")[0].at("resumed") == true);
   CHECK(chunk_record(capacity, image).at("header").at("owner") != elsewhere);
-  CHECK(read_image(capacity, image) == read_file(file.path()));
+  CHECK(capacity.read("images", image) == read_file(file.path()));
 }
 
 TEST_CASE("a run that has just resumed a copy is not taken over from another host",
@@ -498,7 +483,7 @@ TEST_CASE("a run that has just resumed a copy is not taken over from another hos
   auto finished = claimer.finish();
   INFO(finished.err);
   REQUIRE(finished.exit_code == 0);
-  CHECK(read_image(capacity, image) == read_file(file.path()));
+  CHECK(capacity.read("images", image) == read_file(file.path()));
   CHECK(run_rbdvol({"image", "verify", id, "--backend", "capacity"}).exit_code == 0);
 }
 
@@ -580,7 +565,7 @@ TEST_CASE("an upload killed half way resumes into the same image with --resume",
   CHECK(resumed.at("resumed") == true);
   CHECK(resumed.at("chunks_skipped_confirmed") == confirmed);
   CHECK(resumed.at("chunks_written") == 12 - confirmed);
-  CHECK(read_image(fast, partial) == read_file(file.path()));
+  CHECK(fast.read("images", partial) == read_file(file.path()));
   CHECK(run_rbdvol({"image", "verify", resumed.at("id")}).exit_code == 0);
   // Its checksum takes in the digests the killed run recorded.
   CHECK(resumed.at("checksum") == chunk_list_sha256_of(file.path()));
@@ -616,9 +601,9 @@ TEST_CASE("a copy carries the source's recorded digests, and hashes when the sou
             sha256_hex(content.data() + index * kChunk,
                        std::min<size_t>(kChunk, content.size() - index * kChunk)));
     }
-    const std::string rotten = read_image(fast, image);
+    const std::string rotten = fast.read("images", image);
     CHECK(rotten != content);
-    CHECK(read_image(capacity, image) == rotten);
+    CHECK(capacity.read("images", image) == rotten);
     auto r = run_rbdvol({"--json", "image", "verify", id, "--backend", "capacity"});
     CHECK(r.exit_code != 0);
     const auto answer = nlohmann::json::parse(r.out);
@@ -642,7 +627,7 @@ TEST_CASE("a copy carries the source's recorded digests, and hashes when the sou
             sha256_hex(content.data() + index * kChunk,
                        std::min<size_t>(kChunk, content.size() - index * kChunk)));
     }
-    CHECK(read_image(capacity, image) == content);
+    CHECK(capacity.read("images", image) == content);
     CHECK(run_rbdvol({"image", "verify", id, "--backend", "capacity"}).exit_code == 0);
   }
 }
@@ -706,8 +691,8 @@ TEST_CASE("image partials lists what dead runs left, which image delete removes,
   CHECK(lost.exit_code != 0);
   CHECK_THAT(lost.err, Catch::Contains("another process took over images/" + image));
   CHECK_THAT(lost.err, Catch::Contains("nothing was removed"));
-  CHECK(read_image(fast, image) == read_file(file.path()));
-  CHECK(read_image(capacity, image) == read_file(file.path()));
+  CHECK(fast.read("images", image) == read_file(file.path()));
+  CHECK(capacity.read("images", image) == read_file(file.path()));
   CHECK_FALSE(capacity.metadata("images", image, "rbdvol.complete").empty());
 
   // Its complete copy in capacity deleted, a copy killed half way leaves

@@ -24,10 +24,6 @@ using rbdvol::plugin::DirectoryKind;
 
 namespace {
 
-std::string ceph_conf(const std::string& backend) {
-  return sandbox_config().find_backend(backend)->ceph_conf;
-}
-
 // The listing's item of volume `id` (`volume list --name NAME`), or null.
 json listed_volume(const std::string& name, const std::string& id) {
   auto list = rbdvol_json({"volume", "list", "--name", name});
@@ -218,7 +214,7 @@ TEST_CASE("concurrent extends and deletes of the same volumes leave listings tha
     }
 
     // What the pool holds, as rbd ls says, against what volume list says.
-    auto ls = run({"rbd", "-c", ceph_conf("fast"), "ls", "volumes"});
+    auto ls = run({"rbd", "-c", ceph_conf_of("fast"), "ls", "volumes"});
     REQUIRE(ls.exit_code == 0);
     std::set<std::string> in_pool;
     std::istringstream lines(ls.out);
@@ -451,7 +447,7 @@ TEST_CASE("a crash between an operation and its directory update is found by che
   REQUIRE(listed_volume(name, ghost).is_null());
   const std::string stale_key_oid =
       rbdvol::plugin::directory_shard_oid(DirectoryKind::kVolumes, "renamed-away");
-  auto set = run({"rados", "-c", ceph_conf("fast"), "-p", "volumes", "setomapval", stale_key_oid,
+  auto set = run({"rados", "-c", ceph_conf_of("fast"), "-p", "volumes", "setomapval", stale_key_oid,
                   "n.renamed-away\x01" + id, id});
   REQUIRE(set.exit_code == 0);
   auto both = kinds_for(run_check(ghost), ghost);

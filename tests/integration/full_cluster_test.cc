@@ -20,7 +20,7 @@ const std::string kPool = "rbdvol-full-test";
 
 std::string fast_conf() { return std::getenv("RBDVOL_CEPH_CONF_FAST"); }
 
-CommandResult ceph(const std::vector<std::string>& args) {
+CommandResult ceph_command(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"ceph", "-c", fast_conf()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv);
@@ -47,13 +47,13 @@ class ShortTimeoutConfig {
 };
 
 void set_quota(uint64_t bytes) {
-  auto r = ceph({"osd", "pool", "set-quota", kPool, "max_bytes", std::to_string(bytes)});
+  auto r = ceph_command({"osd", "pool", "set-quota", kPool, "max_bytes", std::to_string(bytes)});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
 }
 
 bool pool_marked_full() {
-  auto r = ceph({"osd", "dump", "--format", "json"});
+  auto r = ceph_command({"osd", "dump", "--format", "json"});
   if (r.exit_code != 0) return false;
   const auto dump = nlohmann::json::parse(r.out);
   for (const auto& p : dump.at("pools")) {
@@ -66,15 +66,15 @@ bool pool_marked_full() {
 
 // Sets the quota back to none however the test ends.
 struct QuotaReset {
-  ~QuotaReset() { ceph({"osd", "pool", "set-quota", kPool, "max_bytes", "0"}); }
+  ~QuotaReset() { ceph_command({"osd", "pool", "set-quota", kPool, "max_bytes", "0"}); }
 };
 
 }  // namespace
 
 TEST_CASE("a full pool refuses an upload at once and still lets a partial image be deleted",
           "[integration][full]") {
-  if (ceph({"osd", "pool", "ls"}).out.find(kPool) == std::string::npos) {
-    REQUIRE(ceph({"osd", "pool", "create", kPool, "8"}).exit_code == 0);
+  if (ceph_command({"osd", "pool", "ls"}).out.find(kPool) == std::string::npos) {
+    REQUIRE(ceph_command({"osd", "pool", "create", kPool, "8"}).exit_code == 0);
     REQUIRE(run({"rbd", "-c", fast_conf(), "pool", "init", kPool}).exit_code == 0);
   }
   QuotaReset reset;

@@ -16,26 +16,6 @@ using namespace rbdvol::test;
 
 namespace {
 
-// The whole content of pool/image (at `snap` when given).
-std::string read_image(CephView& ceph, const std::string& pool, const std::string& image,
-                       const std::string& snap = "") {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img,
-                             snap.empty() ? nullptr : snap.c_str()) == 0);
-  uint64_t size = 0;
-  REQUIRE(rbd_get_size(img, &size) == 0);
-  std::string out(size, '\0');
-  uint64_t off = 0;
-  while (off < size) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(4 << 20, size - off));
-    ssize_t r = rbd_read(img, off, n, out.data() + off);
-    REQUIRE(r == static_cast<ssize_t>(n));
-    off += n;
-  }
-  rbd_close(img);
-  return out;
-}
-
 // Bytes in allocated extents of pool/image, as librbd reports them (parent
 // data not included: what this image itself holds).
 uint64_t allocated_bytes(CephView& ceph, const std::string& pool, const std::string& image) {
@@ -75,13 +55,6 @@ CommandResult call_through_c_abi(const std::string& op, const nlohmann::json& re
   return run({RBDVOL_C_HOST_PATH, RBDVOL_PLUGIN_PATH, config, op, request.dump()});
 }
 
-std::vector<std::string> location_backends(const nlohmann::json& image) {
-  std::vector<std::string> out;
-  for (const auto& l : image.at("locations")) out.push_back(l.at("backend"));
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its format and checksum",
@@ -111,7 +84,7 @@ TEST_CASE("an uploaded qcow2 file is stored as raw with the same bytes, its form
   CHECK(local.at("size") == raw.size);
 
   CephView fast("fast");
-  CHECK(read_image(fast, "images", "image-" + id) == read_file(raw.path));
+  CHECK(fast.read("images", "image-" + id) == read_file(raw.path));
   // Complete, and no snapshot: the first volume made from it makes that.
   CHECK_FALSE(fast.metadata("images", "image-" + id, "rbdvol.complete").empty());
   CHECK(fast.snapshots("images", "image-" + id).empty());
@@ -201,7 +174,7 @@ TEST_CASE("a raw upload reads back the same bytes and image list shows its check
   CHECK(up.at("format") == "raw");
   CHECK(up.at("checksum") == chunk_list_sha256_of(file.path()));
   CephView ceph(up.at("backend"));
-  CHECK(read_image(ceph, "images", "image-" + id) == read_file(file.path()));
+  CHECK(ceph.read("images", "image-" + id) == read_file(file.path()));
 
   bool listed = false;
   const auto list = rbdvol_json({"image", "list"});
@@ -251,7 +224,7 @@ TEST_CASE("an image copied to the other cluster has the same bytes and stays thi
   CephView capacity("capacity");
   CHECK(capacity.snapshots("images", rbd_name).empty());
   CHECK_FALSE(capacity.metadata("images", rbd_name, "rbdvol.complete").empty());
-  CHECK(read_image(capacity, "images", rbd_name) == read_file(raw.path));
+  CHECK(capacity.read("images", rbd_name) == read_file(raw.path));
   const uint64_t allocated = allocated_bytes(capacity, "images", rbd_name);
   CHECK(allocated >= raw.data_bytes);
   // Not the 48 MiB of the image: at most the 3 objects that hold data (a
@@ -316,7 +289,7 @@ TEST_CASE("a volume of type hdd from an image only fast holds copies it once, th
   CephView capacity("capacity");
   CHECK(capacity.snapshot_protected("images", "image-" + id, "snap"));
   CHECK(capacity.parent_of("volumes", first.at("image")) == "images/image-" + id + "@snap");
-  CHECK(read_image(capacity, "volumes", first.at("image")) == read_file(file.path()));
+  CHECK(capacity.read("volumes", first.at("image")) == read_file(file.path()));
 
   auto second = rbdvol_json({"volume", "create", "--type", "hdd", "--image", id});
   cleanup.add("capacity", "volumes", second.at("image"));
@@ -347,7 +320,7 @@ TEST_CASE("an image with clones is not deleted, and --force flattens them first"
   CHECK(forced.at("deleted_from") == nlohmann::json{"fast"});
   CHECK_FALSE(fast.image_exists("images", "image-" + id));
   CHECK(fast.parent_of("volumes", volume.at("image")) == "");
-  CHECK(read_image(fast, "volumes", volume.at("image")) == read_file(file.path()));
+  CHECK(fast.read("volumes", volume.at("image")) == read_file(file.path()));
 
   SECTION("deleting it again is ENOENT naming the id") {
     auto gone = call_through_c_abi("image.delete", {{"id", id}});
@@ -367,7 +340,7 @@ TEST_CASE("an image made from a volume lands on its backend and outlives the vol
   cleanup.add("fast", "volumes", vol_image);
   CephView fast("fast");
   write_image(fast, "volumes", vol_image, 3 << 20, std::string(100000, '\x77'));
-  const std::string expected = read_image(fast, "volumes", vol_image);
+  const std::string expected = fast.read("volumes", vol_image);
 
   auto image =
       rbdvol_json({"image", "create-from-volume", volume.at("id"), "--name", "from-volume"});
@@ -380,7 +353,7 @@ TEST_CASE("an image made from a volume lands on its backend and outlives the vol
   CHECK(fast.snapshots("images", "image-" + id).empty());  // made by its first volume
   CHECK_FALSE(fast.metadata("images", "image-" + id, "rbdvol.complete").empty());
   CHECK(fast.snapshots("volumes", vol_image).empty());  // temporary snapshot gone
-  CHECK(read_image(fast, "images", "image-" + id) == expected);
+  CHECK(fast.read("images", "image-" + id) == expected);
   // The volume's own keys did not come along with the clone.
   auto shown = rbdvol_json({"image", "show", id});
   CHECK(shown.at("name") == "from-volume");
@@ -394,7 +367,7 @@ TEST_CASE("an image made from a volume lands on its backend and outlives the vol
   CHECK(clone.at("method") == "clone");
   CHECK(clone.at("steps") == nlohmann::json{"snapshot", "clone"});
   CHECK(fast.snapshot_protected("images", "image-" + id, "snap"));
-  CHECK(read_image(fast, "volumes", clone.at("image")) == expected);
+  CHECK(fast.read("volumes", clone.at("image")) == expected);
 }
 
 TEST_CASE("an image from a volume goes to the backend image_store names, through the copy engine",
@@ -410,7 +383,7 @@ TEST_CASE("an image from a volume goes to the backend image_store names, through
   CephView fast("fast");
   write_image(fast, "volumes", volume.at("image"), 0, std::string(300000, '\x11'));
   write_image(fast, "volumes", volume.at("image"), 33 << 20, std::string(5000, '\x22'));
-  const std::string expected = read_image(fast, "volumes", volume.at("image"));
+  const std::string expected = fast.read("volumes", volume.at("image"));
 
   auto image = rbdvol_json({"--config", config.path(), "image", "create-from-volume",
                             volume.at("id"), "--name", "archived"});
@@ -419,7 +392,7 @@ TEST_CASE("an image from a volume goes to the backend image_store names, through
   CHECK(image.at("backend") == "capacity");
   CHECK(image.at("method") == "copy");
   CephView capacity("capacity");
-  CHECK(read_image(capacity, "images", "image-" + id) == expected);
+  CHECK(capacity.read("images", "image-" + id) == expected);
   CHECK(capacity.snapshots("images", "image-" + id).empty());
   // Thin: the parent's 8 MiB and what was written, not 40 MiB.
   CHECK(allocated_bytes(capacity, "images", "image-" + id) <= (16 << 20));

@@ -17,34 +17,12 @@ using namespace rbdvol::test;
 
 namespace {
 
-// The whole content of pool/image at its head.
-std::string read_image(CephView& ceph, const std::string& pool, const std::string& image) {
-  rbd_image_t img = nullptr;
-  REQUIRE(rbd_open_read_only(ceph.pool(pool), image.c_str(), &img, nullptr) == 0);
-  uint64_t size = 0;
-  REQUIRE(rbd_get_size(img, &size) == 0);
-  std::string out(size, '\0');
-  for (uint64_t off = 0; off < size; off += 4 << 20) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(4 << 20, size - off));
-    REQUIRE(rbd_read(img, off, n, out.data() + off) == static_cast<ssize_t>(n));
-  }
-  rbd_close(img);
-  return out;
-}
-
 bool listed(const std::string& id) {
   const auto list = rbdvol_json({"image", "list"});
   for (const auto& i : list.at("images")) {
     if (i.at("id") == id) return true;
   }
   return false;
-}
-
-std::vector<std::string> location_backends(const nlohmann::json& image) {
-  std::vector<std::string> out;
-  for (const auto& l : image.at("locations")) out.push_back(l.at("backend"));
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 bool has_step(const nlohmann::json& created, const std::string& step) {
@@ -127,7 +105,7 @@ TEST_CASE("an uploaded image has no snapshot until the first volume made from it
   CHECK(fast.snapshots("images", image) == std::vector<std::string>{"snap"});
   CHECK(fast.snapshot_protected("images", image, "snap"));
   CHECK(fast.parent_of("volumes", first.at("image")) == "images/" + image + "@snap");
-  CHECK(read_image(fast, "volumes", first.at("image")) == read_file(file.path()));
+  CHECK(fast.read("volumes", first.at("image")) == read_file(file.path()));
   // The volume dropped the metadata it inherited, rbdvol.complete included.
   CHECK(fast.metadata("volumes", first.at("image"), "rbdvol.complete").empty());
 
@@ -206,7 +184,7 @@ TEST_CASE("a copy killed just before it is complete is not listed, and --resume 
   CHECK_FALSE(capacity.metadata("images", image, "rbdvol.complete").empty());
   CHECK(capacity.metadata("images", image, "rbdvol.incomplete").empty());
   CHECK(capacity.snapshots("images", image).empty());
-  CHECK(read_image(capacity, "images", image) == read_file(file.path()));
+  CHECK(capacity.read("images", image) == read_file(file.path()));
   CHECK(run_rbdvol({"image", "verify", id, "--backend", "capacity"}).exit_code == 0);
 }
 
@@ -238,7 +216,7 @@ TEST_CASE("an upload killed just before it is complete is not listed, and --resu
   CHECK(listed(resumed.at("id")));
   CHECK_FALSE(fast.metadata("images", partial, "rbdvol.complete").empty());
   CHECK(fast.snapshots("images", partial).empty());
-  CHECK(read_image(fast, "images", partial) == read_file(file.path()));
+  CHECK(fast.read("images", partial) == read_file(file.path()));
 }
 
 TEST_CASE("image delete leaves nothing in the pool, with or without the snapshot of a volume",

@@ -73,6 +73,20 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string ceph_conf_of(const std::string& backend) {
+  const config::Backend* b = sandbox_config().find_backend(backend);
+  INFO("backend " << backend);
+  REQUIRE(b != nullptr);
+  return b->ceph_conf;
+}
+
+std::vector<std::string> location_backends(const nlohmann::json& image) {
+  std::vector<std::string> out;
+  for (const auto& l : image.at("locations")) out.push_back(l.at("backend"));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<std::string> images_of(CephView& ceph, const std::string& pool,
                                    const std::vector<std::string>& ids) {
   std::vector<rbd_image_spec_t> specs(16);
@@ -428,6 +442,23 @@ std::string CephView::metadata(const std::string& pool_name, const std::string& 
   if (r == -ENOENT) return "";
   REQUIRE(r == 0);
   return value;
+}
+
+std::string CephView::read(const std::string& pool_name, const std::string& image,
+                           const std::string& snap) {
+  rbd_image_t raw = nullptr;
+  REQUIRE(rbd_open_read_only(pool(pool_name), image.c_str(), &raw,
+                             snap.empty() ? nullptr : snap.c_str()) == 0);
+  ImagePtr img(raw);
+  uint64_t size = 0;
+  REQUIRE(rbd_get_size(img.get(), &size) == 0);
+  std::string out(size, '\0');
+  constexpr uint64_t kPiece = 4 << 20;
+  for (uint64_t off = 0; off < size; off += kPiece) {
+    const size_t n = static_cast<size_t>(std::min(kPiece, size - off));
+    REQUIRE(rbd_read(img.get(), off, n, out.data() + off) == static_cast<ssize_t>(n));
+  }
+  return out;
 }
 
 bool CephView::object_exists(const std::string& pool_name, const std::string& oid) {

@@ -150,6 +150,10 @@ class CephView {
   // The image opened read-only, or read-write; REQUIREs that it opens.
   ImagePtr open(const std::string& pool, const std::string& image);
   ImagePtr open_writable(const std::string& pool, const std::string& image);
+  // The whole content of pool/image (at `snap` when given); REQUIREs that
+  // every read succeeds.
+  std::string read(const std::string& pool, const std::string& image,
+                   const std::string& snap = "");
 
  private:
   const config::Backend* backend_;
@@ -205,6 +209,10 @@ class PausedCluster {
 
 // The whole content of a file.
 std::string read_file(const std::string& path);
+// The ceph.conf of a backend of the sandbox's config.
+std::string ceph_conf_of(const std::string& backend);
+// The backends of an image's `locations` (image show --json), sorted.
+std::vector<std::string> location_backends(const nlohmann::json& image);
 // A new random uuid, from the kernel.
 std::string random_uuid();
 // Runs rbdvol ARGS with RBDVOL_FAULT=fault and REQUIREs that it died of

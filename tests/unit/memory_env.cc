@@ -29,6 +29,12 @@ timespec now() {
   return ts;
 }
 
+}  // namespace
+
+// The cluster's state. Named, not anonymous: MemoryCluster, whose members
+// these are, is not in an anonymous namespace.
+namespace memory_state {
+
 struct Object {
   std::map<std::string, std::string> omap;
   uint64_t version = 1;
@@ -93,7 +99,8 @@ struct PoolState {
   std::map<std::string, std::shared_ptr<Image>> images;  // by name
 };
 
-}  // namespace
+}  // namespace memory_state
+using namespace memory_state;
 
 struct MemoryCluster {
   std::mutex mu;

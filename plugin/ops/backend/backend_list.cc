@@ -6,8 +6,7 @@
 namespace rbdvol::plugin {
 
 Result<Json> backend_list(Driver& driver, const Json&, const Progress&) {
-  std::vector<Cluster*> clusters;
-  for (auto& c : driver.clusters()) clusters.push_back(c.get());
+  std::vector<Cluster*> clusters = driver.cluster_list();
   // In parallel: a backend that does not answer costs one timeout in all.
   auto entries = fan_out(clusters, [&driver](Cluster* c) { return backend_report(driver, *c); });
   return Json{{"backends", entries}};

@@ -68,10 +68,7 @@ Result<Json> backend_check(Driver& driver, const Json& request, const Progress&)
   ASSIGN_OR_RETURN(std::string only_backend, optional_backend(driver, request));
   ASSIGN_OR_RETURN(bool repair, optional_bool(request, "repair", false));
   ASSIGN_OR_RETURN(CheckOptions options, check_options(request));
-  std::vector<Cluster*> clusters;
-  for (auto& c : driver.clusters()) {
-    if (only_backend.empty() || c->id() == only_backend) clusters.push_back(c.get());
-  }
+  std::vector<Cluster*> clusters = driver.cluster_list(only_backend);
 
   Json findings = Json::array(), unreachable = Json::array(), attachments = Json::array();
   Json checked = Json::array();

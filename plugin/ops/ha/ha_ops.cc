@@ -27,12 +27,6 @@ struct HaHandle {
   HaDefinition def;
 };
 
-std::vector<Cluster*> clusters_of(Driver& driver) {
-  std::vector<Cluster*> out;
-  for (const auto& c : driver.clusters()) out.push_back(c.get());
-  return out;
-}
-
 // The definition named `name` in `cluster`'s volume pool: ENOENT when it has
 // none.
 Result<HaHandle> read_definition(Cluster* cluster, const std::string& name) {
@@ -59,7 +53,7 @@ Result<HaHandle> locate_ha(Driver& driver, const Json& request) {
     ASSIGN_OR_RETURN(Cluster * cluster, driver.enabled_cluster(backend));
     return read_definition(cluster, name);
   }
-  auto clusters = clusters_of(driver);
+  auto clusters = driver.cluster_list();
   auto found = fan_out(clusters, [&](Cluster* c) { return read_definition(c, name); });
   std::string unreachable;
   for (auto& f : found) {
@@ -190,7 +184,7 @@ Result<Json> ha_define(Driver& driver, const Json& request, const Progress&) {
 
   // One name across the backends: another backend that holds it refuses,
   // one that does not answer makes the define wait for it (EHOSTUNREACH).
-  auto clusters = clusters_of(driver);
+  auto clusters = driver.cluster_list();
   auto found = fan_out(clusters, [&](Cluster* c) { return read_definition(c, def.name); });
   for (size_t i = 0; i < found.size(); ++i) {
     if (found[i].ok()) {
@@ -228,7 +222,7 @@ Result<Json> ha_define(Driver& driver, const Json& request, const Progress&) {
 }
 
 Result<Json> ha_list(Driver& driver, const Json&, const Progress&) {
-  auto clusters = clusters_of(driver);
+  auto clusters = driver.cluster_list();
   auto listed = fan_out(clusters, [&](Cluster* c) -> Result<Json> {
     ASSIGN_OR_RETURN(PoolPtr io, c->open_volume_pool());
     ASSIGN_OR_RETURN(auto index, journal_list(*io, kHaIndexObject));

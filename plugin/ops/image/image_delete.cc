@@ -215,10 +215,7 @@ Result<Json> image_delete(Driver& driver, const Json& request, const Progress& p
   for (const auto& l : image->locations) {
     if (only->empty() || l.backend == *only) targets.push_back(l);
   }
-  std::vector<Cluster*> searched;
-  for (auto& c : driver.clusters()) {
-    if (only->empty() || c->id() == *only) searched.push_back(c.get());
-  }
+  std::vector<Cluster*> searched = driver.cluster_list(*only);
   ASSIGN_OR_RETURN(auto partials, partials_to_remove(searched, image->id));
   if (targets.empty() && partials.empty()) {
     if (!found.ok()) return found.status();

@@ -9,10 +9,7 @@ namespace rbdvol::plugin {
 Result<Json> image_partials(Driver& driver, const Json& request, const Progress&) {
   auto only = optional_backend(driver, request);
   if (!only.ok()) return only.status();
-  std::vector<Cluster*> clusters;
-  for (auto& c : driver.clusters()) {
-    if (only->empty() || c->id() == *only) clusters.push_back(c.get());
-  }
+  std::vector<Cluster*> clusters = driver.cluster_list(*only);
   auto found = fan_out(clusters, [](Cluster* c) { return list_partial_images(*c); });
   Json partials = Json::array(), unreachable = Json::array();
   for (size_t i = 0; i < found.size(); ++i) {

@@ -38,19 +38,13 @@ Result<std::string> journal_object(const Json& request) {
                          j.dump());
 }
 
-std::vector<Cluster*> clusters_of(Driver& driver) {
-  std::vector<Cluster*> out;
-  for (auto& c : driver.clusters()) out.push_back(c.get());
-  return out;
-}
-
 }  // namespace
 
 Result<Json> journal_get(Driver& driver, const Json& request, const Progress&) {
   ASSIGN_OR_RETURN(std::string key, required_string(request, "key"));
   RETURN_IF_ERROR(check_key(key));
   ASSIGN_OR_RETURN(std::string object, journal_object(request));
-  auto clusters = clusters_of(driver);
+  auto clusters = driver.cluster_list();
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<std::optional<std::string>> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
@@ -70,7 +64,7 @@ Result<Json> journal_get(Driver& driver, const Json& request, const Progress&) {
 
 Result<Json> journal_list(Driver& driver, const Json& request, const Progress&) {
   ASSIGN_OR_RETURN(std::string object, journal_object(request));
-  auto clusters = clusters_of(driver);
+  auto clusters = driver.cluster_list();
   auto found = fan_out(clusters, [&](Cluster* c) -> Result<std::map<std::string, std::string>> {
     auto io = c->open_volume_pool();
     if (!io.ok()) return io.status();
