@@ -93,6 +93,9 @@ class InFlight {
     uint64_t length = 0;
     ceph::bufferlist data;
     ChunkDigest digest;  // of a write
+    // The SHA-256 of a write's data, computed on a thread of its own while
+    // the write goes to the cluster (invalid when there is none to wait for).
+    std::future<Sha256::Digest> sha256;
     bool zero = false;   // of a read: not read, zeros
     bool done = false;
     ssize_t result = 0;
@@ -153,7 +156,7 @@ Result<Transfer> find_transfer(Driver& driver, const std::string& id, const std:
     ASSIGN_OR_RETURN(Cluster * c, driver.enabled_cluster(backend));
     clusters.push_back(c);
   } else {
-    for (auto& c : driver.clusters()) clusters.push_back(c.get());
+    clusters = driver.cluster_list();
   }
   struct Found {
     PoolPtr io;
@@ -249,6 +252,7 @@ Result<TransferWrite> write_transfer_data(Transfer& t, uint64_t offset, DataStre
                                   std::to_string(done->offset) + " of " + t.label + ": " +
                                   ceph_strerror(-r));
     }
+    if (done->sha256.valid()) done->digest.sha256 = done->sha256.get();
     ready.push_back(done->digest);
     return Status::Ok();
   };
@@ -295,10 +299,6 @@ Result<TransferWrite> write_transfer_data(Transfer& t, uint64_t offset, DataStre
         ASSIGN_OR_RETURN(bool data, holds_data(*image, at, n));
         write = data;
         ++out.chunks_zero;
-      } else {
-        Sha256 sha;
-        sha.update(buf.c_str(), n);
-        d.sha256 = sha.finish();
       }
       if (write) {
         while (inflight.size() >= kTransferDepth - 1) {
@@ -310,6 +310,15 @@ Result<TransferWrite> write_transfer_data(Transfer& t, uint64_t offset, DataStre
         w.length = n;
         w.digest = d;
         buf.set_length(static_cast<unsigned>(n));
+        if (!d.zero) {
+          // Hashed beside the write rather than before it: this thread goes
+          // back to reading the stream (whose own reader may hash too).
+          w.sha256 = std::async(std::launch::async, [data = buf] {
+            Sha256 sha;
+            sha.update(data.c_str(), data.length());
+            return sha.finish();
+          });
+        }
         w.data.append(std::move(buf));
         image->aio_write(at, &w.data, inflight.completion(w));
       } else {

@@ -8,8 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 extern char** environ;
 
@@ -39,6 +43,70 @@ class Sha256 {
 
  private:
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
+};
+
+// SHA-256 of a stream, computed on a thread of its own: `update` copies the
+// bytes into a queue (waiting while it holds kMaxQueued of them) and goes
+// back to the stream at once; `hex` waits for the queue to empty.
+class BackgroundSha256 {
+ public:
+  static constexpr size_t kMaxQueued = 16 << 20;
+  BackgroundSha256() : thread_([this] { run(); }) {}
+  ~BackgroundSha256() { stop(); }
+  BackgroundSha256(const BackgroundSha256&) = delete;
+  BackgroundSha256& operator=(const BackgroundSha256&) = delete;
+
+  void update(const char* data, size_t len) {
+    std::unique_lock<std::mutex> lock(mu_);
+    space_.wait(lock, [&] { return queued_ < kMaxQueued; });
+    std::string piece;
+    if (!spare_.empty()) {
+      piece = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    piece.assign(data, len);
+    queue_.push_back(std::move(piece));
+    queued_ += len;
+    work_.notify_one();
+  }
+  std::string hex() {
+    stop();
+    return sha_.hex();
+  }
+
+ private:
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      work_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_.wait(lock, [&] { return done_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // done_ and nothing left
+      std::string piece = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      sha_.update(piece.data(), piece.size());
+      lock.lock();
+      queued_ -= piece.size();
+      spare_.push_back(std::move(piece));  // its memory serves the next update
+      space_.notify_one();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable work_, space_;
+  std::deque<std::string> queue_;
+  std::vector<std::string> spare_;
+  size_t queued_ = 0;
+  bool done_ = false;
+  Sha256 sha_;
+  std::thread thread_;  // last: starts once the rest is made
 };
 
 struct Fd {
@@ -181,7 +249,7 @@ Result<Stored> write_raw(ImageService& images, const std::string& id, const std:
                          const Reader& read, uint64_t cap, std::optional<uint64_t> announced,
                          bool refuse_qcow2) {
   RETURN_IF_ERROR(begin_transfer(images, id, backend, announced.value_or(0), 0).status());
-  Sha256 sha;
+  BackgroundSha256 sha;
   uint64_t total = 0;
   int read_error = 0;
   std::string head, refused;
@@ -203,7 +271,7 @@ Result<Stored> write_raw(ImageService& images, const std::string& id, const std:
       refused = "the image data is larger than " + std::to_string(cap) + " bytes (image_size_cap)";
       return -EFBIG;
     }
-    sha.update(buf, static_cast<size_t>(n));
+    sha.update(static_cast<const char*>(buf), static_cast<size_t>(n));
     return n;
   };
   auto written = images.call_stream(
