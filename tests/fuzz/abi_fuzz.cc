@@ -6,9 +6,9 @@
 // without a config.
 //
 // Input: a selector byte, then the request. The selector's low 5 bits pick an
-// operation of kOps; a value past its end takes the operation's name from the
-// input's first line instead (the rest is the request). Bit 5 picks the driver
-// opened without a config.
+// operation of kOperationNames; a value past its end takes the operation's
+// name from the input's first line instead (the rest is the request). Bit 5
+// picks the driver opened without a config.
 //
 // A "path" in the request (image.upload, image.download, image.checksum read or
 // write that local file) is rewritten to a file in the fuzzer's own temporary
@@ -43,7 +43,7 @@ void require(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-const char* const kOps[] = {
+const char* const kOperationNames[] = {
     "backend.list",      "backend.show",    "backend.auth",      "volume.create",
     "volume.show",       "volume.delete",   "volume.connection", "volume.list",
     "volume.extend",     "volume.retype",   "attachment.create", "attachment.update",
@@ -52,7 +52,7 @@ const char* const kOps[] = {
     "image.copy",        "image.delete",    "image.partials",    "image.create_from_volume",
     "image.verify",      "image.download",  "image.checksum",
 };
-constexpr size_t kOpCount = sizeof kOps / sizeof kOps[0];
+constexpr size_t kOpCount = sizeof kOperationNames / sizeof kOperationNames[0];
 
 struct Fixture {
   const rbdvol_driver_ops* ops = nullptr;
@@ -157,7 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string op;
   std::string request;
   if ((sel & 0x1f) < kOpCount) {
-    op = kOps[sel & 0x1f];
+    op = kOperationNames[sel & 0x1f];
     request = rest;
   } else {
     size_t nl = rest.find('\n');

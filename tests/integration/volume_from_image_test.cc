@@ -8,7 +8,10 @@ using namespace rbdvol::test;
 TEST_CASE("a volume made from an image is a clone of the image's snapshot on the image's cluster",
           "[integration][plugin]") {
   ImageCleanup cleanup;
-  const std::string image = upload_random_image(8 << 20, "fast", "clone-source");
+  // A name of this run's own: an image left by an interrupted run must not
+  // make it ambiguous.
+  const std::string name = "clone-source-" + random_uuid().substr(0, 8);
+  const std::string image = upload_random_image(8 << 20, "fast", name);
   cleanup.add("fast", "images", "image-" + image);
 
   auto volume = rbdvol_json({"volume", "create", "--type", "ssd", "--image", image, "--name", "v"});
@@ -36,7 +39,7 @@ TEST_CASE("a volume made from an image is a clone of the image's snapshot on the
 
   SECTION("the image is also found by its name, and --dry-run creates nothing") {
     auto dry =
-        rbdvol_json({"volume", "create", "--type", "ssd", "--image", "clone-source", "--dry-run"});
+        rbdvol_json({"volume", "create", "--type", "ssd", "--image", name, "--dry-run"});
     CHECK(dry.at("dry_run") == true);
     CHECK(dry.at("method") == "clone");
     CHECK_FALSE(fast.image_exists("volumes", dry.at("image")));
