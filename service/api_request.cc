@@ -82,8 +82,8 @@ bool parse_target(const std::string& target, ApiRequest* request) {
 }
 
 ApiResponse json_response(int status, const nlohmann::json& body) {
-  return ApiResponse{status, {},
-                     body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+  return ApiResponse{
+      status, {}, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
 }  // namespace rbdvol::service

@@ -149,8 +149,7 @@ std::vector<ChunkDigest> hole_runs(const std::vector<Extent>& pieces, uint64_t c
 // its post, so nothing touches the loop or a slot after it is gone.
 class Pipeline {
  public:
-  Pipeline(const CopyJob& t, const Progress& progress, const CopyOptions& options,
-           CopyStats stats);
+  Pipeline(const CopyJob& t, const Progress& progress, const CopyOptions& options, CopyStats stats);
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 

@@ -96,7 +96,7 @@ class InFlight {
     // The SHA-256 of a write's data, computed on a thread of its own while
     // the write goes to the cluster (invalid when there is none to wait for).
     std::future<Sha256::Digest> sha256;
-    bool zero = false;   // of a read: not read, zeros
+    bool zero = false;  // of a read: not read, zeros
     bool done = false;
     ssize_t result = 0;
   };

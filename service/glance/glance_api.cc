@@ -832,9 +832,9 @@ Result<ApiResponse> info_stores_detail(Call& c) { return stores_info(c, true); }
 
 Result<ApiResponse> info_import(Call&) {
   return json_response(200, {{"import-methods",
-                            {{"description", "Import methods available."},
-                             {"type", "array"},
-                             {"value", Json::array({"glance-direct", "copy-image"})}}}});
+                              {{"description", "Import methods available."},
+                               {"type", "array"},
+                               {"value", Json::array({"glance-direct", "copy-image"})}}}});
 }
 
 Result<ApiResponse> schema_image(Call&) { return json_response(200, image_schema()); }

@@ -338,9 +338,9 @@ Result<ApiResponse> transfer_write(ImageService& images, ApiRequest& request,
   }
   if (!written.ok()) return written.status();
   return json_response(200, {{"offset", range.first},
-                           {"length", range.length()},
-                           {"chunks", written->value("chunks", Json::array())},
-                           {"chunks_zero", written->value("chunks_zero", 0)}});
+                             {"length", range.length()},
+                             {"chunks", written->value("chunks", Json::array())},
+                             {"chunks_zero", written->value("chunks_zero", 0)}});
 }
 
 Result<ApiResponse> transfer_zero(ImageService& images, const std::string& id, const Json& body) {

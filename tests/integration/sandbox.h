@@ -152,8 +152,7 @@ class CephView {
   ImagePtr open_writable(const std::string& pool, const std::string& image);
   // The whole content of pool/image (at `snap` when given); REQUIREs that
   // every read succeeds.
-  std::string read(const std::string& pool, const std::string& image,
-                   const std::string& snap = "");
+  std::string read(const std::string& pool, const std::string& image, const std::string& snap = "");
 
  private:
   const config::Backend* backend_;

@@ -38,8 +38,7 @@ TEST_CASE("a volume made from an image is a clone of the image's snapshot on the
   CHECK(shown.at("source_image") == image);
 
   SECTION("the image is also found by its name, and --dry-run creates nothing") {
-    auto dry =
-        rbdvol_json({"volume", "create", "--type", "ssd", "--image", name, "--dry-run"});
+    auto dry = rbdvol_json({"volume", "create", "--type", "ssd", "--image", name, "--dry-run"});
     CHECK(dry.at("dry_run") == true);
     CHECK(dry.at("method") == "clone");
     CHECK_FALSE(fast.image_exists("volumes", dry.at("image")));

@@ -766,7 +766,8 @@ class MemoryPool : public Pool {
     const time_t t = now().tv_sec;
     const bool expired = o.lock_expires != 0 && o.lock_expires <= t;
     const bool mine = o.lock_name == name && o.lock_cookie == cookie && o.lock_client == client_;
-    if (!o.lock_name.empty() && !expired && !mine) return err(-EBUSY, "lock on " + name_ + "/" + oid);
+    if (!o.lock_name.empty() && !expired && !mine)
+      return err(-EBUSY, "lock on " + name_ + "/" + oid);
     o.lock_name = name;
     o.lock_cookie = cookie;
     o.lock_client = client_;
