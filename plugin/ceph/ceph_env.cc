@@ -587,12 +587,12 @@ class CephPool : public Pool {
     auto image = std::make_unique<CephImage>(spec);
     librbd::RBD rbd;
     // An image wanted at a snapshot is opened read-only at its head, then
-    // set to the snapshot. librbd 16.2 (Debian 12) given the snapshot to
+    // set to the snapshot. librbd 16.2 (Debian 12) given the snapshot by
     // open_read_only itself aborts the whole process now and then (an
-    // uncaught std::system_error on one of librados' threads): one thread
-    // opening at a snapshot and at a missing one in turn, 4 threads at
-    // once, took a test program down within 0.2 s; open then snap_set, the
-    // same opens, never did (tests/integration/snapshot_test.cc).
+    // uncaught std::system_error on one of librados' threads): 4 threads,
+    // each opening an image at its snapshot and at a missing one in turn,
+    // took a test program down within 0.2 s; the same opens made as open
+    // then snap_set never did (tests/integration/snapshot_test.cc).
     int r = read_only || !snap.empty()
                 ? rbd.open_read_only(io_, image->image(), name.c_str(), nullptr)
                 : rbd.open(io_, image->image(), name.c_str(), nullptr);
