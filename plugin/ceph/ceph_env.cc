@@ -525,8 +525,9 @@ class CephPool : public Pool {
   Status break_object_lock(const std::string& oid, const std::string& name,
                            const std::string& client, const std::string& cookie) override {
     int r = io_.break_lock(oid, name, client, cookie);
-    if (r < 0)
+    if (r < 0) {
       return ceph_error(r, "cannot break the lock of " + client + " on " + name_ + "/" + oid);
+    }
     return Status::Ok();
   }
   Result<std::unique_ptr<Watch>> watch(const std::string& oid) override {
